@@ -1,0 +1,1 @@
+"""The work of voice-mcp; nothing here imports aiohttp's web layer."""

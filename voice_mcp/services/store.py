@@ -1,0 +1,114 @@
+"""Redis: the one place all shared state lives, plus the embedded server used when none is set."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import socket
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from voice_mcp.settings import ConfigError
+
+log = logging.getLogger(__name__)
+
+Redis = aioredis.Redis
+
+INSTALL_HINT = (
+    "redis-server not found: install it (apt-get install redis-server) "
+    "or set VOICE_MCP_REDIS_URL to a running Redis"
+)
+
+
+def free_port() -> int:
+    """Ask the OS for a free loopback TCP port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class EmbeddedRedis:
+    """A private `redis-server` child on a loopback port, with no persistence."""
+
+    process: asyncio.subprocess.Process
+    port: int
+    workdir: tempfile.TemporaryDirectory[str]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def stop(self) -> None:
+        """Terminate the child and wait for it, killing it if it lingers."""
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 5)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        self.workdir.cleanup()
+
+
+async def start_embedded_redis(binary: str = "redis-server") -> EmbeddedRedis:
+    """Start redis-server on a free port and wait until it answers PING."""
+    path = shutil.which(binary)
+    if path is None:
+        raise ConfigError(INSTALL_HINT)
+    workdir = tempfile.TemporaryDirectory(prefix="voice-mcp-redis-")
+    for _attempt in range(3):
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", workdir.name, "--protected-mode", "yes", "--loglevel", "warning",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        server = EmbeddedRedis(process, port, workdir)
+        if await _wait_ready(server):
+            log.info("embedded redis started", extra={"port": port})
+            return server
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+    workdir.cleanup()
+    raise ConfigError("redis-server did not start; set VOICE_MCP_REDIS_URL to a running Redis")
+
+
+async def _wait_ready(server: EmbeddedRedis) -> bool:
+    client = aioredis.Redis(port=server.port)
+    try:
+        for _ in range(100):
+            if server.process.returncode is not None:
+                return False
+            with contextlib.suppress(aioredis.ConnectionError, OSError):
+                if await client.ping():
+                    return True
+            await asyncio.sleep(0.05)
+        return False
+    finally:
+        await client.aclose()
+
+
+def make_pool(url: str) -> Redis:
+    """One client over one connection pool, shared by the whole app."""
+    return aioredis.Redis.from_url(url, decode_responses=False, health_check_interval=30,
+                                   socket_connect_timeout=5, max_connections=512)
+
+
+@contextlib.asynccontextmanager
+async def redis_for(url: str | None) -> AsyncIterator[tuple[Redis, EmbeddedRedis | None]]:
+    """Open the configured Redis, or start an embedded one when no URL is set."""
+    embedded = await start_embedded_redis() if url is None else None
+    client = make_pool(embedded.url if embedded else url)  # type: ignore[arg-type]
+    try:
+        yield client, embedded
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            await embedded.stop()

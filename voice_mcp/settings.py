@@ -1,0 +1,101 @@
+"""Settings read from the environment and `.env` (contract section 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RiskThreshold = Literal["medium", "high"]
+
+
+class ConfigError(Exception):
+    """A setting or the catalog is wrong; the message is one line meant for the operator."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the server; field `x` is read from `VOICE_MCP_X`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOICE_MCP_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    redis_url: str | None = None
+
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "VOICE_MCP_OPENAI_API_KEY")
+    )
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-5-mini"
+    llm_timeout_s: float = Field(30.0, gt=0)
+    llm_max_retries: int = Field(2, ge=0, le=10)
+    llm_max_rounds: int = Field(5, ge=1, le=20)
+    llm_stream: bool = True
+
+    stt_base_url: str | None = None
+    stt_model: str = "whisper-1"
+    stt_timeout_s: float = Field(30.0, gt=0)
+
+    services_file: Path = Path("config/services.toml")
+    token_key: SecretStr | None = None
+
+    max_query_chars: int = Field(500, ge=1)
+    request_timeout_s: float = Field(60.0, gt=0)
+    heartbeat_s: float = Field(15.0, gt=0)
+    confirm_risk: RiskThreshold = "high"
+    confirmation_ttl_s: int = Field(300, ge=1)
+    max_audio_bytes: int = Field(26_214_400, ge=1)
+    oauth_return_url: str | None = None
+
+    tool_timeout_s: float = Field(30.0, gt=0)
+    discovery_timeout_s: float = Field(10.0, gt=0)
+    tools_cache_ttl_s: int = Field(3600, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "text"] = "auto"
+
+    @field_validator("public_url", "llm_base_url", "stt_base_url", "jwt_jwks_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when an LLM key or a self-hosted base URL is set."""
+        return self.openai_api_key is not None or self.llm_base_url is not None
+
+    @property
+    def token_keys(self) -> list[str]:
+        """The token encryption keys, newest first (comma-separated for rotation)."""
+        if self.token_key is None:
+            return []
+        return [k.strip() for k in self.token_key.get_secret_value().split(",") if k.strip()]
+
+
+def _env_name(field: str) -> str:
+    if field == "openai_api_key":
+        return "OPENAI_API_KEY"
+    return f"VOICE_MCP_{field.upper()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning a validation failure into one line naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        raise ConfigError(f"{_env_name(field)}: {first['msg']}") from None
