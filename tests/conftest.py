@@ -13,6 +13,12 @@ from voice_mcp.services.store import EmbeddedRedis, start_embedded_redis
 
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
+pytest_plugins = [
+    "tests.fixtures.openai_server",
+    "tests.fixtures.mcp_servers",
+    "tests.fixtures.oauth_server",
+]
+
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[EmbeddedRedis]:
@@ -40,3 +46,44 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url)
     yield client
     await client.aclose()
+
+
+# Tests must not pick up a developer's or CI's own configuration.
+for _name in list(os.environ):
+    if _name.startswith("VOICE_MCP_") or _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        del os.environ[_name]
+
+JWT_SECRET = "test-secret-" + "x" * 32
+
+
+@pytest.fixture
+def make_settings(redis_url: str, tmp_path):  # type: ignore[no-untyped-def]
+    """Build Settings for a test: private Redis, a JWT secret, no .env file."""
+    from voice_mcp.settings import Settings
+
+    def build(**overrides: object) -> Settings:
+        values: dict[str, object] = {"redis_url": redis_url, "jwt_secret": JWT_SECRET,
+                                     "heartbeat_s": 15.0}
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+    return build
+
+
+@pytest.fixture
+def token_for(make_settings):  # type: ignore[no-untyped-def]
+    """Sign a bearer token for a user with the test secret."""
+    from voice_mcp.services.auth import issue_dev_token
+
+    settings = make_settings()
+
+    def sign(user: str = "alice", ttl_s: int = 600) -> str:
+        return issue_dev_token(settings, user, ttl_s)
+
+    return sign
+
+
+@pytest.fixture
+def auth_for(token_for):  # type: ignore[no-untyped-def]
+    """Authorization headers for a user."""
+    return lambda user="alice": {"Authorization": f"Bearer {token_for(user)}"}

@@ -68,6 +68,8 @@ async def start_embedded_redis(binary: str = "redis-server") -> EmbeddedRedis:
             path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", workdir.name, "--protected-mode", "yes", "--loglevel", "warning",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal reaches us, and we stop it in order.
+            start_new_session=True,
         )
         server = EmbeddedRedis(process, port, workdir)
         if await _wait_ready(server):
@@ -112,3 +114,14 @@ async def redis_for(url: str | None) -> AsyncIterator[tuple[Redis, EmbeddedRedis
         await client.aclose()
         if embedded is not None:
             await embedded.stop()
+
+
+async def ping(client: Redis) -> str | None:
+    """None when Redis answers, else a short reason for /readyz."""
+    try:
+        await asyncio.wait_for(client.ping(), 2)
+    except TimeoutError:
+        return "redis did not answer within 2 s"
+    except (aioredis.RedisError, OSError) as err:
+        return f"redis unavailable: {type(err).__name__}"
+    return None

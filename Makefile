@@ -1,0 +1,39 @@
+# voice-mcp: `make run` starts the server, `make test` runs the whole suite.
+# Both install what is missing first (a .venv with the package, and redis-server et al. via apt-get as root).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench install system-deps system-deps-test clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	@scripts/install-system-deps.sh
+
+system-deps-test:
+	@scripts/install-system-deps.sh --test
+
+run: $(STAMP) system-deps
+	$(VENV)/bin/voice-mcp serve
+
+test: $(STAMP) system-deps-test
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check voice_mcp tests bench
+	$(VENV)/bin/mypy
+
+bench: $(STAMP) system-deps
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

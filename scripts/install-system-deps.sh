@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the system programs voice-mcp needs (redis-server; for tests also espeak-ng and sox)
+# when they are missing and we are root. Otherwise say what to install.
+set -eu
+want=("redis-server:redis-server")
+if [ "${1:-}" = "--test" ]; then
+  want+=("espeak-ng:espeak-ng" "sox:sox libsox-fmt-all")
+fi
+missing=()
+for entry in "${want[@]}"; do
+  cmd=${entry%%:*}; pkgs=${entry#*:}
+  command -v "$cmd" >/dev/null 2>&1 || missing+=($pkgs)
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${missing[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "missing programs: ${missing[*]} - install them (e.g. sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi

@@ -1,0 +1,95 @@
+"""The command line: token, serve with embedded Redis (and nothing left behind), bad config."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from voice_mcp.services.store import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICE_MCP_")}
+    env.update(extra)
+    return env
+
+
+def test_token_prints_a_verifiable_jwt(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "voice_mcp", "token", "--user", "u7"],
+                         capture_output=True, text=True, cwd=tmp_path,
+                         env=_env(VOICE_MCP_JWT_SECRET="z" * 40), check=True)
+    token = out.stdout.strip()
+    assert token.count(".") == 2
+
+
+def test_token_without_secret_says_what_to_set(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "voice_mcp", "token", "--user", "u7"],
+                         capture_output=True, text=True, cwd=tmp_path, env=_env())
+    assert out.returncode == 2 and "VOICE_MCP_JWT_SECRET" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("env", "needle"), [
+    ({"VOICE_MCP_PORT": "nope"}, "VOICE_MCP_PORT"),
+    ({"VOICE_MCP_SERVICES_FILE": "/nonexistent.toml"}, "/nonexistent.toml"),
+])
+def test_serve_with_bad_config_fails_with_one_line(tmp_path: Path, env: dict[str, str],
+                                                   needle: str) -> None:
+    out = subprocess.run([sys.executable, "-m", "voice_mcp", "serve"], capture_output=True,
+                         text=True, cwd=ROOT, env=_env(**env), timeout=60)
+    assert out.returncode == 2 and needle in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_serve_embedded_redis_ready_then_clean_exit(sig: signal.Signals) -> None:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voice_mcp", "serve", cwd=ROOT,
+        env=_env(VOICE_MCP_PORT=str(port)), stderr=asyncio.subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session, asyncio.timeout(30):
+            while True:
+                try:
+                    async with session.get(f"{base}/readyz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            async with session.get(f"{base}/healthz") as resp:
+                assert resp.status == 200
+        redis_children = [c for c in _children(proc.pid)
+                          if "redis-server" in Path(f"/proc/{c}/cmdline").read_text()]
+        assert redis_children, "an embedded redis-server runs as a child"
+        proc.send_signal(sig)
+        async with asyncio.timeout(20):
+            await proc.wait()
+        assert proc.returncode in (0, -sig)
+        assert not any(_alive(c) for c in redis_children), "redis-server left behind"
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -1,0 +1,75 @@
+"""The `voice-mcp` command: serve, token and ask (contract section 10)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from voice_mcp.settings import ConfigError, Settings, load_settings
+
+
+def _serve(_args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from voice_mcp.app import create_app
+    from voice_mcp.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    app = create_app(settings)
+    print(f"voice-mcp listening on http://{settings.host}:{settings.port}", file=sys.stderr)
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None,
+                shutdown_timeout=5)
+    return 0
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from voice_mcp.services.auth import issue_dev_token
+
+    if settings.jwt_secret is None:
+        raise ConfigError("VOICE_MCP_JWT_SECRET: must be set to sign development tokens")
+    print(issue_dev_token(settings, args.user, args.ttl))
+    return 0
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from voice_mcp.ask import run_ask
+
+    return run_ask(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voice-mcp", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the HTTP server").set_defaults(func=_serve)
+
+    token = commands.add_parser("token", help="print a development bearer token")
+    token.add_argument("--user", required=True, help="the user id (the `sub` claim)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.set_defaults(func=_token)
+
+    ask = commands.add_parser("ask", help="send a command and watch it run")
+    ask.add_argument("query", nargs="?", default="", help="what to do")
+    ask.add_argument("--url", default=None, help="server base URL (default: the configured one)")
+    ask.add_argument("--audio", default=None, help="send this recording instead of text")
+    ask.add_argument("--token", default=os.environ.get("VOICE_MCP_TOKEN"),
+                     help="bearer token (default: $VOICE_MCP_TOKEN, or one signed locally)")
+    ask.add_argument("--user", default="cli", help="user id for a locally signed token")
+    ask.add_argument("--conversation", default=None, help="continue this conversation id")
+    ask.add_argument("--yes", action="store_true", help="approve confirmations without asking")
+    ask.set_defaults(func=_ask)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, load settings and run the chosen command."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return int(args.func(args, settings))
+    except ConfigError as err:
+        print(f"voice-mcp: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,17 @@
+"""Every typed application key in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from voice_mcp.services.auth import TokenVerifier
+from voice_mcp.services.catalog import Catalog
+from voice_mcp.services.metrics import Metrics
+from voice_mcp.services.store import Redis
+from voice_mcp.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+CATALOG = web.AppKey("catalog", Catalog)
+METRICS = web.AppKey("metrics", Metrics)
+REDIS = web.AppKey("redis", Redis)
+TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)

@@ -1,0 +1,35 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from voice_mcp import keys
+from voice_mcp.services import store
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(_request: web.Request) -> web.Response:
+    """Answer while the process runs."""
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Answer 200 when Redis answers, 503 with the reason otherwise."""
+    reason = await store.ping(request.app[keys.REDIS])
+    if reason is not None:
+        return web.json_response(
+            {"status": "unavailable", "error": {"code": "redis_unavailable", "message": reason}},
+            status=503)
+    return web.json_response({"status": "ready"})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition."""
+    body = request.app[keys.METRICS].render()
+    return web.Response(body=body, content_type="text/plain", charset="utf-8",
+                        headers={"X-Metrics-Format": "0.0.4"})

@@ -1,0 +1,234 @@
+"""Risk of a tool (contract section 8): a level and a short human reason, decided by code.
+
+Order of evidence, each step described where it is decided:
+
+1. The catalog's overrides (`[services.<id>.risk]`, globs on the tool name) win outright.
+   When several globs match, the most specific one wins: an exact name beats any glob,
+   then the glob with the most literal characters; on a tie, the one listed first.
+   Matching is case-sensitive (`fnmatchcase`), as tool names are.
+2. The MCP annotations. `readOnlyHint: true` -> low, and the name cannot raise it (the
+   server declares no side effects; a catalog override fixes a server that lies).
+   A server that says both read-only and destructive contradicts itself: high.
+   A tool the server declares a write (`readOnlyHint: false`, or a `destructiveHint`
+   given without `readOnlyHint`) is at least medium: `destructiveHint: true` -> high;
+   `destructiveHint` absent -> high, as the MCP spec defaults it to true for writes;
+   `openWorldHint: true` -> high; `destructiveHint: false` -> medium. An absent
+   `openWorldHint` is not taken as true (the spec's default), or almost every write would
+   be high; outward verbs in the name (send, pay, publish) still raise such a write.
+   `idempotentHint` never lowers anything.
+3. Keywords in the name (snake_case, camelCase, kebab-case), or when the name has none, in
+   the first sentence of the description. In each clause (split on and/or/then, and on
+   commas in descriptions) the first keyword decides, since tool names and descriptions
+   lead with their verb (`get_post` reads, `post_message` publishes); the clauses' highest
+   level wins (`get_or_create_user` is medium). For a declared write, keywords can only
+   raise the level, never lower it.
+
+A tool with no evidence at all is medium ("unknown effect"), not high: high would ask
+for confirmation of every unannotated tool with an unfamiliar name, and users who are
+always asked learn to say yes. Destructive and outward-facing tools nearly always carry
+a recognisable verb or annotation, and the catalog can pin any tool to high.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from fnmatch import fnmatchcase
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from voice_mcp.services.catalog import RiskLevel
+from voice_mcp.services.mcp.models import ToolHints, ToolInfo
+
+__all__ = [
+    "LEVELS",
+    "RiskAssessment",
+    "assess",
+    "match_override",
+    "needs_confirmation",
+    "rank",
+]
+
+LEVELS: tuple[RiskLevel, ...] = ("low", "medium", "high")
+
+# Reasons, short enough to read aloud.
+READS = "reads data"
+WRITES = "changes data you can undo"
+DELETES = "deletes data"
+OVERWRITES = "deletes or overwrites data"
+MAY_OVERWRITE = "may delete or overwrite data"
+CANCELS = "cancels or revokes something"
+SENDS = "sends a message outside your account"
+PUBLISHES = "publishes content"
+PAYS = "moves money"
+SHIPS = "changes shared code or live systems"
+RUNS = "runs commands that can change anything"
+OUTSIDE = "acts outside this service"
+CONTRADICTS = "the service calls it both read-only and destructive"
+CATALOG = "set by the service catalog"
+UNKNOWN = "unknown effect"
+
+
+class RiskAssessment(BaseModel):
+    """A tool's risk level and why; frozen because assessments are cached and shared."""
+
+    model_config = ConfigDict(frozen=True)
+
+    level: RiskLevel
+    reason: str
+
+
+def rank(level: RiskLevel) -> int:
+    """Order levels explicitly, so comparisons never depend on string order."""
+    return LEVELS.index(level)
+
+
+def needs_confirmation(level: RiskLevel, threshold: Literal["medium", "high"]) -> bool:
+    """Tell whether a call at `level` must wait for the user's approval."""
+    return rank(level) >= rank(threshold)
+
+
+def _keywords(level: RiskLevel, reason: str, words: str) -> dict[str, RiskAssessment]:
+    verdict = RiskAssessment(level=level, reason=reason)
+    return dict.fromkeys(words.split(), verdict)
+
+
+KEYWORDS: dict[str, RiskAssessment] = {
+    **_keywords("low", READS, "get list read search find show fetch query describe convert view"
+                " lookup look browse inspect preview check count retrieve return load"
+                " calculate compute translate summarize validate compare diff explain ping"),
+    **_keywords("medium", WRITES, "create add update edit set write move rename commit insert"
+                " upload save modify patch put append change copy make new apply assign"
+                " schedule book enable install start stop restart run open close archive"
+                " restore tag label mark star upsert replace import sync stage unstage"
+                " attach invoke trigger"),
+    **_keywords("high", DELETES, "delete remove drop destroy erase purge wipe truncate trash"
+                " unlink rm del clear"),
+    **_keywords("high", OVERWRITES, "reset revert rollback overwrite force"),
+    **_keywords("high", CANCELS, "revoke cancel terminate kill disable uninstall ban"),
+    **_keywords("high", SENDS, "send email mail reply forward notify invite message dm sms"),
+    **_keywords("high", PUBLISHES, "post publish share tweet comment broadcast announce"),
+    **_keywords("high", PAYS, "pay transfer purchase buy charge refund withdraw donate"),
+    **_keywords("high", SHIPS, "merge deploy push release rollout"),
+    **_keywords("high", RUNS, "exec execute eval shell sudo"),
+}
+
+CLAUSE_WORDS = frozenset({"and", "or", "then", "also"})
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n")
+_GLOB_SYNTAX = re.compile(r"\[[^\]]*\]|[*?]")
+
+
+def tokens(text: str) -> list[str]:
+    """Split a name or phrase into lower-case words: `deleteEvent`, `git_reset`, `send-email`."""
+    return [word.lower() for word in _WORD.findall(text)]
+
+
+def _lookup(word: str) -> RiskAssessment | None:
+    """Find a keyword under simple English inflections: deletes, pushes, replies, stopped."""
+    candidates = [word]
+    if word.endswith("ies"):
+        candidates.append(word[:-3] + "y")
+    if word.endswith("ied"):
+        candidates.append(word[:-3] + "y")
+    for suffix in ("es", "s", "ed", "ing"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 1:
+            stem = word[: -len(suffix)]
+            candidates += [stem, stem + "e"]
+            if len(stem) > 2 and stem[-1] == stem[-2]:
+                candidates.append(stem[:-1])  # stopped, dropping
+    for candidate in candidates:
+        if candidate in KEYWORDS:
+            return KEYWORDS[candidate]
+    return None
+
+
+def _clauses_level(clauses: Iterable[list[str]]) -> RiskAssessment | None:
+    """Take the first keyword of each clause, then the highest of those."""
+    best: RiskAssessment | None = None
+    for clause in clauses:
+        found = next((v for v in map(_lookup, clause) if v is not None), None)
+        if found is not None and (best is None or rank(found.level) > rank(best.level)):
+            best = found
+    return best
+
+
+def _name_clauses(name: str) -> list[list[str]]:
+    clauses: list[list[str]] = [[]]
+    for word in tokens(name):
+        if word in CLAUSE_WORDS:
+            clauses.append([])
+        else:
+            clauses[-1].append(word)
+    return clauses
+
+
+def _description_clauses(description: str) -> list[list[str]]:
+    first = _SENTENCE_END.split(description.strip(), maxsplit=1)[0][:300]
+    parts = re.split(r"[,;:(]|\b(?:and|or|then|also)\b", first, flags=re.IGNORECASE)
+    return [tokens(part) for part in parts]
+
+
+def from_words(name: str, description: str) -> RiskAssessment | None:
+    """Judge by the name's verbs, or by the description's when the name has none."""
+    return _clauses_level(_name_clauses(name)) or _clauses_level(_description_clauses(description))
+
+
+def _specificity(pattern: str) -> tuple[int, int]:
+    literal = _GLOB_SYNTAX.sub("", pattern)
+    return (1 if literal == pattern else 0, len(literal))
+
+
+def match_override(name: str, overrides: Iterable[tuple[str, RiskLevel]]) -> RiskLevel | None:
+    """Pick the most specific matching glob's level; on a tie, the first listed wins."""
+    best: tuple[tuple[int, int], RiskLevel] | None = None
+    for pattern, level in overrides:
+        if fnmatchcase(name, pattern):
+            score = _specificity(pattern)
+            if best is None or score > best[0]:
+                best = (score, level)
+    return best[1] if best else None
+
+
+def _from_hints(hints: ToolHints) -> RiskAssessment | None:
+    """Read the annotations; None when they do not say whether the tool writes."""
+    if hints.read_only is True:
+        if hints.destructive is True:
+            return RiskAssessment(level="high", reason=CONTRADICTS)
+        return RiskAssessment(level="low", reason=READS)
+    declared_write = hints.read_only is False or hints.destructive is not None
+    if not declared_write:
+        return None
+    if hints.destructive is True:
+        return RiskAssessment(level="high", reason=OVERWRITES)
+    if hints.destructive is None:
+        return RiskAssessment(level="high", reason=MAY_OVERWRITE)
+    if hints.open_world is True:
+        return RiskAssessment(level="high", reason=OUTSIDE)
+    return RiskAssessment(level="medium", reason=WRITES)
+
+
+@functools.lru_cache(maxsize=4096)
+def _assess(name: str, description: str, hints: ToolHints,
+            overrides: tuple[tuple[str, RiskLevel], ...]) -> RiskAssessment:
+    override = match_override(name, overrides)
+    if override is not None:
+        return RiskAssessment(level=override, reason=CATALOG)
+    by_hints = _from_hints(hints)
+    by_words = from_words(name, description)
+    if by_hints is not None:
+        if by_hints.level == "low" or by_words is None:
+            return by_hints
+        return by_words if rank(by_words.level) > rank(by_hints.level) else by_hints
+    if by_words is None:
+        return RiskAssessment(level="medium", reason=UNKNOWN)
+    if hints.open_world is True and by_words.level == "medium":
+        return RiskAssessment(level="high", reason=OUTSIDE)
+    return by_words
+
+
+def assess(tool: ToolInfo, overrides: Mapping[str, RiskLevel]) -> RiskAssessment:
+    """Rate one tool: catalog overrides, then MCP annotations, then its name and description."""
+    return _assess(tool.name, tool.description, tool.hints, tuple(overrides.items()))
