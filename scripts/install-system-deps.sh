@@ -4,7 +4,7 @@
 set -eu
 want=("redis-server:redis-server")
 if [ "${1:-}" = "--test" ]; then
-  want+=("espeak-ng:espeak-ng" "sox:sox libsox-fmt-all")
+  want+=("espeak-ng:espeak-ng" "sox:sox libsox-fmt-all" "ffmpeg:ffmpeg")
 fi
 missing=()
 for entry in "${want[@]}"; do

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
 from voice_mcp import keys
-from voice_mcp.routes import health
+from voice_mcp.resources import redis_context, services_context
+from voice_mcp.routes import console, health, services, voice
 from voice_mcp.routes.middleware import authenticate, errors, request_context
 from voice_mcp.services.auth import TokenVerifier
 from voice_mcp.services.catalog import Catalog, load_catalog
 from voice_mcp.services.metrics import Metrics
-from voice_mcp.services.store import redis_for
 from voice_mcp.settings import Settings
-
-
-async def redis_context(app: web.Application) -> AsyncIterator[None]:
-    """Open the one Redis pool (starting an embedded server when no URL is set)."""
-    async with redis_for(app[keys.SETTINGS].redis_url) as (client, _embedded):
-        app[keys.REDIS] = client
-        yield
 
 
 def create_app(settings: Settings, *, catalog: Catalog | None = None) -> web.Application:
@@ -34,5 +25,9 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> web.App
     app[keys.METRICS] = Metrics()
     app[keys.TOKEN_VERIFIER] = TokenVerifier(settings)
     app.cleanup_ctx.append(redis_context)
+    app.cleanup_ctx.append(services_context)
     app.add_routes(health.routes)
+    app.add_routes(voice.routes)
+    app.add_routes(services.routes)
+    app.add_routes(console.routes)
     return app

@@ -30,14 +30,35 @@ FORMATS: Final = (WAV, MP3, M4A, MP4, OGG, OPUS, WEBM, FLAC)
 # Enough bytes to tell every format apart, including an Ogg stream's first codec header.
 SNIFF_BYTES: Final = 64
 
-ACCEPTED_MIME_TYPES: Final = frozenset({
-    "audio/wav", "audio/wave", "audio/x-wav", "audio/vnd.wave", "audio/x-pn-wav",
-    "audio/mpeg", "audio/mp3", "audio/mpeg3", "audio/x-mpeg", "audio/x-mpeg-3", "audio/mpga",
-    "audio/mp4", "audio/m4a", "audio/x-m4a", "audio/aac", "audio/x-aac", "video/mp4",
-    "audio/ogg", "audio/opus", "audio/vorbis", "application/ogg",
-    "audio/webm", "video/webm",
-    "audio/flac", "audio/x-flac",
-})
+ACCEPTED_MIME_TYPES: Final = frozenset(
+    {
+        "audio/wav",
+        "audio/wave",
+        "audio/x-wav",
+        "audio/vnd.wave",
+        "audio/x-pn-wav",
+        "audio/mpeg",
+        "audio/mp3",
+        "audio/mpeg3",
+        "audio/x-mpeg",
+        "audio/x-mpeg-3",
+        "audio/mpga",
+        "audio/mp4",
+        "audio/m4a",
+        "audio/x-m4a",
+        "audio/aac",
+        "audio/x-aac",
+        "video/mp4",
+        "audio/ogg",
+        "audio/opus",
+        "audio/vorbis",
+        "application/ogg",
+        "audio/webm",
+        "video/webm",
+        "audio/flac",
+        "audio/x-flac",
+    }
+)
 
 # Declared types that say nothing about the content: the bytes alone decide.
 GENERIC_MIME_TYPES: Final = frozenset({"application/octet-stream", "binary/octet-stream"})
@@ -68,7 +89,7 @@ def _after_id3(head: bytes) -> AudioFormat:
     """An ID3 tag usually opens an MP3, but some encoders put one in front of FLAC."""
     if len(head) >= 10:
         size = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | head[9]
-        if head[10 + size:14 + size] == b"fLaC":
+        if head[10 + size : 14 + size] == b"fLaC":
             return FLAC
     return MP3
 

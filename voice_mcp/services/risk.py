@@ -16,12 +16,15 @@ Order of evidence, each step described where it is decided:
    `openWorldHint` is not taken as true (the spec's default), or almost every write would
    be high; outward verbs in the name (send, pay, publish) still raise such a write.
    `idempotentHint` never lowers anything.
-3. Keywords in the name (snake_case, camelCase, kebab-case), or when the name has none, in
-   the first sentence of the description. In each clause (split on and/or/then, and on
-   commas in descriptions) the first keyword decides, since tool names and descriptions
-   lead with their verb (`get_post` reads, `post_message` publishes); the clauses' highest
-   level wins (`get_or_create_user` is medium). For a declared write, keywords can only
-   raise the level, never lower it.
+3. Keywords in the name (snake_case, camelCase, kebab-case; whole words only, so
+   `list_deleted_items` reads), or when the name has none, in the first sentence of the
+   description (where "Deletes", "pushes", "replied" count too). Text is cut into clauses
+   on and/or/then (and commas in descriptions); in a clause the highest clear verb counts,
+   and words that are nouns as often as verbs (post, email, merge, update ...) count only
+   when the clause has no other keyword, so `get_post` reads and `post_message`
+   publishes; the highest clause wins (`get_or_create_user` is medium). For a declared
+   write, keywords can only raise the level, never lower it. Misreadings of prose lean
+   towards the higher level, which only costs a question.
 
 A tool with no evidence at all is medium ("unknown effect"), not high: high would ask
 for confirmation of every unannotated tool with an unfamiliar name, and users who are
@@ -95,29 +98,43 @@ def _keywords(level: RiskLevel, reason: str, words: str) -> dict[str, RiskAssess
     return dict.fromkeys(words.split(), verdict)
 
 
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 KEYWORDS: dict[str, RiskAssessment] = {
     **_keywords("low", READS, "get list read search find show fetch query describe convert view"
-                " lookup look browse inspect preview check count retrieve return load"
-                " calculate compute translate summarize validate compare diff explain ping"),
+                " lookup look browse inspect preview check count retrieve calculate compute"
+                " translate summarize validate compare diff explain"),
     **_keywords("medium", WRITES, "create add update edit set write move rename commit insert"
                 " upload save modify patch put append change copy make new apply assign"
-                " schedule book enable install start stop restart run open close archive"
-                " restore tag label mark star upsert replace import sync stage unstage"
-                " attach invoke trigger"),
+                " schedule enable install start stop restart run open close archive restore"
+                " tag label mark star upsert replace import sync stage unstage attach invoke"
+                " trigger"),
     **_keywords("high", DELETES, "delete remove drop destroy erase purge wipe truncate trash"
-                " unlink rm del clear"),
-    **_keywords("high", OVERWRITES, "reset revert rollback overwrite force"),
+                " unlink rm del clear empty"),
+    **_keywords("high", OVERWRITES, "reset revert rollback overwrite"),
     **_keywords("high", CANCELS, "revoke cancel terminate kill disable uninstall ban"),
     **_keywords("high", SENDS, "send email mail reply forward notify invite message dm sms"),
     **_keywords("high", PUBLISHES, "post publish share tweet comment broadcast announce"),
-    **_keywords("high", PAYS, "pay transfer purchase buy charge refund withdraw donate"),
+    **_keywords("high", PAYS, "pay transfer purchase buy charge refund withdraw donate order"
+                " book reserve"),
     **_keywords("high", SHIPS, "merge deploy push release rollout"),
     **_keywords("high", RUNS, "exec execute eval shell sudo"),
 }
 
+# Words used as nouns as often as verbs (`get_post`, `list_merge_request`, `get_new_items`):
+# in a clause they count only when no other keyword is there.
+AMBIGUOUS = _wordset(
+    "email mail message dm sms post comment share reply tweet transfer charge refund order book"
+    " purchase pay merge push release tag label star stage trash mark commit patch reset rollback"
+    " invite update change run archive schedule upload query view preview check new open close"
+    " start stop set move make copy clear empty"
+)
 CLAUSE_WORDS = frozenset({"and", "or", "then", "also"})
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n")
+_CLAUSE_BREAK = re.compile(r"[,;:(]|\b(?:and|or|then|also)\b", re.IGNORECASE)
 _GLOB_SYNTAX = re.compile(r"\[[^\]]*\]|[*?]")
 
 
@@ -126,12 +143,12 @@ def tokens(text: str) -> list[str]:
     return [word.lower() for word in _WORD.findall(text)]
 
 
-def _lookup(word: str) -> RiskAssessment | None:
-    """Find a keyword under simple English inflections: deletes, pushes, replies, stopped."""
-    candidates = [word]
-    if word.endswith("ies"):
-        candidates.append(word[:-3] + "y")
-    if word.endswith("ied"):
+def _inflected(word: str) -> str | None:
+    """Find the keyword behind a third-person or past form: deletes, pushes, replies, stopped."""
+    if word in KEYWORDS:
+        return word
+    candidates: list[str] = []
+    if word.endswith(("ies", "ied")):
         candidates.append(word[:-3] + "y")
     for suffix in ("es", "s", "ed", "ing"):
         if word.endswith(suffix) and len(word) > len(suffix) + 1:
@@ -139,41 +156,42 @@ def _lookup(word: str) -> RiskAssessment | None:
             candidates += [stem, stem + "e"]
             if len(stem) > 2 and stem[-1] == stem[-2]:
                 candidates.append(stem[:-1])  # stopped, dropping
-    for candidate in candidates:
-        if candidate in KEYWORDS:
-            return KEYWORDS[candidate]
-    return None
+    return next((c for c in candidates if c in KEYWORDS), None)
 
 
-def _clauses_level(clauses: Iterable[list[str]]) -> RiskAssessment | None:
-    """Take the first keyword of each clause, then the highest of those."""
-    best: RiskAssessment | None = None
-    for clause in clauses:
-        found = next((v for v in map(_lookup, clause) if v is not None), None)
-        if found is not None and (best is None or rank(found.level) > rank(best.level)):
-            best = found
-    return best
+def _clause_level(words: list[str]) -> RiskAssessment | None:
+    """Judge one clause: the highest clear verb, else the first noun-or-verb keyword."""
+    clear = [KEYWORDS[w] for w in words if w not in AMBIGUOUS]
+    if clear:
+        return max(clear, key=lambda v: rank(v.level))
+    return KEYWORDS[words[0]] if words else None
+
+
+def _highest(clauses: Iterable[list[str]]) -> RiskAssessment | None:
+    verdicts = [v for v in map(_clause_level, clauses) if v is not None]
+    return max(verdicts, key=lambda v: rank(v.level)) if verdicts else None
 
 
 def _name_clauses(name: str) -> list[list[str]]:
+    # Names match keywords exactly: `list_deleted_items` and `messages_list` are reads.
     clauses: list[list[str]] = [[]]
     for word in tokens(name):
         if word in CLAUSE_WORDS:
             clauses.append([])
-        else:
+        elif word in KEYWORDS:
             clauses[-1].append(word)
     return clauses
 
 
 def _description_clauses(description: str) -> list[list[str]]:
     first = _SENTENCE_END.split(description.strip(), maxsplit=1)[0][:300]
-    parts = re.split(r"[,;:(]|\b(?:and|or|then|also)\b", first, flags=re.IGNORECASE)
-    return [tokens(part) for part in parts]
+    return [[k for k in map(_inflected, tokens(part)) if k is not None]
+            for part in _CLAUSE_BREAK.split(first)]
 
 
 def from_words(name: str, description: str) -> RiskAssessment | None:
-    """Judge by the name's verbs, or by the description's when the name has none."""
-    return _clauses_level(_name_clauses(name)) or _clauses_level(_description_clauses(description))
+    """Judge by the name's verbs, or by the description's first sentence when the name has none."""
+    return _highest(_name_clauses(name)) or _highest(_description_clauses(description))
 
 
 def _specificity(pattern: str) -> tuple[int, int]:

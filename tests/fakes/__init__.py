@@ -1,0 +1,1 @@
+"""Fakes of remote vendors, speaking their wire protocols."""

@@ -1,0 +1,27 @@
+"""Fixtures for route tests: the real app wired to the fake LLM, real MCP servers, real Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import JWT_SECRET
+from tests.fixtures.mcp_servers import make_catalog
+from tests.fixtures.openai_server import settings_for
+from voice_mcp.app import create_app
+from voice_mcp.services.catalog import ServiceConfig
+
+
+@pytest.fixture
+def voice_client(aiohttp_client, openai_server, redis_url):  # type: ignore[no-untyped-def]
+    """Build a test client of the whole app over the given catalog services."""
+
+    async def build(*services: ServiceConfig, **overrides: Any):  # type: ignore[no-untyped-def]
+        values: dict[str, Any] = {"redis_url": redis_url, "jwt_secret": JWT_SECRET,
+                                  "llm_max_retries": 0}
+        values.update(overrides)
+        settings = settings_for(openai_server, **values)
+        return await aiohttp_client(create_app(settings, catalog=make_catalog(*services)))
+
+    return build

@@ -1,0 +1,1 @@
+"""Tests of the LLM client, tool naming and the fake OpenAI server."""

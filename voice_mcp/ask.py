@@ -1,0 +1,190 @@
+"""`voice-mcp ask`: send a command, show its stages live, ask y/N at a confirmation."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import mimetypes
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.prompt import Confirm
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from voice_mcp.settings import ConfigError, Settings
+
+ICONS = {"executed": "✔", "confirmation_required": "?", "error": "✘"}
+
+
+@dataclass
+class SseEvent:
+    event: str
+    data: dict[str, Any]
+    id: str | None = None
+
+
+async def read_sse(response: aiohttp.ClientResponse) -> AsyncIterator[SseEvent]:
+    """Parse a text/event-stream body into events (comments such as `: ping` are skipped)."""
+    name, data, event_id = "message", [], None
+    async for raw in response.content:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield SseEvent(name, json.loads("\n".join(data)), event_id)
+            name, data, event_id = "message", [], None
+        elif line.startswith(":"):
+            continue
+        else:
+            key, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if key == "event":
+                name = value
+            elif key == "data":
+                data.append(value)
+            elif key == "id":
+                event_id = value
+
+
+@dataclass
+class StageBoard:
+    """What the live display shows: one line per stage, a spinner on the newest."""
+
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    done: bool = False
+
+    def add(self, kind: str, message: str) -> None:
+        self.lines.append((kind, message))
+
+    def __rich__(self) -> Group:
+        rows: list[Any] = []
+        for i, (kind, message) in enumerate(self.lines):
+            last = i == len(self.lines) - 1 and not self.done
+            if last and kind != "error":
+                rows.append(Spinner("dots", text=Text(message)))
+            else:
+                icon = ICONS.get(kind, "•")
+                style = "red" if kind == "error" else "dim" if not last else ""
+                rows.append(Text(f"{icon} {message}", style=style))
+        return Group(*rows)
+
+
+class AskClient:
+    """Talks to a voice-mcp server for one `ask` run."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, console: Console,
+                 auto_approve: bool) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.console = console
+        self.auto_approve = auto_approve
+
+    async def send(self, query: str, audio: Path | None, conversation: str | None) -> int:
+        if audio is not None:
+            mime = mimetypes.guess_type(audio.name)[0] or "audio/wav"
+            form = aiohttp.FormData()
+            form.add_field("audio", audio.read_bytes(), filename=audio.name, content_type=mime)
+            if conversation:
+                form.add_field("conversationId", conversation)
+            request = self.session.post(f"{self.base_url}/api/voice/audio/stream", data=form)
+        else:
+            body: dict[str, Any] = {"query": query}
+            if conversation:
+                body["conversationId"] = conversation
+            request = self.session.post(f"{self.base_url}/api/voice/llm/stream", json=body)
+        async with request as response:
+            done = await self._follow(response)
+        return await self._after(done)
+
+    async def _follow(self, response: aiohttp.ClientResponse) -> dict[str, Any]:
+        if response.status != 200:
+            error = (await response.json(content_type=None)).get("error", {})
+            raise ConfigError(f"{error.get('code', response.status)}: {error.get('message', '')}")
+        board = StageBoard()
+        done: dict[str, Any] = {}
+        with Live(board, console=self.console, refresh_per_second=12, transient=False):
+            async for event in read_sse(response):
+                if event.event == "progress":
+                    board.add(event.data["type"], event.data.get("message", event.data["type"]))
+                elif event.event == "error":
+                    board.add("error", f"{event.data['code']}: {event.data['message']}")
+                elif event.event == "done":
+                    done = event.data
+                    board.done = True
+        return done
+
+    async def _after(self, done: dict[str, Any]) -> int:
+        confirmation = done.get("confirmation")
+        if done.get("status") == "confirmation_required" and confirmation:
+            approved = self._ask_approval(confirmation)
+            async with self.session.post(
+                    f"{self.base_url}/api/voice/confirm",
+                    json={"confirmationId": confirmation["confirmationId"], "approved": approved},
+                    headers={"Accept": "text/event-stream"}) as response:
+                done = await self._follow(response)
+            return await self._after(done)
+        self._show_answer(done)
+        return 0 if done.get("status") == "completed" else 1
+
+    def _ask_approval(self, confirmation: dict[str, Any]) -> bool:
+        table = Table(title="Approval needed", show_lines=False)
+        for column in ("service", "tool", "arguments", "risk", "why"):
+            table.add_column(column)
+        for action in confirmation["actions"]:
+            table.add_row(action["service"], action["tool"], json.dumps(action["arguments"]),
+                          action["risk"], action["reason"])
+        self.console.print(table)
+        if self.auto_approve:
+            return True
+        return Confirm.ask("Run these actions?", default=False, console=self.console)
+
+    def _show_answer(self, done: dict[str, Any]) -> None:
+        status = done.get("status", "failed")
+        style = "green" if status == "completed" else "yellow"
+        title = f"{status} · {done.get('totalExecutionTime', 0)} ms"
+        self.console.print(Panel(done.get("response") or "(no response)", title=title,
+                                 border_style=style))
+        if done.get("transcript"):
+            self.console.print(Text(f"heard: {done['transcript']}", style="dim"))
+        if done.get("conversationId"):
+            self.console.print(Text(f"conversation: {done['conversationId']}", style="dim"))
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> str:
+    if args.token:
+        return str(args.token)
+    if settings.jwt_secret is None:
+        raise ConfigError("set VOICE_MCP_TOKEN (or --token), or VOICE_MCP_JWT_SECRET to sign one")
+    from voice_mcp.services.auth import issue_dev_token
+
+    return issue_dev_token(settings, args.user, 600)
+
+
+async def _run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    audio = Path(args.audio) if args.audio else None
+    if audio is None and not args.query.strip():
+        raise ConfigError("say what to do: voice-mcp ask \"what time is it in Tokyo\"")
+    if audio is not None and not audio.is_file():
+        raise ConfigError(f"{audio}: no such file")
+    headers = {"Authorization": f"Bearer {_token(args, settings)}"}
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=settings.heartbeat_s * 3 + 30)
+    async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
+        client = AskClient(session, args.url or settings.public_url, console, args.yes)
+        try:
+            return await client.send(args.query, audio, args.conversation)
+        except aiohttp.ClientConnectionError:
+            raise ConfigError(f"cannot reach {client.base_url}: is `voice-mcp serve` running?"
+                              ) from None
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """Entry point of `voice-mcp ask`."""
+    return asyncio.run(_run(args, settings, Console()))

@@ -1,0 +1,57 @@
+"""The app's long-lived resources, each opened and closed by one cleanup context."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from voice_mcp import keys
+from voice_mcp.services.capabilities import Capabilities
+from voice_mcp.services.confirmations import ConfirmationStore
+from voice_mcp.services.connections import Connections
+from voice_mcp.services.history import HistoryStore
+from voice_mcp.services.llm.client import LLMClient
+from voice_mcp.services.mcp.manager import McpManager
+from voice_mcp.services.oauth.service import OAuthService
+from voice_mcp.services.orchestrator import Orchestrator
+from voice_mcp.services.orchestrator.deps import Deps
+from voice_mcp.services.store import redis_for
+from voice_mcp.services.transcription import Transcriber
+
+
+async def redis_context(app: web.Application) -> AsyncIterator[None]:
+    """Open the one Redis pool (starting an embedded server when no URL is set)."""
+    async with redis_for(app[keys.SETTINGS].redis_url) as (client, _embedded):
+        app[keys.REDIS] = client
+        yield
+
+
+async def services_context(app: web.Application) -> AsyncIterator[None]:
+    """Build the services on the shared Redis; close their connections on the way out."""
+    settings, catalog, redis = app[keys.SETTINGS], app[keys.CATALOG], app[keys.REDIS]
+    oauth = OAuthService(settings, catalog, redis)
+    mcp = McpManager(catalog, redis, token_provider=oauth, call_timeout_s=settings.tool_timeout_s,
+                     discovery_timeout_s=settings.discovery_timeout_s,
+                     cache_ttl_s=settings.tools_cache_ttl_s)
+    oauth.on_connected = mcp.close_user_sessions
+    oauth.on_disconnected = mcp.close_user_sessions
+    llm = LLMClient(settings)
+    transcriber = Transcriber(settings)
+    history = HistoryStore(redis)
+    directory = Connections(catalog, oauth)
+    deps = Deps(settings=settings, catalog=catalog, mcp=mcp, llm=llm, history=history,
+                confirmations=ConfirmationStore(redis, settings.confirmation_ttl_s),
+                directory=directory, transcriber=transcriber, metrics=app[keys.METRICS])
+    app[keys.MCP] = mcp
+    app[keys.OAUTH] = oauth
+    app[keys.HISTORY] = history
+    app[keys.ORCHESTRATOR] = Orchestrator(deps)
+    app[keys.CAPABILITIES] = Capabilities(catalog, directory, mcp)
+    try:
+        yield
+    finally:
+        async with contextlib.AsyncExitStack() as stack:
+            for closer in (llm.close, transcriber.close, oauth.close, mcp.close):
+                stack.push_async_callback(closer)

@@ -1,0 +1,34 @@
+"""Request bodies of the voice API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+
+CONVERSATION_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class CommandRequest(BaseModel):
+    """`POST /api/voice/llm[/stream]`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: StrictStr
+    conversation_id: StrictStr | None = Field(None, alias="conversationId",
+                                              pattern=CONVERSATION_ID)
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+
+class ConfirmRequest(BaseModel):
+    """`POST /api/voice/confirm`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    confirmation_id: StrictStr = Field(alias="confirmationId", min_length=1, max_length=128)
+    approved: StrictBool

@@ -1,0 +1,78 @@
+"""Connecting services: list, connect (OAuth), the OAuth callback page, disconnect."""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from voice_mcp import keys
+from voice_mcp.errors import NotFound
+from voice_mcp.routes.middleware import user_id
+from voice_mcp.services.oauth.errors import CallbackError
+
+routes = web.RouteTableDef()
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
+h1{{font-size:1.4rem}} .ok{{color:#17803d}} .err{{color:#b42318}}</style></head>
+<body><h1 class="{css}">{title}</h1><p>{message}</p>
+<p>You can close this window and go back to the app.</p></body></html>"""
+
+
+def _page(title: str, message: str, *, ok: bool, status: int = 200) -> web.Response:
+    body = PAGE.format(title=html.escape(title), message=html.escape(message),
+                       css="ok" if ok else "err")
+    return web.Response(text=body, content_type="text/html", status=status,
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+@routes.get("/api/services")
+async def list_services(request: web.Request) -> web.Response:
+    catalog = request.app[keys.CATALOG]
+    statuses = await request.app[keys.OAUTH].status(user_id(request))
+    return web.json_response({"services": [
+        {"id": service.id, "title": service.title, "auth": service.auth,
+         "transport": service.transport, "connected": statuses[service.id].connected,
+         "needsReauth": statuses[service.id].needs_reauth}
+        for service in catalog.services.values()]})
+
+
+@routes.post("/api/services/{id}/connect")
+async def connect(request: web.Request) -> web.Response:
+    url = await request.app[keys.OAUTH].start(user_id(request), request.match_info["id"])
+    return web.json_response({"authorizationUrl": url})
+
+
+@routes.delete("/api/services/{id}")
+async def disconnect(request: web.Request) -> web.Response:
+    service_id = request.match_info["id"]
+    if request.app[keys.CATALOG].get(service_id) is None:
+        raise NotFound(f"Unknown service '{service_id}'.", code="service_not_found")
+    await request.app[keys.OAUTH].disconnect(user_id(request), service_id)
+    return web.Response(status=204)
+
+
+@routes.get("/oauth/callback")
+async def oauth_callback(request: web.Request) -> web.Response:
+    """Finish a connection in the user's browser: a small page, or a redirect to the app."""
+    query = request.query
+    return_url = request.app[keys.SETTINGS].oauth_return_url
+    try:
+        result = await request.app[keys.OAUTH].complete(query.get("code"), query.get("state"),
+                                                        query.get("error"))
+    except CallbackError as err:
+        if return_url:
+            params = {"status": "error", "error": err.code}
+            if err.service_id:
+                params["service"] = err.service_id
+            raise web.HTTPFound(f"{return_url}?{urlencode(params)}") from None
+        return _page("Connection failed", err.message, ok=False, status=400)
+    if return_url:
+        params = {"status": "connected", "service": result.service_id}
+        raise web.HTTPFound(f"{return_url}?{urlencode(params)}")
+    return _page(f"{result.service_title} connected",
+                 f"voice-mcp can now use {result.service_title} for you.", ok=True)

@@ -1,0 +1,117 @@
+"""The voice API: text and audio commands, confirmations, capabilities, examples, history."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from voice_mcp import keys
+from voice_mcp.errors import BadRequest, LLMNotConfigured
+from voice_mcp.routes.audio_upload import read_audio
+from voice_mcp.routes.middleware import user_id
+from voice_mcp.routes.parsing import read_json
+from voice_mcp.routes.schemas import CONVERSATION_ID, CommandRequest, ConfirmRequest
+from voice_mcp.routes.sse import stream_events, wants_event_stream
+from voice_mcp.services.orchestrator import AudioInput, Command, Done, Event
+
+routes = web.RouteTableDef()
+
+
+def _require_llm(request: web.Request) -> None:
+    if not request.app[keys.SETTINGS].llm_configured:
+        raise LLMNotConfigured("No LLM is configured: set OPENAI_API_KEY, or "
+                               "VOICE_MCP_LLM_BASE_URL for an OpenAI-compatible server.")
+
+
+async def _text_command(request: web.Request) -> Command:
+    _require_llm(request)
+    body = await read_json(request, CommandRequest)
+    limit = request.app[keys.SETTINGS].max_query_chars
+    if len(body.query) > limit:
+        raise BadRequest(f"query: longer than {limit} characters.", code="query_too_long")
+    return Command(user_id=user_id(request), query=body.query,
+                   conversation_id=body.conversation_id or secrets.token_hex(8))
+
+
+async def _audio_command(request: web.Request) -> Command:
+    _require_llm(request)
+    upload = await read_audio(request, request.app[keys.SETTINGS].max_audio_bytes)
+    conversation_id = upload.conversation_id or secrets.token_hex(8)
+    return Command(user_id=user_id(request), query="", conversation_id=conversation_id,
+                   audio=AudioInput(data=upload.data, format=upload.format))
+
+
+async def _answer(request: web.Request, events: AsyncIterator[Event],
+                  stream: bool) -> web.StreamResponse:
+    """Drain the events as SSE, or keep only the done payload for a JSON answer."""
+    if stream:
+        return await stream_events(request, events, request.app[keys.SETTINGS].heartbeat_s)
+    async for event in events:
+        if isinstance(event, Done):
+            return web.json_response(event.wire())
+    raise RuntimeError("the command ended without a done event")
+
+
+@routes.post("/api/voice/llm")
+async def llm(request: web.Request) -> web.StreamResponse:
+    command = await _text_command(request)
+    return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream=False)
+
+
+@routes.post("/api/voice/llm/stream")
+async def llm_stream(request: web.Request) -> web.StreamResponse:
+    command = await _text_command(request)
+    return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream=True)
+
+
+@routes.post("/api/voice/audio")
+async def audio(request: web.Request) -> web.StreamResponse:
+    command = await _audio_command(request)
+    return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream=False)
+
+
+@routes.post("/api/voice/audio/stream")
+async def audio_stream(request: web.Request) -> web.StreamResponse:
+    command = await _audio_command(request)
+    return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream=True)
+
+
+@routes.post("/api/voice/confirm")
+async def confirm(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request, ConfirmRequest)
+    orchestrator = request.app[keys.ORCHESTRATOR]
+    pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
+    events = orchestrator.resume(pending, body.approved)
+    return await _answer(request, events, stream=wants_event_stream(request))
+
+
+@routes.get("/api/voice/capabilities")
+async def capabilities(request: web.Request) -> web.Response:
+    views = await request.app[keys.CAPABILITIES].services(user_id(request))
+    return web.json_response({"services": [v.model_dump() for v in views]})
+
+
+@routes.get("/api/voice/examples")
+async def examples(request: web.Request) -> web.Response:
+    found = await request.app[keys.CAPABILITIES].examples(user_id(request))
+    return web.json_response({"examples": found})
+
+
+@routes.get("/api/voice/history")
+async def history(request: web.Request) -> web.Response:
+    store = request.app[keys.HISTORY]
+    conversation_id = request.query.get("conversationId")
+    if conversation_id is not None:
+        import re
+
+        if not re.match(CONVERSATION_ID, conversation_id):
+            raise BadRequest("conversationId: not a valid id.", code="invalid_query")
+        turns = await store.turns(user_id(request), conversation_id)
+        return web.json_response({"conversationId": conversation_id,
+                                  "turns": [t.model_dump() for t in turns]})
+    recent = await store.recent(user_id(request))
+    return web.json_response({"conversations": [
+        {"conversationId": cid, "turns": [t.model_dump() for t in turns]}
+        for cid, turns in recent.items()]})

@@ -1,0 +1,74 @@
+"""Conversation history: the last turns of each conversation, per user, in Redis for a day."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from voice_mcp.services.store import Redis
+
+MAX_TURNS = 10
+TTL_S = 24 * 3600
+RECENT_CONVERSATIONS = 20
+
+
+class Turn(BaseModel):
+    """One finished command: what was asked, what happened, what was answered."""
+
+    query: str
+    response: str
+    status: str
+    tools: list[str] = Field(default_factory=list)
+    timestamp: int = Field(default_factory=lambda: int(time.time() * 1000))
+
+    def as_messages(self) -> list[dict[str, Any]]:
+        """The turn as chat messages the LLM can read as context."""
+        answer = self.response
+        if self.tools:
+            answer = f"{answer}\n(tools used: {', '.join(self.tools)})"
+        return [{"role": "user", "content": self.query}, {"role": "assistant", "content": answer}]
+
+
+class HistoryStore:
+    """Turns kept as a capped Redis list per (user, conversation); a user sees only theirs."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    @staticmethod
+    def _key(user_id: str, conversation_id: str) -> str:
+        return f"vm:hist:{user_id}:{conversation_id}"
+
+    @staticmethod
+    def _index_key(user_id: str) -> str:
+        return f"vm:hist-index:{user_id}"
+
+    async def append(self, user_id: str, conversation_id: str, turn: Turn) -> None:
+        """Add a turn, keep the newest MAX_TURNS, refresh the day-long expiry."""
+        key = self._key(user_id, conversation_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, turn.model_dump_json())
+            pipe.ltrim(key, -MAX_TURNS, -1)
+            pipe.expire(key, TTL_S)
+            pipe.zadd(self._index_key(user_id), {conversation_id: turn.timestamp})
+            pipe.zremrangebyrank(self._index_key(user_id), 0, -RECENT_CONVERSATIONS - 1)
+            pipe.expire(self._index_key(user_id), TTL_S)
+            await pipe.execute()
+
+    async def turns(self, user_id: str, conversation_id: str) -> list[Turn]:
+        """The conversation's turns, oldest first."""
+        raw = await self._redis.lrange(self._key(user_id, conversation_id), 0, -1)
+        return [Turn.model_validate_json(item) for item in raw]
+
+    async def recent(self, user_id: str) -> dict[str, list[Turn]]:
+        """The user's recent conversations, newest first, each with its turns."""
+        ids = await self._redis.zrevrange(self._index_key(user_id), 0, RECENT_CONVERSATIONS - 1)
+        result: dict[str, list[Turn]] = {}
+        for raw_id in ids:
+            conversation_id = raw_id.decode()
+            turns = await self.turns(user_id, conversation_id)
+            if turns:
+                result[conversation_id] = turns
+        return result

@@ -1,0 +1,150 @@
+"""One OpenAI-compatible chat client for the whole app, with failures mapped to coded errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final, cast
+
+import openai
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolUnionParam
+
+from voice_mcp.errors import LLMNotConfigured, LLMUnavailable
+from voice_mcp.services.llm.failures import Failure, FailureKind, classify
+from voice_mcp.services.llm.models import AssistantTurn
+from voice_mcp.services.llm.parse import StreamAccumulator, from_completion
+from voice_mcp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OPENAI_BASE_URL: Final = "https://api.openai.com/v1"
+
+# Self-hosted servers (vLLM, Ollama, llama.cpp) ignore the key, but the SDK insists on one.
+PLACEHOLDER_API_KEY: Final = "not-needed"
+
+NOT_CONFIGURED_MESSAGE: Final = (
+    "No LLM is configured: set OPENAI_API_KEY, or VOICE_MCP_LLM_BASE_URL for a self-hosted "
+    "OpenAI-compatible server."
+)
+
+
+def api_key_for(settings: Settings) -> str:
+    """The key to send: the configured one, else a placeholder for keyless self-hosted servers."""
+    key = settings.openai_api_key
+    return key.get_secret_value() if key is not None else PLACEHOLDER_API_KEY
+
+
+class LLMClient:
+    """Ask the chat model for its next turn; one instance, and one connection pool, per app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.model = settings.llm_model
+        self.stream = settings.llm_stream
+        self.timeout_s = settings.llm_timeout_s
+        self.request_count = 0  # complete() calls, not counting the SDK's own retries
+        self._client: openai.AsyncOpenAI | None = None
+        if settings.llm_configured:
+            self._client = openai.AsyncOpenAI(
+                base_url=settings.llm_base_url or OPENAI_BASE_URL,
+                api_key=api_key_for(settings),
+                timeout=settings.llm_timeout_s,
+                max_retries=settings.llm_max_retries,
+            )
+
+    @property
+    def configured(self) -> bool:
+        return self._client is not None
+
+    async def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> AssistantTurn:
+        """Send the conversation and the offered tools; return the model's next turn."""
+        if self._client is None:
+            raise LLMNotConfigured(NOT_CONFIGURED_MESSAGE)
+        self.request_count += 1
+        try:
+            if self.stream:
+                turn = await self._streamed(self._client, messages, tools)
+            else:
+                turn = await self._whole(self._client, messages, tools)
+        except openai.OpenAIError as err:
+            raise self._unavailable(classify(err)) from err
+        log.debug(
+            "llm turn: %d tool calls, %s tokens",
+            len(turn.tool_calls),
+            turn.usage.total_tokens if turn.usage else "unknown",
+        )
+        return turn
+
+    async def _whole(
+        self,
+        client: openai.AsyncOpenAI,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+    ) -> AssistantTurn:
+        completion = await client.chat.completions.create(
+            model=self.model, messages=_messages(messages), **_tool_args(tools)
+        )
+        return from_completion(completion)
+
+    async def _streamed(
+        self,
+        client: openai.AsyncOpenAI,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+    ) -> AssistantTurn:
+        stream = await client.chat.completions.create(
+            model=self.model,
+            messages=_messages(messages),
+            stream=True,
+            stream_options={"include_usage": True},
+            **_tool_args(tools),
+        )
+        accumulator = StreamAccumulator()
+        # Leaving the block closes the response, so a cancelled caller drops the connection.
+        async with stream:
+            async for chunk in stream:
+                accumulator.feed(chunk)
+        return accumulator.result()
+
+    def _unavailable(self, failure: Failure) -> LLMUnavailable:
+        log.warning("llm request failed: %s", failure.summary())
+        detail = f" ({failure.describe()})" if failure.describe() else ""
+        if failure.kind is FailureKind.AUTH:
+            return LLMUnavailable(
+                f"The LLM provider refused the credentials{detail}; check OPENAI_API_KEY.",
+                code="llm_auth_failed",
+                retryable=False,
+            )
+        messages = {
+            FailureKind.RATE_LIMITED: f"The LLM provider is rate limiting requests{detail}.",
+            FailureKind.SERVER: f"The LLM server failed{detail}.",
+            FailureKind.TIMEOUT: f"The LLM did not answer within {self.timeout_s:g} s.",
+            FailureKind.CONNECTION: "The LLM server could not be reached.",
+            FailureKind.REJECTED: (
+                f"The LLM server rejected the request{detail}; "
+                f"check VOICE_MCP_LLM_MODEL (now {self.model})."
+            ),
+            FailureKind.BAD_RESPONSE: f"The LLM server sent an unreadable answer{detail}.",
+        }
+        return LLMUnavailable(
+            messages[failure.kind], retryable=failure.retryable, retry_after=failure.retry_after
+        )
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        if self._client is not None:
+            await self._client.close()
+
+
+def _messages(messages: list[dict[str, Any]]) -> list[ChatCompletionMessageParam]:
+    # The orchestrator builds plain dicts in the wire shape; the SDK's TypedDicts are the same.
+    return cast(list[ChatCompletionMessageParam], messages)
+
+
+def _tool_args(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    # Some servers reject an empty `tools` array, so leave it out when nothing is offered.
+    # `tool_choice` stays unset: "auto" is the default, and vLLM refuses it spelled out
+    # unless started with --enable-auto-tool-choice.
+    if not tools:
+        return {}
+    return {"tools": cast(list[ChatCompletionToolUnionParam], tools)}

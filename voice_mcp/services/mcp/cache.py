@@ -1,0 +1,132 @@
+"""Tool lists cached in this process and in Redis, so a warm discovery costs no MCP traffic."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from pydantic import TypeAdapter, ValidationError
+from redis.exceptions import RedisError
+
+from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.mcp.models import ToolInfo
+
+log = logging.getLogger(__name__)
+
+_TOOLS = TypeAdapter(list[ToolInfo])
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """Whose tool list: a shared service's (user None) or one user's view of an OAuth service."""
+
+    service_id: str
+    user_id: str | None
+
+    @classmethod
+    def of(cls, service: ServiceConfig, user_id: str) -> CacheKey:
+        return cls(service.id, None if service.is_shared else user_id)
+
+    @property
+    def redis_key(self) -> str:
+        base = f"vm:mcp-tools:{self.service_id}"
+        return base if self.user_id is None else f"{base}:{self.user_id}"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    tools: list[ToolInfo]
+    stored_at: float
+
+
+class ToolCache:
+    """In-process entries in front of Redis ones.
+
+    Redis keeps a listing `ttl_s`; this process re-reads Redis after `local_ttl_s` so an
+    invalidation by another replica reaches it soon, without any MCP traffic. A generation
+    per key guards against a listing that started before an invalidation
+    landing after it and resurrecting the stale list.
+    """
+
+    def __init__(self, redis: aioredis.Redis, ttl_s: int, local_ttl_s: float = 60.0) -> None:
+        self._redis = redis
+        self._ttl_s = ttl_s
+        self._local_ttl_s = min(local_ttl_s, ttl_s)
+        self._local: dict[CacheKey, _Entry] = {}
+        self._generations: dict[CacheKey, int] = {}
+        self._by_service: dict[str, dict[str, ToolInfo]] = {}
+        self._unsynced: set[CacheKey] = set()  # forgotten here, not yet deleted in Redis
+
+    def generation(self, key: CacheKey) -> int:
+        return self._generations.get(key, 0)
+
+    async def get(self, key: CacheKey) -> list[ToolInfo] | None:
+        """The cached list, from memory or else from Redis; None when neither has it."""
+        entry = self._local.get(key)
+        if entry is not None and time.monotonic() - entry.stored_at < self._local_ttl_s:
+            return entry.tools
+        if key in self._unsynced:
+            return None
+        generation = self.generation(key)
+        tools = await self._read_redis(key)
+        if tools is not None and generation == self.generation(key):
+            self._remember(key, tools)
+        return tools
+
+    async def put(self, key: CacheKey, tools: list[ToolInfo], generation: int) -> None:
+        """Store a fresh listing, unless the key was invalidated since it was requested."""
+        if generation != self.generation(key):
+            return
+        self._remember(key, tools)
+        payload = json.dumps([t.model_dump(mode="json") for t in tools])
+        try:
+            await self._redis.set(key.redis_key, payload, ex=self._ttl_s)
+        except RedisError as err:
+            log.warning("tool cache write failed", extra={"error_type": type(err).__name__})
+
+    def forget_local(self, key: CacheKey) -> None:
+        """Drop the in-process entry now; `invalidate` finishes the job in Redis."""
+        self._generations[key] = self.generation(key) + 1
+        self._local.pop(key, None)
+        self._unsynced.add(key)
+
+    async def invalidate(self, key: CacheKey) -> None:
+        """Forget a listing here and in Redis (the tools changed, or the session was re-opened)."""
+        self.forget_local(key)
+        try:
+            await self._redis.delete(key.redis_key)
+        except RedisError as err:
+            log.warning("tool cache delete failed", extra={"error_type": type(err).__name__})
+        finally:
+            self._unsynced.discard(key)
+
+    def tool(self, service_id: str, name: str, user_id: str | None = None) -> ToolInfo | None:
+        """A tool from the last listing seen (the user's own first, for OAuth services)."""
+        if user_id is not None:
+            entry = self._local.get(CacheKey(service_id, user_id))
+            if entry is not None:
+                found = next((t for t in entry.tools if t.name == name), None)
+                if found is not None:
+                    return found
+        return self._by_service.get(service_id, {}).get(name)
+
+    def _remember(self, key: CacheKey, tools: list[ToolInfo]) -> None:
+        self._local[key] = _Entry(tools, time.monotonic())
+        self._by_service[key.service_id] = {t.name: t for t in tools}
+
+    async def _read_redis(self, key: CacheKey) -> list[ToolInfo] | None:
+        try:
+            raw = await self._redis.get(key.redis_key)
+        except RedisError as err:
+            log.warning("tool cache read failed", extra={"error_type": type(err).__name__})
+            return None
+        if raw is None:
+            return None
+        try:
+            return _TOOLS.validate_json(raw)
+        except ValidationError:
+            log.warning("ignoring a malformed cached tool list", extra={"key": key.redis_key})
+            return None

@@ -1,0 +1,103 @@
+"""Open the message streams to an MCP server: stdio, Streamable HTTP or legacy SSE."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import TextIO
+
+import anyio
+import httpx2
+from mcp.client.sse import sse_client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.message import SessionMessage
+
+from voice_mcp.services.catalog import ServiceConfig
+
+Streams = tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]
+
+# Our own secrets never reach a server process; a service that needs one names it in `env`.
+_PRIVATE_ENV_PREFIXES = ("VOICE_MCP_", "OPENAI_API_KEY")
+HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)  # read: streams stay open between events
+
+
+def stdio_parameters(service: ServiceConfig) -> StdioServerParameters:
+    """The child process for a stdio service; "python" means this interpreter, venv included."""
+    assert service.command, "the catalog guarantees a command for stdio"
+    command, *args = service.command
+    if command in ("python", "python3"):
+        command = sys.executable
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
+    env.update(service.env)
+    return StdioServerParameters(command=command, args=args, env=env, cwd=service.cwd)
+
+
+@contextlib.asynccontextmanager
+async def open_streams(service: ServiceConfig, auth: httpx2.Auth | None,
+                       errlog: TextIO | None = None) -> AsyncIterator[Streams]:
+    """Connect to the service and yield its (read, write) message streams."""
+    if service.transport == "stdio":
+        async with stdio_client(stdio_parameters(service), errlog=errlog or sys.stderr) as streams:
+            yield streams
+        return
+    assert service.url, "the catalog guarantees a url for HTTP transports"
+    if service.transport == "sse":
+        async with sse_client(service.url, headers=dict(service.headers), auth=auth,
+                              timeout=HTTP_TIMEOUT.connect or 30.0,
+                              sse_read_timeout=HTTP_TIMEOUT.read or 300.0) as streams:
+            yield streams
+        return
+    async with (
+        create_mcp_http_client(headers=dict(service.headers), timeout=HTTP_TIMEOUT,
+                               auth=auth) as http,
+        streamable_http_client(service.url, http_client=http) as streams,
+    ):
+        yield streams
+
+
+class WatchedReadStream:
+    """A read stream that reports when the server side ends, so a dead session is noticed
+    before the next request is sent into it (a stdio child that died, a dropped SSE stream)."""
+
+    def __init__(self, inner: ReadStream[SessionMessage | Exception],
+                 on_end: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_end = on_end
+
+    @property
+    def last_context(self) -> object:
+        # The dispatcher reads the sender's contextvars from here when the transport has them.
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> SessionMessage | Exception:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._on_end()
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __aiter__(self) -> WatchedReadStream:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> WatchedReadStream:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> bool | None:
+        await self.aclose()
+        return None

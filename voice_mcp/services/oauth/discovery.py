@@ -1,0 +1,188 @@
+"""Find a protected MCP server's authorization server: RFC 9728, then RFC 8414 (or OpenID).
+
+The probe is an unauthenticated MCP request: a protected server answers 401 with
+`WWW-Authenticate: Bearer resource_metadata="..."`; without that header the well-known
+protected-resource URLs are tried, and with no protected-resource metadata at all the
+MCP server's own origin is taken as the authorization server (the 2025-03-26 MCP rule).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+from pydantic import ValidationError
+
+from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.oauth.errors import discovery_failed
+from voice_mcp.services.oauth.models import AuthServerMetadata, ResourceAuth
+
+log = logging.getLogger(__name__)
+
+MCP_PROTOCOL_VERSION = "2025-06-18"
+_AUTH_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]+))')
+_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": MCP_PROTOCOL_VERSION,
+        "capabilities": {},
+        "clientInfo": {"name": "voice-mcp", "version": "0"},
+    },
+}
+
+
+def bearer_challenge(header: str) -> dict[str, str]:
+    """The auth-params of a `Bearer` WWW-Authenticate challenge (empty when not Bearer)."""
+    scheme, _, params = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return {}
+    return {
+        m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
+        .replace('\\"', '"')
+        for m in _AUTH_PARAM.finditer(params)
+    }
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path.rstrip("/")
+
+
+def protected_resource_urls(mcp_url: str) -> list[str]:
+    """RFC 9728 section 3.1 well-known URLs: path-inserted first, then the root."""
+    origin, path = _origin(mcp_url), _path(mcp_url)
+    root = f"{origin}/.well-known/oauth-protected-resource"
+    return [f"{root}{path}", root] if path else [root]
+
+
+def authorization_server_urls(issuer: str) -> list[str]:
+    """RFC 8414 section 3.1 URLs, then the OpenID Connect Discovery ones."""
+    origin, path = _origin(issuer), _path(issuer)
+    if not path:
+        return [
+            f"{origin}/.well-known/oauth-authorization-server",
+            f"{origin}/.well-known/openid-configuration",
+        ]
+    return [
+        f"{origin}/.well-known/oauth-authorization-server{path}",
+        f"{origin}/.well-known/openid-configuration{path}",
+        f"{origin}{path}/.well-known/openid-configuration",
+    ]
+
+
+def _same_resource(resource: str, mcp_url: str) -> bool:
+    """True when the metadata's `resource` is the MCP URL or a parent of it (same origin)."""
+    if _origin(resource).lower() != _origin(mcp_url).lower():
+        return False
+    parent, child = _path(resource), _path(mcp_url)
+    return child == parent or child.startswith(parent + "/") or not parent
+
+
+class Discoverer:
+    """Discovery over one shared HTTP client; results are cached by the caller."""
+
+    def __init__(self, http: httpx2.AsyncClient) -> None:
+        self._http = http
+
+    async def discover(self, service: ServiceConfig) -> ResourceAuth:
+        """Find the authorization server and metadata that protect `service.url`."""
+        assert service.url is not None  # the catalog demands a URL for HTTP transports
+        mcp_url = service.url
+        challenge = await self._probe(service)
+        hinted = challenge.get("resource_metadata")
+        prm = await self._protected_resource(service.id, mcp_url, hinted)
+        resource, issuer, scopes = mcp_url, _origin(mcp_url), []
+        if prm is not None:
+            servers = prm.get("authorization_servers")
+            if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
+                raise discovery_failed(service.id, "no authorization server in its metadata")
+            issuer = servers[0]
+            declared = prm.get("resource")
+            if isinstance(declared, str) and declared:
+                if not _same_resource(declared, mcp_url):
+                    raise discovery_failed(service.id, "its metadata names another resource")
+                resource = declared  # the resource server's own canonical identifier
+            supported = prm.get("scopes_supported")
+            if isinstance(supported, list):
+                scopes = [s for s in supported if isinstance(s, str)]
+        if challenge.get("scope"):
+            scopes = challenge["scope"].split()
+        metadata = await self._authorization_server(service.id, issuer)
+        return ResourceAuth(mcp_url=mcp_url, resource=resource, metadata=metadata, scopes=scopes)
+
+    async def _probe(self, service: ServiceConfig) -> dict[str, str]:
+        """Ask the MCP server without a token and read its Bearer challenge."""
+        assert service.url is not None
+        headers = {"Accept": "application/json, text/event-stream", **service.headers}
+        headers.pop("Authorization", None)
+        try:
+            if service.transport == "sse":
+                request = self._http.build_request("GET", service.url, headers=headers)
+            else:
+                request = self._http.build_request("POST", service.url, headers=headers,
+                                                   json=_INITIALIZE)
+            # Stream and never read the body: an unprotected server may answer an SSE stream.
+            response = await self._http.send(request, stream=True)
+            await response.aclose()
+        except httpx2.HTTPError:
+            raise discovery_failed(service.id, "the MCP server does not answer") from None
+        if response.status_code != 401:
+            return {}
+        return bearer_challenge(response.headers.get("www-authenticate", ""))
+
+    async def _protected_resource(self, service_id: str, mcp_url: str,
+                                  hinted: str | None) -> dict[str, Any] | None:
+        candidates = ([hinted] if hinted else []) + protected_resource_urls(mcp_url)
+        for url in candidates:
+            document = await self._get_json(service_id, url)
+            if document is not None:
+                return document
+        return None
+
+    async def _authorization_server(self, service_id: str, issuer: str) -> AuthServerMetadata:
+        for url in authorization_server_urls(issuer):
+            document = await self._get_json(service_id, url)
+            if document is None:
+                continue
+            try:
+                metadata = AuthServerMetadata.model_validate(document)
+            except ValidationError:
+                raise discovery_failed(service_id, "its metadata is incomplete") from None
+            # RFC 8414 section 3.3: the issuer must be the one we asked about (mix-up defence).
+            if metadata.issuer.rstrip("/") != issuer.rstrip("/"):
+                raise discovery_failed(service_id, "its metadata names another issuer")
+            if "code" not in metadata.response_types_supported:
+                raise discovery_failed(service_id, "it does not offer the authorization code flow")
+            methods = metadata.code_challenge_methods_supported
+            if methods is not None and "S256" not in methods:
+                raise discovery_failed(service_id, "it does not support PKCE S256")
+            return metadata
+        raise discovery_failed(service_id, "no authorization server metadata found")
+
+    async def _get_json(self, service_id: str, url: str) -> dict[str, Any] | None:
+        """A JSON object from `url`, None on 4xx or a non-object; network failures raise."""
+        try:
+            response = await self._http.get(url, headers={"Accept": "application/json",
+                                                          "MCP-Protocol-Version":
+                                                          MCP_PROTOCOL_VERSION})
+        except httpx2.HTTPError:
+            raise discovery_failed(service_id, "its metadata cannot be fetched") from None
+        if response.status_code >= 500:
+            raise discovery_failed(service_id, f"its metadata answered {response.status_code}")
+        if response.status_code != 200:
+            log.debug("no metadata", extra={"service": service_id, "status": response.status_code})
+            return None
+        try:
+            document = response.json()
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None

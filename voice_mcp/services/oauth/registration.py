@@ -1,0 +1,90 @@
+"""The OAuth client of a service: static from the environment, or RFC 7591 registration."""
+
+from __future__ import annotations
+
+import os
+
+import httpx2
+
+from voice_mcp.errors import ServiceUnavailable
+from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.oauth.errors import discovery_failed, safe_code
+from voice_mcp.services.oauth.models import AuthServerMetadata, ClientInfo, ResourceAuth
+
+CLIENT_NAME = "voice-mcp"
+# RFC 8414 section 2: an absent list means client_secret_basic only.
+_DEFAULT_AUTH_METHODS = ["client_secret_basic"]
+
+
+def choose_auth_method(supported: list[str] | None, *, public: bool) -> str:
+    """Pick how to authenticate at the token endpoint from what the server offers.
+
+    `public`: a client without a secret is acceptable (PKCE protects the code).
+    """
+    offered = supported or _DEFAULT_AUTH_METHODS
+    preferences = (["none"] if public else []) + ["client_secret_post", "client_secret_basic"]
+    return next((m for m in preferences if m in offered), preferences[0])
+
+
+def static_client(service: ServiceConfig, metadata: AuthServerMetadata,
+                  redirect_uri: str) -> ClientInfo | None:
+    """The client configured through `client_id_env`/`client_secret_env`, if any."""
+    if not service.client_id_env:
+        return None
+    client_id = os.environ.get(service.client_id_env, "").strip()
+    if not client_id:
+        raise ServiceUnavailable(
+            f"Service '{service.id}' needs {service.client_id_env} to be set.",
+            code="oauth_not_configured", retryable=False,
+        )
+    secret = os.environ.get(service.client_secret_env, "").strip() if service.client_secret_env \
+        else ""
+    method = (choose_auth_method(metadata.token_endpoint_auth_methods_supported, public=False)
+              if secret else "none")
+    return ClientInfo(client_id=client_id, client_secret=secret or None,
+                      token_endpoint_auth_method=method, redirect_uri=redirect_uri,
+                      issuer=metadata.issuer, static=True)
+
+
+async def register_client(http: httpx2.AsyncClient, service: ServiceConfig, found: ResourceAuth,
+                          redirect_uri: str, scopes: list[str]) -> ClientInfo:
+    """Register this server as a client of the service's authorization server (RFC 7591)."""
+    metadata = found.metadata
+    if not metadata.registration_endpoint:
+        raise ServiceUnavailable(
+            f"Service '{service.id}' does not allow dynamic client registration; set"
+            " client_id_env in the catalog.",
+            code="oauth_not_configured", retryable=False,
+        )
+    method = choose_auth_method(metadata.token_endpoint_auth_methods_supported, public=True)
+    body: dict[str, object] = {
+        "client_name": CLIENT_NAME,
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": method,
+    }
+    if scopes:
+        body["scope"] = " ".join(scopes)
+    try:
+        response = await http.post(metadata.registration_endpoint, json=body,
+                                   headers={"Accept": "application/json"})
+    except httpx2.HTTPError:
+        raise discovery_failed(service.id, "client registration did not answer") from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if response.status_code not in (200, 201) or not isinstance(answer, dict) \
+            or not isinstance(answer.get("client_id"), str):
+        code = safe_code(answer.get("error")) if isinstance(answer, dict) else None
+        why = f"client registration failed ({code or response.status_code})"
+        raise discovery_failed(service.id, why)
+    granted = answer.get("token_endpoint_auth_method")
+    method = granted if isinstance(granted, str) else method
+    secret = answer.get("client_secret") if method != "none" else None
+    if method != "none" and not isinstance(secret, str):
+        raise discovery_failed(service.id, "client registration gave no secret")
+    return ClientInfo(client_id=answer["client_id"], client_secret=secret,
+                      token_endpoint_auth_method=method, redirect_uri=redirect_uri,
+                      issuer=metadata.issuer, static=False)

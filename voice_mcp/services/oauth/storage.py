@@ -1,0 +1,170 @@
+"""Redis storage of grants, clients, pending authorizations and discovery results.
+
+Everything secret (tokens, client secrets, PKCE verifiers) is encrypted before it reaches
+Redis; the state value itself is only stored as a hash, so a Redis dump cannot replay it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
+
+from voice_mcp.services.oauth.crypto import TokenCipher, UndecryptableError
+from voice_mcp.services.oauth.models import (
+    ClientInfo,
+    PendingAuthorization,
+    ResourceAuth,
+    TokenSet,
+)
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+
+class CorruptRecord(Exception):
+    """A stored record cannot be decrypted or parsed; treat it as gone."""
+
+
+class OAuthStore:
+    """Typed access to the `oauth:*` keys of one Redis (bytes mode)."""
+
+    def __init__(self, redis: Redis, cipher: TokenCipher, *, prefix: str = "oauth:") -> None:
+        self._redis = redis
+        self._cipher = cipher
+        self._prefix = prefix
+
+    # -- keys: service ids match [a-z0-9_-]+, so "service:user" cannot collide --------------
+
+    def _tokens_key(self, user_id: str, service_id: str) -> str:
+        return f"{self._prefix}tokens:{service_id}:{user_id}"
+
+    def _reauth_key(self, user_id: str, service_id: str) -> str:
+        return f"{self._prefix}reauth:{service_id}:{user_id}"
+
+    def _client_key(self, service_id: str) -> str:
+        return f"{self._prefix}client:{service_id}"
+
+    def _meta_key(self, service_id: str) -> str:
+        return f"{self._prefix}meta:{service_id}"
+
+    def _state_key(self, state: str) -> str:
+        digest = hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"{self._prefix}state:{digest}"
+
+    # -- encoding -----------------------------------------------------------------------------
+
+    def _seal(self, record: BaseModel) -> bytes:
+        return self._cipher.encrypt(record.model_dump_json().encode())
+
+    def _open(self, raw: bytes | str, model: type[M]) -> M:
+        data = raw.encode() if isinstance(raw, str) else raw  # the app's Redis is bytes mode
+        try:
+            return model.model_validate_json(self._cipher.decrypt(data))
+        except (UndecryptableError, ValidationError):
+            raise CorruptRecord(model.__name__) from None
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    async def get_tokens(self, user_id: str, service_id: str) -> TokenSet | None:
+        """The stored grant, None when there is none; CorruptRecord when unreadable."""
+        raw = await self._redis.get(self._tokens_key(user_id, service_id))
+        return None if raw is None else self._open(raw, TokenSet)
+
+    async def save_tokens(self, user_id: str, service_id: str, tokens: TokenSet) -> None:
+        """Store a grant and clear any needs-reauth mark, in one transaction."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._tokens_key(user_id, service_id), self._seal(tokens))
+            pipe.delete(self._reauth_key(user_id, service_id))
+            await pipe.execute()
+
+    async def delete_grant(self, user_id: str, service_id: str) -> None:
+        """Forget the grant and the needs-reauth mark."""
+        await self._redis.delete(
+            self._tokens_key(user_id, service_id), self._reauth_key(user_id, service_id)
+        )
+
+    async def mark_reauth(self, user_id: str, service_id: str) -> None:
+        """Drop an unusable grant and remember that the user must connect again."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._tokens_key(user_id, service_id))
+            pipe.set(self._reauth_key(user_id, service_id), b"1")
+            await pipe.execute()
+
+    async def needs_reauth(self, user_id: str, service_id: str) -> bool:
+        return bool(await self._redis.exists(self._reauth_key(user_id, service_id)))
+
+    async def connection_flags(
+        self, user_id: str, service_ids: list[str]
+    ) -> dict[str, tuple[bool, bool]]:
+        """(has a grant, needs reauth) per service, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for service_id in service_ids:
+                pipe.exists(self._tokens_key(user_id, service_id))
+                pipe.exists(self._reauth_key(user_id, service_id))
+            flags = await pipe.execute()
+        return {
+            sid: (bool(flags[2 * i]), bool(flags[2 * i + 1])) for i, sid in enumerate(service_ids)
+        }
+
+    def named_lock(self, name: str, *, timeout: float, blocking_timeout: float) -> Lock:
+        """A Redis lock shared by every process (expires after `timeout` if its holder dies)."""
+        return self._redis.lock(f"{self._prefix}lock:{name}", timeout=timeout,
+                                blocking_timeout=blocking_timeout, sleep=0.05)
+
+    async def release(self, lock: Lock) -> None:
+        """Release a lock; one that expired meanwhile is only logged."""
+        try:
+            await lock.release()
+        except LockError:
+            log.warning("oauth lock expired before release", extra={"lock": str(lock.name)})
+
+    # -- clients and discovery ----------------------------------------------------------------
+
+    async def get_client(self, service_id: str) -> ClientInfo | None:
+        raw = await self._redis.get(self._client_key(service_id))
+        if raw is None:
+            return None
+        try:
+            return self._open(raw, ClientInfo)
+        except CorruptRecord:
+            return None  # a registration is cheap to redo
+
+    async def save_client(self, service_id: str, client: ClientInfo) -> None:
+        await self._redis.set(self._client_key(service_id), self._seal(client))
+
+    async def delete_client(self, service_id: str) -> None:
+        await self._redis.delete(self._client_key(service_id))
+
+    async def get_resource_auth(self, service_id: str) -> ResourceAuth | None:
+        raw = await self._redis.get(self._meta_key(service_id))
+        if raw is None:
+            return None
+        try:
+            return ResourceAuth.model_validate_json(raw)
+        except ValidationError:
+            return None
+
+    async def save_resource_auth(self, service_id: str, found: ResourceAuth, ttl_s: int) -> None:
+        # Public metadata: stored in clear, with a TTL so provider changes are picked up.
+        await self._redis.set(self._meta_key(service_id), found.model_dump_json(), ex=ttl_s)
+
+    # -- pending authorizations ---------------------------------------------------------------
+
+    async def save_pending(self, state: str, pending: PendingAuthorization, ttl_s: int) -> None:
+        await self._redis.set(self._state_key(state), self._seal(pending), ex=max(1, ttl_s))
+
+    async def pop_pending(self, state: str) -> PendingAuthorization | None:
+        """Take a pending authorization out, atomically: a state works once."""
+        raw = await self._redis.getdel(self._state_key(state))
+        if raw is None:
+            return None
+        try:
+            return self._open(raw, PendingAuthorization)
+        except CorruptRecord:
+            return None

@@ -1,0 +1,34 @@
+"""The services a command run needs, handed to the orchestrator as one bundle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from voice_mcp.services.catalog import Catalog
+from voice_mcp.services.confirmations import ConfirmationStore
+from voice_mcp.services.history import HistoryStore
+from voice_mcp.services.llm.client import LLMClient
+from voice_mcp.services.mcp.manager import McpManager
+from voice_mcp.services.metrics import Metrics
+from voice_mcp.services.transcription import Transcriber
+from voice_mcp.settings import Settings
+
+
+class ServiceDirectory(Protocol):
+    """Which services a user can use now, and why the others cannot be used."""
+
+    async def usable(self, user_id: str) -> tuple[list[str], dict[str, str]]: ...
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    catalog: Catalog
+    mcp: McpManager
+    llm: LLMClient
+    history: HistoryStore
+    confirmations: ConfirmationStore
+    directory: ServiceDirectory
+    transcriber: Transcriber
+    metrics: Metrics

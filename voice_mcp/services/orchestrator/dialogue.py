@@ -1,0 +1,84 @@
+"""The select stage: ask the LLM, run what it picks, feed results back, until it answers."""
+
+from __future__ import annotations
+
+import time
+
+from voice_mcp.services.llm.models import AssistantTurn
+from voice_mcp.services.llm.prompts import ASK_USER
+from voice_mcp.services.orchestrator.deps import Deps
+from voice_mcp.services.orchestrator.events import Stage
+from voice_mcp.services.orchestrator.execution import (
+    PlannedCall,
+    frozen_actions,
+    plan_calls,
+    run_calls,
+)
+from voice_mcp.services.orchestrator.payload import ActionView, ConfirmationView, Status
+from voice_mcp.services.orchestrator.state import RunState
+
+OUT_OF_ROUNDS = "I couldn't finish that in the steps I'm allowed. Please try a simpler request."
+
+
+async def converse(deps: Deps, state: RunState) -> None:
+    """Run LLM rounds until a final answer, a question, a held action, or the round limit."""
+    while state.rounds < deps.settings.llm_max_rounds:
+        after_tools = bool(state.results) or state.rounds > 0
+        if after_tools:
+            state.progress(Stage.SUMMARIZING, "Putting the answer together")
+        started = time.perf_counter()
+        turn = await deps.llm.complete(state.messages, state.openai_tools)
+        state.rounds += 1
+        deps.metrics.llm_requests.inc()
+        if not turn.tool_calls:
+            state.add_time("summarize" if after_tools else "plan", started)
+            state.outcome.response = (turn.content or "").strip()
+            state.outcome.status = Status.COMPLETED
+            return
+        state.add_time("plan", started)
+        if await _handle_tool_calls(deps, state, turn):
+            return
+    state.outcome.response = OUT_OF_ROUNDS
+    state.outcome.status = Status.FAILED
+
+
+async def _handle_tool_calls(deps: Deps, state: RunState, turn: AssistantTurn) -> bool:
+    """Act on one round of tool calls; True when the command stops here."""
+    state.messages.append(turn.to_message())
+    question = next((c for c in turn.tool_calls if c.name == ASK_USER), None)
+    if question is not None:
+        text = str(question.arguments.get("question") or "Could you say a bit more?")
+        state.outcome.question = text
+        state.outcome.response = text
+        state.outcome.status = Status.CLARIFICATION_NEEDED
+        return True
+    plan = plan_calls(deps, state, turn.tool_calls)
+    chosen = [c.tool.qualified_name for c in plan.runnable + plan.held]
+    if chosen:
+        state.progress(Stage.SELECTING, f"Chose {', '.join(chosen)}", tools=chosen)
+    if plan.runnable:
+        started = time.perf_counter()
+        await run_calls(deps, state, plan.runnable)
+        state.add_time("execute", started)
+    if plan.held:
+        await hold(deps, state, plan.held)
+        return True
+    return False
+
+
+async def hold(deps: Deps, state: RunState, held: list[PlannedCall]) -> None:
+    """Freeze the risky calls in a pending confirmation and stop the command there."""
+    actions = frozen_actions(held)
+    context = {"messages": state.messages, "query": state.query, "transcript": state.transcript,
+               "rounds": state.rounds}
+    pending = await deps.confirmations.create(state.command.user_id, state.command.conversation_id,
+                                              actions, context)
+    views = [ActionView.model_validate(a.to_payload()) for a in actions]
+    state.outcome.confirmation = ConfirmationView(confirmation_id=pending.id,
+                                                  expires_at=pending.expires_at, actions=views)
+    state.outcome.status = Status.CONFIRMATION_REQUIRED
+    names = ", ".join(f"{a.service}.{a.tool}" for a in views)
+    state.outcome.response = f"I need your approval before I run {names}."
+    state.progress(Stage.CONFIRMATION_REQUIRED, state.outcome.response,
+                   confirmation_id=pending.id, expires_at=pending.expires_at,
+                   actions=[v.model_dump(by_alias=True) for v in views])

@@ -1,0 +1,113 @@
+"""The execute stage: resolve the LLM's tool calls, hold the risky ones, run the rest at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from voice_mcp.errors import AppError
+from voice_mcp.services.confirmations import PendingAction
+from voice_mcp.services.llm.models import ToolCallRequest
+from voice_mcp.services.llm.models import tool_result_message as tool_message
+from voice_mcp.services.mcp.models import ToolCallResult, ToolInfo
+from voice_mcp.services.orchestrator.deps import Deps
+from voice_mcp.services.orchestrator.events import Stage
+from voice_mcp.services.orchestrator.state import RunState
+from voice_mcp.services.risk import RiskAssessment, assess, needs_confirmation
+
+MAX_TOOL_OUTPUT_CHARS = 8000
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """A tool call the LLM asked for, resolved to a known tool with checked arguments."""
+
+    call_id: str
+    tool: ToolInfo
+    arguments: dict[str, Any]
+    risk: RiskAssessment
+
+
+@dataclass
+class Plan:
+    """One round's calls split by what happens to them."""
+
+    runnable: list[PlannedCall]
+    held: list[PlannedCall]
+
+
+def result_text(result: ToolCallResult) -> str:
+    """What the LLM reads of a result: the output, or the error, cut to a sane size."""
+    text = result.output if result.success else f"Error: {result.error or 'the tool failed'}"
+    if len(text) > MAX_TOOL_OUTPUT_CHARS:
+        text = text[:MAX_TOOL_OUTPUT_CHARS] + "\n[output truncated]"
+    return text
+
+
+def plan_calls(deps: Deps, state: RunState, calls: list[ToolCallRequest]) -> Plan:
+    """Resolve each call; bad ones go straight back to the LLM as tool errors."""
+    plan = Plan(runnable=[], held=[])
+    threshold = deps.settings.confirm_risk
+    for call in calls:
+        tool = state.tool_set.lookup(call.name)
+        problem = None
+        if tool is None:
+            problem = f"unknown tool '{call.name}'"
+        elif call.parse_error:
+            problem = f"arguments are not valid JSON: {call.parse_error}"
+        else:
+            problem = deps.mcp.validate_arguments(tool, call.arguments)
+        if problem is not None or tool is None:
+            state.messages.append(tool_message(call.id, f"Error: {problem}"))
+            continue
+        service = deps.catalog.get(tool.service)
+        risk = assess(tool, service.risk if service else {})
+        planned = PlannedCall(call.id, tool, call.arguments, risk)
+        if needs_confirmation(risk.level, threshold):
+            plan.held.append(planned)
+        else:
+            plan.runnable.append(planned)
+    return plan
+
+
+async def run_calls(deps: Deps, state: RunState, calls: list[PlannedCall]) -> None:
+    """Run calls concurrently, each announced and reported, results fed to the conversation."""
+    total = len(calls)
+
+    async def one(index: int, call: PlannedCall) -> ToolCallResult:
+        service, name = call.tool.service, call.tool.name
+        state.progress(Stage.EXECUTING, f"Running {call.tool.qualified_name}", service=service,
+                       tool=name, index=index, total=total)
+
+        async def on_progress(progress: float, of: float | None, message: str | None) -> None:
+            state.progress(Stage.TOOL_PROGRESS, message or f"{call.tool.qualified_name} working",
+                           service=service, tool=name, progress=progress, total=of)
+
+        try:
+            result = await deps.mcp.call_tool(state.command.user_id, service, name,
+                                              call.arguments, progress=on_progress)
+        except AppError as err:
+            # e.g. reauth_required: this service is out, the others still run.
+            state.unavailable[service] = err.code
+            result = ToolCallResult(service=service, tool=name, arguments=call.arguments,
+                                    success=False, error=f"{err.code}: {err.message}")
+        deps.metrics.tool_calls.labels(service, str(result.success).lower()).inc()
+        state.progress(Stage.EXECUTED,
+                       f"{call.tool.qualified_name} {'done' if result.success else 'failed'}",
+                       service=service, tool=name, success=result.success,
+                       duration_ms=result.duration_ms)
+        return result
+
+    results = await asyncio.gather(*(one(i, c) for i, c in enumerate(calls, start=1)))
+    for call, result in zip(calls, results, strict=True):
+        state.results.append(result)
+        state.messages.append(tool_message(call.call_id, result_text(result)))
+
+
+def frozen_actions(calls: list[PlannedCall]) -> list[PendingAction]:
+    """The held calls as they will be stored and shown, exactly what an approval will run."""
+    return [PendingAction(service=c.tool.service, tool=c.tool.name,
+                          arguments=json.loads(json.dumps(c.arguments)), risk=c.risk.level,
+                          reason=c.risk.reason, call_id=c.call_id) for c in calls]

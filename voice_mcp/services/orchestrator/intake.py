@@ -1,0 +1,64 @@
+"""The first stages: transcribe a recording, analyze the request, discover the tools."""
+
+from __future__ import annotations
+
+import time
+
+from voice_mcp.services.history import Turn
+from voice_mcp.services.llm.prompts import ASK_USER_TOOL, system_message
+from voice_mcp.services.llm.tool_names import tool_set_for
+from voice_mcp.services.orchestrator.deps import Deps
+from voice_mcp.services.orchestrator.events import Stage
+from voice_mcp.services.orchestrator.payload import Status
+from voice_mcp.services.orchestrator.state import RunState
+
+NOT_CAUGHT = "Sorry, I didn't catch that. Could you say it again?"
+
+
+async def transcribe(deps: Deps, state: RunState) -> bool:
+    """Turn the recording into the query; False when nothing intelligible was said."""
+    audio = state.command.audio
+    assert audio is not None
+    state.progress(Stage.TRANSCRIBING, "Listening to your recording")
+    started = time.perf_counter()
+    text = await deps.transcriber.transcribe(audio.data, audio.format)
+    state.add_time("transcribe", started)
+    state.transcript = text
+    state.query = text
+    state.progress(Stage.TRANSCRIBED, "Heard you", transcript=text)
+    if not any(ch.isalnum() for ch in text):
+        state.outcome.status = Status.CLARIFICATION_NEEDED
+        state.outcome.question = NOT_CAUGHT
+        state.outcome.response = NOT_CAUGHT
+        return False
+    return True
+
+
+async def analyze(deps: Deps, state: RunState, history: list[Turn]) -> None:
+    """Build the conversation the LLM will read: instructions, recent turns, the request."""
+    started = time.perf_counter()
+    messages = [system_message()]
+    for turn in history:
+        messages.extend(turn.as_messages())
+    messages.append({"role": "user", "content": state.query})
+    state.messages = messages
+    state.add_time("analyze", started)
+
+
+async def discover(deps: Deps, state: RunState, *, announce: bool = True) -> None:
+    """List the tools of every service the user can use now; a dead service is only noted."""
+    started = time.perf_counter()
+    service_ids, unusable = await deps.directory.usable(state.command.user_id)
+    found = await deps.mcp.discover(state.command.user_id, service_ids)
+    state.unavailable.update(unusable)
+    state.unavailable.update(found.unavailable)
+    state.tool_set = tool_set_for(found.tools)
+    state.openai_tools = [*state.tool_set.openai_tools, ASK_USER_TOOL]
+    state.add_time("discover", started)
+    if not announce:
+        return
+    message = f"Found {len(found.tools)} tools in {found.service_count} services"
+    if state.unavailable:
+        message += f"; unavailable: {', '.join(sorted(state.unavailable))}"
+    state.progress(Stage.DISCOVERING, message, services=found.service_count,
+                   tools=len(found.tools), unavailable=state.unavailable or None)

@@ -1,0 +1,156 @@
+"""Run a command through its stages as a stream of events that always ends in one `done`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from voice_mcp.errors import AppError
+from voice_mcp.services.confirmations import PendingConfirmation
+from voice_mcp.services.history import Turn
+from voice_mcp.services.llm.models import tool_result_message as tool_message
+from voice_mcp.services.mcp.models import ToolCallResult
+from voice_mcp.services.orchestrator.deps import Deps
+from voice_mcp.services.orchestrator.dialogue import converse
+from voice_mcp.services.orchestrator.events import Done, ErrorEvent, Event, Stage
+from voice_mcp.services.orchestrator.execution import result_text
+from voice_mcp.services.orchestrator.intake import analyze, discover, transcribe
+from voice_mcp.services.orchestrator.payload import ErrorView, Status
+from voice_mcp.services.orchestrator.state import Command, RunState
+
+log = logging.getLogger(__name__)
+Body = Callable[[RunState], Awaitable[None]]
+DECLINED = "Okay, I won't do that."
+
+
+class Orchestrator:
+    """Owns the stage order; knows nothing of HTTP or SSE."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def run(self, command: Command) -> AsyncIterator[Event]:
+        """Stream a new command: (transcribe) -> analyze -> discover -> select/execute."""
+        return self._stream(command, self._new_command)
+
+    async def take_confirmation(self, user_id: str, confirmation_id: str) -> PendingConfirmation:
+        """Claim a pending confirmation; single use, so a second claim fails (409)."""
+        return await self.deps.confirmations.take(user_id, confirmation_id)
+
+    def resume(self, pending: PendingConfirmation, approved: bool) -> AsyncIterator[Event]:
+        """Stream what follows a claimed confirmation: the frozen actions, then the LLM."""
+        command = Command(user_id=pending.user_id, query=str(pending.context.get("query", "")),
+                          conversation_id=pending.conversation_id)
+
+        async def body(state: RunState) -> None:
+            await self._resume(state, pending, approved)
+
+        return self._stream(command, body)
+
+    async def _new_command(self, state: RunState) -> None:
+        deps = self.deps
+        if state.command.audio is not None and not await transcribe(deps, state):
+            return
+        state.progress(Stage.ANALYZING, "Understanding your request")
+        history = await deps.history.turns(state.command.user_id, state.command.conversation_id)
+        await analyze(deps, state, history)
+        await discover(deps, state)
+        await converse(deps, state)
+
+    async def _resume(self, state: RunState, pending: PendingConfirmation, approved: bool) -> None:
+        context: dict[str, Any] = pending.context
+        state.transcript = context.get("transcript")
+        if not approved:
+            state.outcome.status = Status.CANCELLED
+            state.outcome.response = DECLINED
+            return
+        state.messages = list(context.get("messages", []))
+        state.rounds = int(context.get("rounds", 0))
+        await self._run_frozen(state, pending)
+        # The LLM finishes the command with the tools as they are now (warm cache, no event:
+        # the stream already began with the approved actions).
+        await discover(self.deps, state, announce=False)
+        await converse(self.deps, state)
+
+    async def _run_frozen(self, state: RunState, pending: PendingConfirmation) -> None:
+        """Run exactly the approved actions, as they were stored; nothing may change them."""
+        total = len(pending.actions)
+        for index, action in enumerate(pending.actions, start=1):
+            state.progress(Stage.EXECUTING, f"Running {action.service}.{action.tool}",
+                           service=action.service, tool=action.tool, index=index, total=total)
+            try:
+                result = await self.deps.mcp.call_tool(state.command.user_id, action.service,
+                                                       action.tool, dict(action.arguments))
+            except AppError as err:
+                result = ToolCallResult(service=action.service, tool=action.tool,
+                                        arguments=dict(action.arguments), success=False,
+                                        error=f"{err.code}: {err.message}")
+            state.results.append(result)
+            state.messages.append(tool_message(action.call_id, result_text(result)))
+            state.progress(Stage.EXECUTED, f"{action.service}.{action.tool} finished",
+                           service=action.service, tool=action.tool, success=result.success,
+                           duration_ms=result.duration_ms)
+
+    async def _stream(self, command: Command, body: Body) -> AsyncIterator[Event]:
+        """Run `body` as a task; yield its events; cancel it if the consumer goes away."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        state = RunState(command=command, emit=queue.put_nowait)
+        task = asyncio.create_task(self._guarded(state, body))
+        try:
+            while True:
+                event = await queue.get()
+                yield event
+                if isinstance(event, Done):
+                    return
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _guarded(self, state: RunState, body: Body) -> None:
+        """Apply the command budget and turn every failure into an error event, then done."""
+        deadline = asyncio.timeout(self.deps.settings.request_timeout_s)
+        try:
+            async with deadline:
+                await body(state)
+        except TimeoutError:
+            if not deadline.expired():
+                self._fail(state, AppError("A step took too long.", code="step_timeout",
+                                           retryable=True))
+            else:
+                self._fail(state, AppError("The command took too long and was stopped.",
+                                           code="timeout", retryable=True), Status.TIMEOUT)
+        except AppError as err:
+            self._fail(state, err)
+        except Exception:
+            log.exception("command failed")
+            self._fail(state, AppError("Something went wrong on our side."))
+        await self._finish(state)
+
+    def _fail(self, state: RunState, err: AppError, status: Status = Status.FAILED) -> None:
+        state.outcome.status = status
+        state.outcome.error = ErrorView(code=err.code, message=err.message,
+                                        retryable=err.retryable)
+        if not state.outcome.response:
+            state.outcome.response = err.message
+        state.emit(ErrorEvent(code=err.code, message=err.message, retryable=err.retryable))
+
+    async def _finish(self, state: RunState) -> None:
+        """Record the turn and metrics, then emit the one done event."""
+        payload = state.payload()
+        self.deps.metrics.commands.labels(payload.status.value).inc()
+        for stage, ms in payload.timings.items():
+            self.deps.metrics.stage_latency.labels(stage).observe(ms / 1000)
+        if state.query and payload.status != Status.TIMEOUT:
+            turn = Turn(query=state.query, response=payload.response, status=payload.status,
+                        tools=[f"{r.service}.{r.tool}" for r in state.results])
+            try:
+                await self.deps.history.append(state.command.user_id,
+                                               state.command.conversation_id, turn)
+            except Exception as err:  # history is a convenience; the answer matters more
+                log.warning("could not record history: %s", type(err).__name__)
+        state.emit(Done(payload=payload))
