@@ -48,3 +48,12 @@ def test_a_wrong_value_names_the_variable(name: str, value: str,
         load_settings(_env_file=None)
     message = str(info.value)
     assert message.startswith(f"{name}: ") and "\n" not in message
+
+
+def test_env_example_lists_every_variable() -> None:
+    from pathlib import Path
+
+    example = (Path(__file__).resolve().parents[1] / "config" / ".env.example").read_text()
+    for name in Settings.model_fields:
+        env = "OPENAI_API_KEY" if name == "openai_api_key" else f"VOICE_MCP_{name.upper()}"
+        assert env in example, f"{env} is missing from config/.env.example"

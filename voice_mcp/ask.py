@@ -34,7 +34,8 @@ class SseEvent:
 
 async def read_sse(response: aiohttp.ClientResponse) -> AsyncIterator[SseEvent]:
     """Parse a text/event-stream body into events (comments such as `: ping` are skipped)."""
-    name, data, event_id = "message", [], None
+    name, event_id = "message", None
+    data: list[str] = []
     async for raw in response.content:
         line = raw.decode("utf-8").rstrip("\r\n")
         if not line:
@@ -52,6 +53,26 @@ async def read_sse(response: aiohttp.ClientResponse) -> AsyncIterator[SseEvent]:
                 data.append(value)
             elif key == "id":
                 event_id = value
+
+
+@dataclass(frozen=True)
+class Recording:
+    """An audio file read from disk, ready to upload."""
+
+    name: str
+    data: bytes
+
+    @classmethod
+    def load(cls, path: Path) -> Recording:
+        """Read `path` (blocking: call it in a thread from async code)."""
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such file")
+        return cls(name=path.name, data=path.read_bytes())
+
+    @property
+    def mime(self) -> str:
+        # The server recognises the format from the bytes; the declared type is only a hint.
+        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
 
 
 @dataclass
@@ -87,11 +108,11 @@ class AskClient:
         self.console = console
         self.auto_approve = auto_approve
 
-    async def send(self, query: str, audio: Path | None, conversation: str | None) -> int:
+    async def send(self, query: str, audio: Recording | None, conversation: str | None) -> int:
+        """Post a text command or a recording, follow its stream, and return the exit code."""
         if audio is not None:
-            mime = mimetypes.guess_type(audio.name)[0] or "audio/wav"
             form = aiohttp.FormData()
-            form.add_field("audio", audio.read_bytes(), filename=audio.name, content_type=mime)
+            form.add_field("audio", audio.data, filename=audio.name, content_type=audio.mime)
             if conversation:
                 form.add_field("conversationId", conversation)
             request = self.session.post(f"{self.base_url}/api/voice/audio/stream", data=form)
@@ -169,11 +190,9 @@ def _token(args: argparse.Namespace, settings: Settings) -> str:
 
 
 async def _run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    audio = Path(args.audio) if args.audio else None
-    if audio is None and not args.query.strip():
+    if not args.audio and not args.query.strip():
         raise ConfigError("say what to do: voice-mcp ask \"what time is it in Tokyo\"")
-    if audio is not None and not audio.is_file():
-        raise ConfigError(f"{audio}: no such file")
+    audio = await asyncio.to_thread(Recording.load, Path(args.audio)) if args.audio else None
     headers = {"Authorization": f"Bearer {_token(args, settings)}"}
     timeout = aiohttp.ClientTimeout(total=None, sock_read=settings.heartbeat_s * 3 + 30)
     async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:

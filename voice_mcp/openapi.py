@@ -12,7 +12,7 @@ from voice_mcp.routes.schemas import CommandRequest, ConfirmRequest
 from voice_mcp.services.orchestrator.payload import DonePayload
 
 ERROR = {"$ref": "#/components/schemas/Error"}
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _json(ref: str) -> dict[str, Any]:
@@ -53,7 +53,8 @@ def openapi_document() -> dict[str, Any]:
     """Describe every route of contract section 4."""
     _, defs = models_json_schema(
         [(CommandRequest, "validation"), (ConfirmRequest, "validation"),
-         (DonePayload, "serialization")], by_alias=True, ref_template="#/components/schemas/{model}")
+         (DonePayload, "serialization")],
+        by_alias=True, ref_template="#/components/schemas/{model}")
     schemas = dict(defs.get("$defs", {}))
     schemas["Error"] = {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],

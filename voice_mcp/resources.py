@@ -17,6 +17,7 @@ from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.oauth.service import OAuthService
 from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.orchestrator.deps import Deps
+from voice_mcp.services.ratelimit import CommandRateLimiter
 from voice_mcp.services.store import redis_for
 from voice_mcp.services.transcription import Transcriber
 
@@ -49,6 +50,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[keys.HISTORY] = history
     app[keys.ORCHESTRATOR] = Orchestrator(deps)
     app[keys.CAPABILITIES] = Capabilities(catalog, directory, mcp)
+    app[keys.RATE_LIMITER] = CommandRateLimiter(redis, settings.rate_limit_per_minute)
     try:
         yield
     finally:

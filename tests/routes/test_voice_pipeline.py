@@ -344,3 +344,18 @@ async def test_round_limit_ends_failed(voice_client, notes_stdio_service, openai
 def test_parse_helper_keeps_comments() -> None:
     stream = parse(": ping\r\n\r\nid: 1\r\nevent: done\r\ndata: {\"a\": 1}\r\n\r\n")
     assert stream.comments == ["ping"] and stream.done == {"a": 1}
+
+
+async def test_commands_past_the_rate_limit_get_429(voice_client, openai_server,
+                                                    auth_for) -> None:
+    client = await voice_client(rate_limit_per_minute=2)
+    openai_server.responder = text("ok")
+    statuses = []
+    for _ in range(3):
+        resp = await client.post("/api/voice/llm", json={"query": "hi"}, headers=auth_for())
+        statuses.append(resp.status)
+    assert statuses == [200, 200, 429]
+    assert 1 <= int(resp.headers["Retry-After"]) <= 61
+    assert (await resp.json())["error"]["code"] == "rate_limited"
+    other = await client.post("/api/voice/llm", json={"query": "hi"}, headers=auth_for("bob"))
+    assert other.status == 200

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from voice_mcp.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from voice_mcp.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 from voice_mcp.routes.schemas import CONVERSATION_ID
-from voice_mcp.services.audio_format import AudioFormat, sniff
+from voice_mcp.services.audio_format import AudioFormat, is_accepted_mime, sniff
 
 CHUNK = 64 * 1024
+# Room for the multipart boundaries, part headers and a conversationId around the recording.
+FORM_OVERHEAD = 64 * 1024
+CONVERSATION_ID_BYTES = 256
 ACCEPTED = "wav, mp3, m4a/mp4, ogg/opus, webm or flac"
+
+ReadChunk = Callable[[], Awaitable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -26,25 +34,33 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"The recording is larger than {limit} bytes.", code="audio_too_large")
 
 
-async def _read_capped(read_chunk: object, limit: int) -> bytes:
+def _bad_conversation_id() -> BadRequest:
+    return BadRequest("conversationId: not a valid id.", code="invalid_body")
+
+
+async def _read_capped(read_chunk: ReadChunk, limit: int, too_large: AppError) -> bytes:
+    """Read until the end, raising `too_large` as soon as more than `limit` bytes arrived."""
     buffer = bytearray()
-    while True:
-        chunk: bytes = await read_chunk()  # type: ignore[operator]
-        if not chunk:
-            return bytes(buffer)
+    while chunk := await read_chunk():
         buffer += chunk
         if len(buffer) > limit:
-            raise _too_large(limit)
+            raise too_large
+    return bytes(buffer)
+
+
+def _is_raw_audio(content_type: str) -> bool:
+    return content_type.startswith("audio/") or is_accepted_mime(content_type)
 
 
 async def read_audio(request: web.Request, limit: int) -> Upload:
-    """Accept multipart (field `audio`, optional `conversationId`) or a raw `audio/*` body."""
-    if request.content_length is not None and request.content_length > limit + 64 * 1024:
+    """Accept multipart (field `audio`, optional `conversationId`) or a raw audio body."""
+    # A declared length over the cap is refused before a byte of the body is read.
+    if request.content_length is not None and request.content_length > limit + FORM_OVERHEAD:
         raise _too_large(limit)
     if request.content_type == "multipart/form-data":
         data, conversation_id = await _read_multipart(request, limit)
-    elif request.content_type.startswith("audio/") or request.content_type == "video/webm":
-        data = await _read_capped(lambda: request.content.read(CHUNK), limit)
+    elif _is_raw_audio(request.content_type):
+        data = await _read_capped(partial(request.content.read, CHUNK), limit, _too_large(limit))
         conversation_id = request.query.get("conversationId")
     else:
         raise UnsupportedMediaType(f"Send a recording ({ACCEPTED}) as multipart/form-data or "
@@ -55,22 +71,32 @@ async def read_audio(request: web.Request, limit: int) -> Upload:
     if fmt is None:
         raise UnsupportedMediaType(f"The recording is not {ACCEPTED}.", code="unsupported_audio")
     if conversation_id is not None and not re.match(CONVERSATION_ID, conversation_id):
-        raise BadRequest("conversationId: not a valid id.", code="invalid_body")
+        raise _bad_conversation_id()
     return Upload(data=data, format=fmt, conversation_id=conversation_id)
 
 
 async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, str | None]:
+    try:
+        return await _read_form(request, limit)
+    except (ValueError, HttpProcessingError) as err:  # aiohttp's word for a malformed form
+        raise BadRequest("The multipart form could not be read.",
+                         code="invalid_multipart") from err
+
+
+async def _read_form(request: web.Request, limit: int) -> tuple[bytes, str | None]:
     reader = await request.multipart()
     data: bytes | None = None
     conversation_id: str | None = None
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
+            await part.release()  # a nested multipart is not part of the API
             continue
         if part.name == "audio":
-            data = await _read_capped(lambda p=part: p.read_chunk(CHUNK), limit)
+            data = await _read_capped(partial(part.read_chunk, CHUNK), limit, _too_large(limit))
         elif part.name == "conversationId":
-            conversation_id = (await _read_capped(lambda p=part: p.read_chunk(CHUNK), 256)
-                               ).decode("utf-8", "replace").strip() or None
+            raw = await _read_capped(partial(part.read_chunk, CHUNK), CONVERSATION_ID_BYTES,
+                                     _bad_conversation_id())
+            conversation_id = raw.decode("utf-8", "replace").strip() or None
         else:
             await part.release()
     if data is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator
 
@@ -31,6 +32,7 @@ async def _text_command(request: web.Request) -> Command:
     limit = request.app[keys.SETTINGS].max_query_chars
     if len(body.query) > limit:
         raise BadRequest(f"query: longer than {limit} characters.", code="query_too_long")
+    await request.app[keys.RATE_LIMITER].check(user_id(request))
     return Command(user_id=user_id(request), query=body.query,
                    conversation_id=body.conversation_id or secrets.token_hex(8))
 
@@ -38,6 +40,7 @@ async def _text_command(request: web.Request) -> Command:
 async def _audio_command(request: web.Request) -> Command:
     _require_llm(request)
     upload = await read_audio(request, request.app[keys.SETTINGS].max_audio_bytes)
+    await request.app[keys.RATE_LIMITER].check(user_id(request))
     conversation_id = upload.conversation_id or secrets.token_hex(8)
     return Command(user_id=user_id(request), query="", conversation_id=conversation_id,
                    audio=AudioInput(data=upload.data, format=upload.format))
@@ -104,8 +107,6 @@ async def history(request: web.Request) -> web.Response:
     store = request.app[keys.HISTORY]
     conversation_id = request.query.get("conversationId")
     if conversation_id is not None:
-        import re
-
         if not re.match(CONVERSATION_ID, conversation_id):
             raise BadRequest("conversationId: not a valid id.", code="invalid_query")
         turns = await store.turns(user_id(request), conversation_id)

@@ -67,7 +67,7 @@ class HistoryStore:
         ids = await self._redis.zrevrange(self._index_key(user_id), 0, RECENT_CONVERSATIONS - 1)
         result: dict[str, list[Turn]] = {}
         for raw_id in ids:
-            conversation_id = raw_id.decode()
+            conversation_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             turns = await self.turns(user_id, conversation_id)
             if turns:
                 result[conversation_id] = turns

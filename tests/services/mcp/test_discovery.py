@@ -9,11 +9,15 @@ import threading
 import anyio
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
-from tests.fixtures.mcp_servers import NOTES_TOOLS
+from tests.fixtures.mcp_servers import NOTES_TOOLS, make_catalog
 from tests.mcp_servers.runner import RunningServer
 from tests.services.mcp.conftest import MakeManager
 from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.mcp.manager import McpManager
+from voice_mcp.services.store import free_port
 
 
 async def test_a_dead_and_a_slow_service_do_not_hold_back_the_others(
@@ -163,3 +167,19 @@ async def test_an_unknown_tool_is_refused_without_a_call(make_manager: MakeManag
 
     assert not result.success and result.error == "unknown tool 'launch_rocket'"
     assert notes_http_server.stats.methods["tools/call"] == 0
+
+
+async def test_without_redis_tools_still_come_from_the_server(notes_http_server: RunningServer):
+    broken = aioredis.Redis(port=free_port(), retry=Retry(NoBackoff(), 0))
+    manager = McpManager(make_catalog(notes_http_server.service("notes")), broken)
+    try:
+        found = await manager.discover("alice", ["notes"])
+        again = await manager.discover("alice", ["notes"])
+        result = await manager.call_tool("alice", "notes", "list_notes", {})
+    finally:
+        await manager.close()
+        await broken.aclose()
+
+    assert found.unavailable == {} and again.tools == found.tools
+    assert result.success
+    assert notes_http_server.stats.methods["tools/list"] == 1  # memory kept it meanwhile

@@ -92,7 +92,7 @@ class RunState:
             response=outcome.response,
             results=[ResultView.of(r) for r in self.results],
             confirmation=outcome.confirmation,
-            clarification=clarification,  # type: ignore[arg-type]
+            clarification=clarification,
             error=outcome.error,
             unavailable=self.unavailable,
             total_execution_time=round((time.perf_counter() - self.started) * 1000),
