@@ -62,14 +62,14 @@ def auth(token: str) -> dict[str, str]:
 
 
 async def stream_command(session: aiohttp.ClientSession, url: str, token: str,
-                         **request: Any) -> Timing:
+                         headers: dict[str, str] | None = None, **request: Any) -> Timing:
     """POST one command to an SSE route and time its events until `done`.
 
     `request` is passed to `session.post` (json= for text, data= for audio).
     """
     timing = Timing()
     started = time.perf_counter()
-    async with session.post(url, headers=auth(token), **request) as response:
+    async with session.post(url, headers=auth(token) | (headers or {}), **request) as response:
         if response.status != 200:
             raise RuntimeError(f"{url}: HTTP {response.status}: {await response.text()}")
         reader = SSEReader(response)

@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import openai
@@ -32,6 +32,8 @@ class DirectAgent:
     llm: openai.AsyncOpenAI
     mcp: Client
     tools: list[dict[str, Any]]
+    llm_ms: list[float] = field(default_factory=list)  # each chat request, SDK call to last chunk
+    tool_ms: list[float] = field(default_factory=list)  # each call_tool
 
     async def command(self, query: str) -> float:
         """Run one command to its final answer; returns the wall time in ms."""
@@ -50,12 +52,15 @@ class DirectAgent:
                                             for c in calls]})
             for tool_call in calls:
                 name = tool_call["name"].split("__", 1)[1]
+                called = time.perf_counter()
                 result = await self.mcp.call_tool(name, json.loads(tool_call["arguments"] or "{}"))
+                self.tool_ms.append((time.perf_counter() - called) * 1000)
                 text = "".join(b.text for b in result.content if isinstance(b, types.TextContent))
                 messages.append({"role": "tool", "tool_call_id": tool_call["id"], "content": text})
         raise RuntimeError("the LLM never answered")
 
     async def _complete(self, messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
+        started = time.perf_counter()
         stream = await self.llm.chat.completions.create(
             model="gpt-5-mini", messages=cast(Any, messages), tools=cast(Any, self.tools),
             stream=True, stream_options={"include_usage": True})
@@ -74,6 +79,7 @@ class DirectAgent:
                         if part.function is not None:
                             entry["name"] += part.function.name or ""
                             entry["arguments"] += part.function.arguments or ""
+        self.llm_ms.append((time.perf_counter() - started) * 1000)
         return "".join(content), [calls[i] for i in sorted(calls)]
 
 

@@ -82,11 +82,13 @@ def catalog_toml(stats_port: int) -> str:
 
 
 @contextlib.asynccontextmanager
-async def voice_server(llm: LLMServer, workdir: Path) -> AsyncIterator[VoiceServer]:
+async def voice_server(llm: LLMServer, workdir: Path,
+                       overrides: dict[str, str] | None = None) -> AsyncIterator[VoiceServer]:
     """Run `python -m voice_mcp serve` with default settings but for the LLM and the catalog.
 
     It runs in a scratch directory so no developer `.env` leaks in; Redis is the embedded
-    default (a private redis-server child); logging stays at its default level (INFO).
+    default (a private redis-server child); logging stays at its default level (INFO), as
+    JSON lines into a file. `overrides` sets more variables (to try a setting's effect).
     """
     port, stats_port = free_port(), free_port()
     secret = secrets.token_hex(32)
@@ -97,7 +99,11 @@ async def voice_server(llm: LLMServer, workdir: Path) -> AsyncIterator[VoiceServ
     env.update({"VOICE_MCP_HOST": "127.0.0.1", "VOICE_MCP_PORT": str(port),
                 "VOICE_MCP_PUBLIC_URL": f"http://127.0.0.1:{port}",
                 "VOICE_MCP_JWT_SECRET": secret, "VOICE_MCP_LLM_BASE_URL": llm.base_url,
-                "VOICE_MCP_SERVICES_FILE": str(catalog)})
+                "VOICE_MCP_SERVICES_FILE": str(catalog),
+                # The per-user limit stays on (its Redis round trip is part of every command)
+                # but high enough for a benchmark's burst.
+                "VOICE_MCP_RATE_LIMIT_PER_MINUTE": "1000000"})
+    env.update(overrides or {})
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
@@ -120,8 +126,12 @@ async def _wait_ready(process: asyncio.subprocess.Process, url: str, log_path: P
                     if response.status == 200:
                         return
             await asyncio.sleep(0.05)
-    tail = log_path.read_text(errors="replace")[-2000:]
-    raise RuntimeError(f"voice-mcp exited during start-up:\n{tail}")
+    raise RuntimeError(f"voice-mcp exited during start-up:\n{log_tail(log_path)}")
+
+
+def log_tail(path: Path, chars: int = 2000) -> str:
+    """The end of a log file, for an error message."""
+    return path.read_text(errors="replace")[-chars:]
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:
@@ -152,3 +162,31 @@ def children(pid: int) -> list[tuple[int, str]]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
             found.append((int(entry.name), cmdline))
     return found
+
+
+def cpu_ms(pid: int) -> float:
+    """User plus system CPU time a process has used so far, in ms (clock-tick resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_ms() -> float:
+    """CPU time all cores have spent busy since boot, in ms (from /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_ms(pids: list[int]) -> float:
+    """CPU time of the given processes and their direct children, in ms."""
+    seen = set(pids)
+    for pid in pids:
+        seen.update(child for child, _ in children(pid))
+    total = 0.0
+    for pid in seen:
+        try:
+            total += cpu_ms(pid)
+        except OSError:
+            continue  # it has just left
+    return total

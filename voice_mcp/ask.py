@@ -140,6 +140,9 @@ class AskClient:
                 elif event.event == "done":
                     done = event.data
                     board.done = True
+        if not self.console.is_terminal:
+            # Rich ends the live display's last line only on a terminal; a pipe needs it too.
+            self.console.line()
         return done
 
     async def _after(self, done: dict[str, Any]) -> int:

@@ -7,6 +7,7 @@ stopped and started again on the same port (a restart) while the test runs.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Callable
@@ -61,15 +62,28 @@ def asgi_app(server: MCPServer, transport: HttpTransport) -> ASGIApp:
 
 
 class _Uvicorn(uvicorn.Server):
-    """uvicorn that says when it is listening, instead of being polled."""
+    """uvicorn that says when it is listening and stops when told, instead of polling."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         self.ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = asyncio.Event()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
         await super().startup(sockets)
         self.ready.set()
+
+    async def main_loop(self) -> None:
+        if not self.should_exit:
+            await self._stop.wait()
+
+    def request_stop(self) -> None:
+        """Ask the server, from another thread, to shut down."""
+        self.should_exit = True
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
 
 
 def _listening_socket(port: int) -> socket.socket:
@@ -149,7 +163,7 @@ class RunningServer:
         """Stop listening and cut open streams (clients see the connection drop)."""
         if self._server is None or self._thread is None:
             return
-        self._server.should_exit = True
+        self._server.request_stop()
         self._thread.join(START_TIMEOUT_S)
         self._server = self._thread = None
 

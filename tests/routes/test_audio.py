@@ -13,6 +13,7 @@ import pytest
 from tests.audio import SpeechSamples
 from tests.fakes.openai_server import OpenAIServer, call, text
 from tests.sse import read_stream
+from voice_mcp.routes.audio_upload import CHUNK
 from voice_mcp.services.orchestrator.intake import NOT_CAUGHT
 from voice_mcp.services.store import free_port
 
@@ -254,23 +255,25 @@ async def test_oversize_with_content_length_is_refused_unread(voice_client, open
 async def test_chunked_oversize_is_refused_before_the_body_ends(
         voice_client, openai_server, auth_for, speech_samples, upload) -> None:
     """No Content-Length: the server counts as it reads and answers 413 mid-upload."""
-    wav = speech_samples.read("wav")
     limit = 4096
+    # A few read chunks go out freely (aiohttp's multipart reader looks one chunk ahead for the
+    # boundary); then nothing more until the server has answered, so a server that waited for
+    # the end of the body would never answer.
+    free = (speech_samples.read("wav") * 8)[:4 * CHUNK]
     client = await voice_client(max_audio_bytes=limit)
     answered = asyncio.Event()
     boundary = "voice-mcp-test-boundary"
-    total = 0
+    sent = 0
 
     async def body() -> AsyncIterator[bytes]:
-        nonlocal total
+        nonlocal sent
         if upload == "multipart":
             yield _multipart_prefix(boundary)
-        # Four times the cap goes out freely; then nothing more until the server has answered,
-        # so a server that waited for the end of the body would never answer.
-        for start in range(0, 4 * limit, 1024):
-            total += 1024
-            yield wav[start:start + 1024]
+        for start in range(0, len(free), 4096):
+            sent += 4096
+            yield free[start:start + 4096]
         await answered.wait()
+        yield b"never read: " * 1000
 
     content_type = (f"multipart/form-data; boundary={boundary}" if upload == "multipart"
                     else "audio/wav")
@@ -281,7 +284,7 @@ async def test_chunked_oversize_is_refused_before_the_body_ends(
         assert "Content-Length" not in resp.request_info.headers
         assert resp.request_info.headers.get("Transfer-Encoding") == "chunked"
         await error_of(resp, 413, "audio_too_large")
-    assert total == 4 * limit
+    assert sent == len(free)
     assert_nothing_sent(openai_server)
 
 
@@ -308,7 +311,7 @@ async def test_bad_uploads_are_400(voice_client, openai_server, auth_for, speech
                                    path) -> None:
     wav = speech_samples.read("wav")
     client = await voice_client()
-    only_id = aiohttp.FormData()
+    only_id = aiohttp.FormData(default_to_multipart=True)
     only_id.add_field("conversationId", "c1")
     cases: list[tuple[str, Any, dict[str, str], str]] = [
         ("", b"", raw("audio/wav", **auth_for()), "empty_audio"),

@@ -15,8 +15,8 @@ from tests.sse import read_stream
 from voice_mcp import keys
 from voice_mcp.app import create_app
 
-LIST = ("notes__list_notes", {})
-DELETE = ("notes__delete_note", {"note_id": 1})
+LIST: tuple[str, dict[str, object]] = ("notes__list_notes", {})
+DELETE: tuple[str, dict[str, object]] = ("notes__delete_note", {"note_id": 1})
 CONFIRM = "/api/voice/confirm"
 
 

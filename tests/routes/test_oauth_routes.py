@@ -24,7 +24,7 @@ from voice_mcp.services.oauth.crypto import TokenCipher
 from voice_mcp.services.oauth.storage import OAuthStore
 from voice_mcp.services.store import free_port
 
-RETURN_URL = "https://app.example/connected"
+RETURN_URL = "https://app.example/settings?tab=services"
 
 
 def query(url: str) -> dict[str, str]:
@@ -86,8 +86,11 @@ def token_key() -> str:
 
 
 @pytest.fixture
-def oauth_client(aiohttp_client, openai_server, redis_url, token_key):  # type: ignore[no-untyped-def]
-    """Build the app over the given services: `await oauth_client(*services, **settings)`."""
+def oauth_client(oauth_servers, aiohttp_client, openai_server, redis_url, token_key):
+    """Build the app over the given services: `await oauth_client(*services, **settings)`.
+
+    Asks for `oauth_servers` first so that they stop after the app closed its MCP sessions.
+    """
 
     async def build(*services: ServiceConfig, **overrides: Any) -> TestClient[Any, Any]:
         return await build_oauth_client(aiohttp_client, openai_server, redis_url, token_key,
@@ -96,8 +99,8 @@ def oauth_client(aiohttp_client, openai_server, redis_url, token_key):  # type: 
     return build
 
 
-async def stored_grant_keys(redis_client: aioredis.Redis) -> list[bytes]:
-    return sorted(await redis_client.keys("oauth:tokens:*"))
+async def stored_grant_keys(redis_client: aioredis.Redis) -> list[bytes | str]:
+    return list(await redis_client.keys("oauth:tokens:*"))
 
 
 # -- the whole flow ---------------------------------------------------------------------------
@@ -125,6 +128,8 @@ async def test_connect_with_dynamic_registration(oauth_client, oauth_servers: OA
     body = await resp.text()
     assert resp.status == 200 and resp.content_type == "text/html"
     assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
     assert "Notes connected" in body and "close this window" in body
 
     after = await services_of(client, auth_for())
@@ -166,14 +171,19 @@ async def test_callback_redirects_to_the_return_url(oauth_client, oauth_servers:
     client = await oauth_client(oauth_servers.service(), oauth_return_url=RETURN_URL)
     resp = await connect_over_http(client, oauth_servers, auth_for())
     assert resp.status == 302
-    assert resp.headers["Location"] == f"{RETURN_URL}?status=connected&service=notes"
+    assert resp.headers["Location"] == f"{RETURN_URL}&status=connected&service=notes"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
     assert (await services_of(client, auth_for()))["notes"]["connected"] is True
 
     url = await start_connect(client, auth_for("bob"))
     resp = await callback(client, await oauth_servers.authorize(url, "bob", deny=True))
     assert resp.status == 302
-    assert resp.headers["Location"] == (f"{RETURN_URL}?status=error&error=oauth_denied"
+    assert resp.headers["Location"] == (f"{RETURN_URL}&status=error&error=oauth_denied"
                                         "&service=notes")
+    resp = await client.get("/oauth/callback", params={"code": "x", "state": "forged"},
+                            allow_redirects=False)
+    assert resp.headers["Location"] == f"{RETURN_URL}&status=error&error=invalid_state"
     assert (await services_of(client, auth_for("bob")))["notes"]["connected"] is False
 
 
@@ -282,6 +292,24 @@ async def test_provider_error_text_is_not_reflected(oauth_client, oauth_servers:
     assert "<script>" not in body and "<img" not in body and "alert" not in body
 
 
+async def test_a_failure_after_the_state_check_is_still_a_page(
+        oauth_client, oauth_servers: OAuthServers, auth_for, redis_client,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTES_CLIENT_ID", "static-notes")
+    client = await oauth_client(oauth_servers.service(client_id_env="NOTES_CLIENT_ID"))
+    oauth_servers.auth_server.add_client(
+        "static-notes", f"{client.app[keys.SETTINGS].public_url}/oauth/callback")
+    location = await oauth_servers.authorize(await start_connect(client, auth_for()), "alice")
+    monkeypatch.delenv("NOTES_CLIENT_ID")  # the operator broke the deployment meanwhile
+
+    resp = await callback(client, location)
+
+    body = await resp.text()
+    assert resp.status == 503 and resp.content_type == "text/html"
+    assert "Connection failed" in body and "NOTES_CLIENT_ID" in body
+    assert await stored_grant_keys(redis_client) == []
+
+
 async def test_one_users_state_cannot_connect_another(oauth_client, oauth_servers: OAuthServers,
                                                       auth_for, redis_client) -> None:
     client = await oauth_client(oauth_servers.service())
@@ -369,32 +397,40 @@ async def test_no_token_in_any_response_header_or_log_line(
         oauth_client, oauth_servers: OAuthServers, auth_for, redis_client,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    oauth_servers.auth_server.access_token_lifetime = 30  # inside the refresh leeway
     client = await oauth_client(oauth_servers.service())
     seen: list[str] = []
 
-    async def record(resp: Any) -> Any:
-        seen.append(str(resp.status) + repr(list(resp.headers.items())) + await resp.text())
-        return resp
+    async def record(resp: Any) -> None:
+        seen.append(f"{resp.status} {list(resp.headers.items())!r} {await resp.text()}")
 
-    url = await start_connect(client, auth_for())
-    await record(await callback(client, await oauth_servers.authorize(url, "alice")))
+    # The first grant expires inside the refresh leeway, so the next use refreshes it once.
+    oauth_servers.auth_server.access_token_lifetime = 30
+    location = await oauth_servers.authorize(await start_connect(client, auth_for()), "alice")
+    await record(await callback(client, location))
+    oauth_servers.auth_server.access_token_lifetime = 3600
     await record(await client.get("/api/services", headers=auth_for()))
     await record(await client.get("/api/voice/capabilities", headers=auth_for()))  # refreshes
     await record(await client.delete("/api/services/notes", headers=auth_for()))
 
     issued = oauth_servers.auth_server.tokens_of("alice")
-    assert len(issued) >= 2, "a refresh happened"
+    assert len(issued) == 2, "connected, then refreshed"
     secrets_ = {t.access_token for t in issued} | {t.refresh_token for t in issued
                                                   if t.refresh_token}
-    client_secrets = {c.client_secret for c in oauth_servers.auth_server.storage.clients.values()
-                      if c.client_secret}
-    records = list(caplog.records)
-    assert records, "the app logged something"
-    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in records)
-    for secret in secrets_ | client_secrets:
+    secrets_ |= {c.client_secret for c in oauth_servers.auth_server.storage.clients.values()
+                 if c.client_secret}
+    # Everything this process logged at any level, but the test servers' own loggers
+    # (authlib's server grants print the tokens they issue at DEBUG).
+    records = [r for r in caplog.records
+               if not r.name.startswith(("authlib.oauth2.", "mcp.server.", "uvicorn"))]
+    assert any(r.name.startswith("voice_mcp") for r in records)
+    for secret in secrets_:
         assert all(secret not in text for text in seen)
-        assert secret not in logged
+        leaked = [r.name for r in records if secret in f"{r.getMessage()} {r.__dict__}"]
+        assert not leaked, leaked
+    # The authorization code is only in the browser's URL, never in the app's own log lines.
+    code = query(location)["code"]
+    assert not [r for r in records if r.name.startswith("voice_mcp")
+                and code in f"{r.getMessage()} {r.__dict__}"]
     for key in await redis_client.keys("oauth:*"):
         if await redis_client.type(key) == b"string":
             raw = await redis_client.get(key)

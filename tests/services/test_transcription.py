@@ -14,7 +14,8 @@ from tests.fakes.openai_server import OpenAIServer
 from tests.fixtures.openai_server import TEST_API_KEY, settings_for
 from voice_mcp.errors import TranscriptionFailed
 from voice_mcp.services.audio_format import SNIFF_BYTES, WAV, sniff
-from voice_mcp.services.transcription import OPENAI_BASE_URL, Transcriber, stt_base_url
+from voice_mcp.services.llm.client import OPENAI_BASE_URL
+from voice_mcp.services.transcription import Transcriber, stt_base_url
 
 MakeTranscriber = Callable[..., Transcriber]
 

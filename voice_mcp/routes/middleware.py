@@ -76,7 +76,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
         if err.status >= 500:
             log.warning("request failed: %s", err.code)
-        return error_response(err.status, err.code, err.message, headers)
+        response = error_response(err.status, err.code, err.message, headers)
+        if err.status == 413:
+            response.force_close()  # don't spend bandwidth draining the rest of the upload
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

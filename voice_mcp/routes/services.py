@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import html
-from urllib.parse import urlencode
+import logging
 
 from aiohttp import web
+from yarl import URL
 
 from voice_mcp import keys
-from voice_mcp.errors import NotFound
+from voice_mcp.errors import AppError, NotFound
 from voice_mcp.routes.middleware import user_id
 from voice_mcp.services.oauth.errors import CallbackError
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 PAGE = """<!doctype html>
@@ -23,11 +25,22 @@ h1{{font-size:1.4rem}} .ok{{color:#17803d}} .err{{color:#b42318}}</style></head>
 <p>You can close this window and go back to the app.</p></body></html>"""
 
 
+# The callback URL carries the code and state: keep it out of caches and Referer headers.
+NO_TRACE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+PAGE_HEADERS = {**NO_TRACE, "Content-Security-Policy":
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"}
+
+
 def _page(title: str, message: str, *, ok: bool, status: int = 200) -> web.Response:
     body = PAGE.format(title=html.escape(title), message=html.escape(message),
                        css="ok" if ok else "err")
     return web.Response(text=body, content_type="text/html", status=status,
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+                        headers=PAGE_HEADERS)
+
+
+def _back_to_app(return_url: str, **params: str) -> web.HTTPFound:
+    """A redirect to the app's own page, the outcome added to whatever query it has."""
+    return web.HTTPFound(str(URL(return_url).update_query(params)), headers=NO_TRACE)
 
 
 @routes.get("/api/services")
@@ -58,21 +71,24 @@ async def disconnect(request: web.Request) -> web.Response:
 
 @routes.get("/oauth/callback")
 async def oauth_callback(request: web.Request) -> web.Response:
-    """Finish a connection in the user's browser: a small page, or a redirect to the app."""
+    """Finish a connection in the user's browser: a small page, or a redirect to the app.
+
+    Every failure ends here as a page (or redirect) too: a browser has no use for JSON.
+    """
     query = request.query
     return_url = request.app[keys.SETTINGS].oauth_return_url
     try:
         result = await request.app[keys.OAUTH].complete(query.get("code"), query.get("state"),
                                                         query.get("error"))
-    except CallbackError as err:
+    except AppError as err:
+        service_id = err.service_id if isinstance(err, CallbackError) else None
+        if err.status >= 500:
+            log.warning("oauth callback failed: %s", err.code)
         if return_url:
-            params = {"status": "error", "error": err.code}
-            if err.service_id:
-                params["service"] = err.service_id
-            raise web.HTTPFound(f"{return_url}?{urlencode(params)}") from None
-        return _page("Connection failed", err.message, ok=False, status=400)
+            extra = {"service": service_id} if service_id else {}
+            raise _back_to_app(return_url, status="error", error=err.code, **extra) from None
+        return _page("Connection failed", err.message, ok=False, status=err.status)
     if return_url:
-        params = {"status": "connected", "service": result.service_id}
-        raise web.HTTPFound(f"{return_url}?{urlencode(params)}")
+        raise _back_to_app(return_url, status="connected", service=result.service_id)
     return _page(f"{result.service_title} connected",
                  f"voice-mcp can now use {result.service_title} for you.", ok=True)

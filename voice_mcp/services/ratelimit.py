@@ -1,4 +1,4 @@
-"""A per-user limit on commands, shared by every instance through Redis (fixed one-minute windows)."""
+"""A per-user command limit shared by every instance through Redis (one-minute windows)."""
 
 from __future__ import annotations
 

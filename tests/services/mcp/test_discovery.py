@@ -27,7 +27,7 @@ async def test_a_dead_and_a_slow_service_do_not_hold_back_the_others(
     slow.knobs.list_delay_s = 60  # answers the handshake, never the tools/list in time
     try:
         manager = make_manager(notes_http_server.service("notes"), slow.service("slow"),
-                               dead_http_service, dead_stdio_service, discovery_timeout_s=1)
+                               dead_http_service, dead_stdio_service, discovery_timeout_s=2)
 
         found = await manager.discover("alice", ["notes", "slow", "dead_http", "dead_stdio",
                                                  "missing"])
@@ -36,7 +36,7 @@ async def test_a_dead_and_a_slow_service_do_not_hold_back_the_others(
 
     assert {t.name for t in found.tools} == NOTES_TOOLS
     assert found.unavailable == {
-        "slow": "timed out after 1s",
+        "slow": "timed out after 2s",
         "dead_http": "connection refused",
         "dead_stdio": "the server closed the connection",
         "missing": "unknown service",

@@ -110,6 +110,19 @@ async def test_close_ends_calls_in_flight(make_manager: MakeManager,
     await notes_http_server.stats.wait_for(lambda s: s.cancelled["hang"] == 1)
 
 
+async def test_close_answers_a_discovery_in_progress(make_manager: MakeManager,
+                                                     notes_http_server: RunningServer):
+    notes_http_server.knobs.list_delay_s = 60
+    manager = make_manager(notes_http_server.service("notes"))
+    discovery = asyncio.create_task(manager.discover("alice", ["notes"]))
+    await notes_http_server.stats.wait_for(lambda s: s.methods["tools/list"] == 1)
+
+    await manager.close()
+
+    found = await discovery
+    assert found.unavailable == {"notes": "the MCP client is shut down"}
+
+
 async def test_a_service_that_failed_to_connect_is_not_dialled_again_at_once(
         make_manager: MakeManager, notes_http_server: RunningServer):
     manager = make_manager(notes_http_server.service("notes"), reconnect_backoff_s=60)

@@ -202,8 +202,15 @@ class McpManager:
                                        name=f"mcp:list:{service.id}")
             self._listings[key] = task
             task.add_done_callback(lambda done: self._listing_done(key, done))
-        # Shielded: a caller that gives up must not cancel the listing others wait for.
-        return await asyncio.shield(task)
+        try:
+            # Shielded: a caller that gives up must not cancel the listing others wait for.
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                # close() ended the listing, not our caller: that is an answer, not a cancel.
+                raise TransportFailure("the MCP client is shut down", delivered=False) from None
+            raise
 
     def _listing_done(self, key: CacheKey, task: asyncio.Task[list[ToolInfo]]) -> None:
         if self._listings.get(key) is task:

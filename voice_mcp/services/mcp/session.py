@@ -201,9 +201,13 @@ class McpSession:
         finally:
             timer.cancel()
             self._dead = True
-            if failure is not None and not self._ready and app_error_in(failure) is None:
-                self.open_failure = describe(failure)[0]
-            self._fail_leftovers(failure)
+            auth_error = None
+            if failure is not None:
+                recorded = self._auth.take_failure() if self._auth else None
+                auth_error = app_error_in(failure) or recorded
+                if auth_error is None and not self._ready:
+                    self.open_failure = describe(failure)[0]
+            self._fail_leftovers(failure, auth_error)
             self.finished.set()
             for callback in self.finished_callbacks:
                 callback(self)
@@ -286,11 +290,8 @@ class McpSession:
             return TransportFailure(reason, delivered=delivered, was_ready=True)
         return exc
 
-    def _fail_leftovers(self, failure: BaseException | None) -> None:
-        auth_error = None
-        if failure is not None:
-            recorded = self._auth.take_failure() if self._auth else None
-            auth_error = app_error_in(failure) or recorded
+    def _fail_leftovers(self, failure: BaseException | None,
+                        auth_error: BaseException | None) -> None:
         if self._closing:
             reason, delivered = "the session was closed", True
         elif failure is not None:

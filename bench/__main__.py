@@ -1,0 +1,94 @@
+"""Run the benchmark: start the fake LLM and voice-mcp, measure, print and save the table.
+
+The voice server runs as its own process (`python -m voice_mcp serve`), so the load
+generator in this process never shares its event loop; the fake LLM runs in a third
+process, and the MCP notes server is the voice server's stdio child. Everything listens on
+loopback only, every loop is bounded, and the processes are stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bench.direct import direct_agent
+from bench.measure import Bench, Control, Plan
+from bench.processes import (
+    cpu_ms,
+    llm_server,
+    machine_busy_ms,
+    scratch_dir,
+    tree_cpu_ms,
+    voice_server,
+)
+from bench.report import render
+from voice_mcp.services.auth import issue_dev_token
+from voice_mcp.services.store import free_port
+from voice_mcp.settings import Settings
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
+USERS = 10
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+async def run(plan: Plan, overrides: dict[str, str]) -> str:
+    started = time.perf_counter()
+    busy_before, own_before = machine_busy_ms(), cpu_ms(os.getpid())
+    with scratch_dir() as scratch:
+        workdir = Path(scratch)
+        async with llm_server() as llm, voice_server(llm, workdir, overrides) as server:
+            say(f"voice-mcp pid {server.process.pid} on {server.url}; fake LLM {llm.base_url}")
+            settings = Settings(_env_file=None, jwt_secret=server.jwt_secret)
+            tokens = [issue_dev_token(settings, f"bench-{i}") for i in range(USERS)]
+            connector = aiohttp.TCPConnector(limit=0)
+            timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
+            async with (aiohttp.ClientSession(connector=connector, timeout=timeout) as load,
+                        aiohttp.ClientSession() as control_session,
+                        direct_agent(llm.base_url, free_port()) as agent):
+                bench = Bench(server=server, llm=llm, load=load, tokens=tokens, plan=plan,
+                              control=Control(control_session, llm, server), workdir=workdir)
+                say("warming up")
+                await bench.warm_up(agent)
+                before = await bench.counters()
+                say("(a) 1 stream, (b) and (c): sequential commands, server and direct")
+                await bench.sequential(agent)
+                say(f"(a) {plan.workers} concurrent streams")
+                await bench.concurrent()
+                say("(f) 5-second uploads")
+                await bench.audio()
+                bench.count_warm_path(before, await bench.counters())
+                say(f"(e) {plan.open_streams} open streams")
+                await bench.open_streams()
+                ours = tree_cpu_ms([os.getpid(), server.process.pid, llm.process.pid])
+                others = machine_busy_ms() - busy_before - (ours - own_before)
+        return render(bench.results, plan, time.perf_counter() - started, others / 1000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply the number of commands (0.2 for a quick look)")
+    parser.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
+                        help="an extra server setting, e.g. VOICE_MCP_LLM_STREAM=false")
+    args = parser.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.set)
+    if overrides:
+        say(f"server settings changed: {overrides}")
+    report = asyncio.run(run(Plan().scaled(args.scale), overrides))
+    print(report)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(report)
+    say(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""`voice-mcp ask` as a user runs it: a subprocess talking to the real app on a real port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from tests.audio import SpeechSamples
+from tests.conftest import JWT_SECRET
+from tests.fakes.openai_server import OpenAIServer, call, text
+from tests.fixtures.mcp_servers import make_catalog
+from tests.fixtures.openai_server import settings_for
+from voice_mcp.app import create_app
+from voice_mcp.services.catalog import ServiceConfig
+
+HEARD = "what time is it in Tokyo"
+StartServer = Callable[..., Awaitable[str]]
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+async def live_app(openai_server: OpenAIServer, redis_url: str) -> AsyncIterator[StartServer]:
+    """Serve the whole app on a free loopback port; return its base URL."""
+    runners: list[web.AppRunner] = []
+
+    async def start(*services: ServiceConfig, **overrides: Any) -> str:
+        values: dict[str, Any] = {"redis_url": redis_url, "jwt_secret": JWT_SECRET,
+                                  "llm_max_retries": 0}
+        settings = settings_for(openai_server, **values | overrides)
+        runner = web.AppRunner(create_app(settings, catalog=make_catalog(*services)),
+                               handler_cancellation=True, access_log=None)
+        await runner.setup()
+        runners.append(runner)
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def ask(tmp_path: Path, *args: str, stdin: bytes = b"") -> Outcome:
+    """Run `python -m voice_mcp ask ...` away from any .env, with a wide, colourless terminal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICE_MCP_")}
+    env.update(COLUMNS="200", NO_COLOR="1", TERM="dumb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voice_mcp", "ask", *args, cwd=tmp_path, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        async with asyncio.timeout(60):
+            out, err = await proc.communicate(stdin)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return Outcome(proc.returncode, out.decode(), err.decode())
+
+
+async def test_text_query_prints_the_answer(live_app, time_service, openai_server, token_for,
+                                            tmp_path) -> None:
+    url = await live_app(time_service)
+    openai_server.script(call("time__get_current_time", {"timezone": "Asia/Tokyo"}),
+                         text("It is 9 pm in Tokyo."))
+    result = await ask(tmp_path, "what time is it in Tokyo", "--url", url,
+                       "--token", token_for("cli-user"), "--conversation", "cli-conv")
+    assert result.code == 0, result.err
+    assert "It is 9 pm in Tokyo." in result.out and "completed" in result.out
+    assert "conversation: cli-conv" in result.out
+    lines = result.out.splitlines()
+    # The stages, then the answer's panel on a line of its own (through a pipe too).
+    assert any(line.startswith("• ") for line in lines), result.out
+    assert any(line.startswith("╭") and "completed" in line for line in lines), result.out
+    assert openai_server.requests[0].last_user_text == HEARD
+    assert "Asia/Tokyo" in openai_server.requests[1].tool_results[0]["content"]
+
+
+async def test_audio_file_is_uploaded_and_transcribed(live_app, openai_server, token_for,
+                                                      tmp_path,
+                                                      speech_samples: SpeechSamples) -> None:
+    url = await live_app()
+    wav = speech_samples.path("wav")
+    openai_server.script_transcription(HEARD).script(text("It is noon in Tokyo."))
+    result = await ask(tmp_path, "--audio", str(wav), "--url", url, "--token", token_for())
+    assert result.code == 0, result.err
+    assert "It is noon in Tokyo." in result.out and f"heard: {HEARD}" in result.out
+    [received] = openai_server.transcriptions
+    assert received.file == wav.read_bytes()
+    assert openai_server.requests[0].last_user_text == HEARD
+
+
+async def test_missing_audio_file_is_one_line(tmp_path, token_for) -> None:
+    result = await ask(tmp_path, "--audio", str(tmp_path / "nope.wav"), "--url",
+                       "http://127.0.0.1:9", "--token", token_for())
+    assert result.code == 2 and "nope.wav: no such file" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+async def test_server_error_is_shown(live_app, openai_server, token_for, tmp_path) -> None:
+    url = await live_app()
+    (tmp_path / "notes.txt").write_text("not a recording")
+    result = await ask(tmp_path, "--audio", str(tmp_path / "notes.txt"), "--url", url,
+                       "--token", token_for())
+    assert result.code == 2 and "unsupported_audio" in result.err
+    assert openai_server.transcription_count == 0
+
+
+@pytest.mark.parametrize(("flags", "stdin", "code", "shown"), [
+    (["--yes"], b"", 0, "Deleted note 1."),
+    ([], b"n\n", 1, "cancelled"),
+], ids=["approved", "declined"])
+async def test_confirmation(live_app, notes_stdio_service, openai_server, token_for, tmp_path,
+                            flags, stdin, code, shown) -> None:
+    url = await live_app(notes_stdio_service)
+    openai_server.script(call("notes__delete_note", {"note_id": 1}), text("Deleted note 1."))
+    result = await ask(tmp_path, "delete note 1", "--url", url, "--token", token_for(), *flags,
+                       stdin=stdin)
+    assert result.code == code, (result.out, result.err)
+    assert "Approval needed" in result.out and "delete_note" in result.out
+    [held] = [line for line in result.out.splitlines() if line.startswith("? ")]
+    assert "delete_note" in held and "Approval needed" not in held, result.out
+    assert "high" in result.out
+    assert shown in result.out
+    if flags:  # approved: the tool ran and its result went back to the LLM
+        assert len(openai_server.requests) == 2
+        assert "Deleted note 1" in openai_server.requests[1].tool_results[0]["content"]
+    else:  # declined: nothing ran, and the LLM was not asked again
+        assert "Run these actions?" in result.out and "Okay, I won't do that." in result.out
+        assert len(openai_server.requests) == 1
