@@ -40,7 +40,7 @@ def say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-async def run(plan: Plan, overrides: dict[str, str]) -> str:
+async def run(plan: Plan, overrides: dict[str, str], profile: bool) -> str:
     started = time.perf_counter()
     busy_before, own_before = machine_busy_ms(), cpu_ms(os.getpid())
     with scratch_dir() as scratch:
@@ -49,28 +49,32 @@ async def run(plan: Plan, overrides: dict[str, str]) -> str:
             say(f"voice-mcp pid {server.process.pid} on {server.url}; fake LLM {llm.base_url}")
             settings = Settings(_env_file=None, jwt_secret=server.jwt_secret)
             tokens = [issue_dev_token(settings, f"bench-{i}") for i in range(USERS)]
-            connector = aiohttp.TCPConnector(limit=0)
-            timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
-            async with (aiohttp.ClientSession(connector=connector, timeout=timeout) as load,
-                        aiohttp.ClientSession() as control_session,
+            async with (aiohttp.ClientSession() as control_session,
                         direct_agent(llm.base_url, free_port()) as agent):
-                bench = Bench(server=server, llm=llm, load=load, tokens=tokens, plan=plan,
+                bench = Bench(server=server, llm=llm, tokens=tokens, plan=plan,
                               control=Control(control_session, llm, server), workdir=workdir)
-                say("warming up")
-                await bench.warm_up(agent)
-                before = await bench.counters()
-                say("(a) 1 stream, (b) and (c): sequential commands, server and direct")
-                await bench.sequential(agent)
-                say(f"(a) {plan.workers} concurrent streams")
-                await bench.concurrent()
-                say("(f) 5-second uploads")
-                await bench.audio()
-                bench.count_warm_path(before, await bench.counters())
-                say(f"(e) {plan.open_streams} open streams")
-                await bench.open_streams()
+                try:
+                    say("warming up")
+                    await bench.warm_up(agent)
+                    before = await bench.counters()
+                    say("(a) 1 stream, (b) and (c): sequential commands, server and direct")
+                    await bench.sequential(agent)
+                    say(f"(a) {plan.workers} concurrent streams")
+                    await bench.concurrent()
+                    say("(f) 5-second uploads")
+                    await bench.audio()
+                    bench.count_warm_path(before, await bench.counters())
+                    if profile:
+                        say("profile: 100 streams sustained, the server sampled by py-spy")
+                        await bench.profile(RESULTS.with_name("profile.txt"))
+                    say(f"(e) {plan.open_streams} open streams")
+                    await bench.open_streams()
+                finally:
+                    await bench.close()
                 ours = tree_cpu_ms([os.getpid(), server.process.pid, llm.process.pid])
                 others = machine_busy_ms() - busy_before - (ours - own_before)
-        return render(bench.results, plan, time.perf_counter() - started, others / 1000)
+        return render(bench.results, plan, time.perf_counter() - started, others / 1000,
+                      overrides)
 
 
 def main() -> None:
@@ -79,13 +83,15 @@ def main() -> None:
                         help="multiply the number of commands (0.2 for a quick look)")
     parser.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
                         help="an extra server setting, e.g. VOICE_MCP_LLM_STREAM=false")
+    parser.add_argument("--profile", action="store_true",
+                        help="also sample the server with py-spy under load (pip install py-spy)")
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
     if overrides:
         say(f"server settings changed: {overrides}")
-    report = asyncio.run(run(Plan().scaled(args.scale), overrides))
-    print(report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    report = asyncio.run(run(Plan().scaled(args.scale), overrides, args.profile))
+    print(report)
     RESULTS.write_text(report)
     say(f"written to {RESULTS}")
 

@@ -19,6 +19,7 @@ from typing import Any, cast
 import openai
 from mcp import Client, StdioServerParameters, types
 
+from bench.client import QUERY
 from bench.processes import REPO_ROOT
 from voice_mcp.services.llm.prompts import ASK_USER_TOOL, system_message
 
@@ -35,7 +36,7 @@ class DirectAgent:
     llm_ms: list[float] = field(default_factory=list)  # each chat request, SDK call to last chunk
     tool_ms: list[float] = field(default_factory=list)  # each call_tool
 
-    async def command(self, query: str) -> float:
+    async def command(self, query: str = QUERY) -> float:
         """Run one command to its final answer; returns the wall time in ms."""
         started = time.perf_counter()
         messages: list[dict[str, Any]] = [system_message(), {"role": "user", "content": query}]

@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,29 +14,30 @@ from typing import Any
 import aiohttp
 
 from bench.audio import duration_s, make_clip, multipart
-from bench.client import QUERY, Timing, json_command, open_stream, stream_command
+from bench.client import Connection, Timing, command_body, encode_request
 from bench.direct import DirectAgent
 from bench.llm_server import TOOL_NAME
 from bench.processes import LLMServer, VoiceServer, children, cpu_ms, memory_kib
+from bench.profile import Sampler, breakdown
 
 SSE_ROUTE = "/api/voice/llm/stream"
 JSON_ROUTE = "/api/voice/llm"
 AUDIO_ROUTE = "/api/voice/audio/stream"
-OPEN_BATCH = 50  # streams opened at once in the RSS phase, under the listen backlog
+OPEN_BATCH = 50  # connections opened at once in the RSS phase, under the listen backlog
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How much to run; the defaults keep `make bench` around a minute on 2 cores."""
+    """How much to run; the defaults keep `make bench` near 1.5 minutes on 2 cores."""
 
-    warmup: int = 30
+    warmup: int = 20
     blocks: int = 6  # server and direct runs alternate in blocks, so drift hits both alike
-    per_block: int = 60  # SSE commands and direct commands per block
-    json_per_block: int = 30
+    per_block: int = 40  # SSE commands and direct commands per block
+    json_per_block: int = 20
     workers: int = 100
-    per_worker: int = 12
-    bursts: int = 5  # rounds of `workers` streams started at the same moment
-    audio_runs: int = 30
+    per_worker: int = 5
+    bursts: int = 3  # rounds of `workers` streams started at the same moment
+    audio_runs: int = 25
     open_streams: int = 500
 
     def scaled(self, factor: float) -> Plan:
@@ -88,6 +90,8 @@ class Results:
     children_kib: dict[str, int] = field(default_factory=dict)
     streams_held: int = 0
     first_event_open: list[float] = field(default_factory=list)
+    profile: list[tuple[str, float]] = field(default_factory=list)  # component, share
+    profile_cpu_ms: float = 0.0  # server CPU per command while sampled
 
 
 class Control:
@@ -125,46 +129,60 @@ class Control:
         return (float(llm.group(1)) if llm else 0.0, float(done.group(1)) if done else 0.0)
 
 
+def check(timing: Timing) -> Timing:
+    """A measured command must really be the single-tool command, completed."""
+    done = timing.done
+    results = done.get("results") or []
+    if done.get("status") != "completed" or len(results) != 1 or not results[0]["success"]:
+        raise RuntimeError(f"unexpected command outcome: {done}")
+    if f"{results[0]['service']}__{results[0]['tool']}" != TOOL_NAME:
+        raise RuntimeError(f"the wrong tool ran: {results[0]}")
+    return timing
+
+
 @dataclass
 class Bench:
-    """One run: the processes, the clients, the plan, and what was found."""
+    """One run: the processes, the connections, the plan, and what was found."""
 
     server: VoiceServer
     llm: LLMServer
-    load: aiohttp.ClientSession  # the load generator's own connection pool
     control: Control
     tokens: list[str]
     plan: Plan
     workdir: Path
     results: Results = field(default_factory=Results)
+    _pool: list[Connection] = field(default_factory=list)  # one per concurrent worker
 
-    def url(self, route: str) -> str:
-        return f"{self.server.url}{route}"
+    @property
+    def _address(self) -> tuple[str, int]:
+        host, port = self.server.url.removeprefix("http://").split(":")
+        return host, int(port)
 
-    def check(self, timing: Timing) -> Timing:
-        """A measured command must really be the single-tool command, completed."""
-        done = timing.done
-        results = done.get("results") or []
-        if done.get("status") != "completed" or len(results) != 1 or not results[0]["success"]:
-            raise RuntimeError(f"unexpected command outcome: {done}")
-        if f"{results[0]['service']}__{results[0]['tool']}" != TOOL_NAME:
-            raise RuntimeError(f"the wrong tool ran: {results[0]}")
-        return timing
+    def request(self, route: str, user: int = 0, body: bytes | None = None,
+                content_type: str = "application/json") -> bytes:
+        host, port = self._address
+        return encode_request(f"{host}:{port}", route, self.tokens[user % len(self.tokens)],
+                              command_body() if body is None else body, content_type)
 
-    async def sse(self, token: str | None = None) -> Timing:
-        timing = await stream_command(self.load, self.url(SSE_ROUTE), token or self.tokens[0],
-                                      json={"query": QUERY})
-        return self.check(timing)
+    async def connect(self) -> Connection:
+        return await Connection.open(*self._address)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.close() for c in self._pool))
+        self._pool.clear()
 
     async def warm_up(self, agent: DirectAgent) -> None:
         """Open the MCP sessions, fill the tool cache and every connection pool."""
+        self._pool = list(await asyncio.gather(*(self.connect()
+                                                 for _ in range(self.plan.workers))))
+        sse, json_request = self.request(SSE_ROUTE), self.request(JSON_ROUTE)
         for _ in range(self.plan.warmup):
-            await self.sse()
-            self.check(await json_command(self.load, self.url(JSON_ROUTE), self.tokens[0]))
-            await agent.command(QUERY)
+            check(await self._pool[0].command(sse))
+            check(await self._pool[0].command(json_request))
+            await agent.command()
         agent.llm_ms.clear()
         agent.tool_ms.clear()
-        await self._concurrent(2)
+        await self._closed_loop(1)
         self.results.rss_idle_kib = memory_kib(self.server.process.pid)["VmRSS"]
 
     async def counters(self) -> dict[str, Any]:
@@ -187,24 +205,23 @@ class Bench:
 
     async def sequential(self, agent: DirectAgent) -> None:
         """(a) at 1 stream, (b) and (c): single commands, one at a time, in blocks."""
-        r = self.results
+        r, conn = self.results, self._pool[0]
+        sse, json_request = self.request(SSE_ROUTE), self.request(JSON_ROUTE)
         for _block in range(self.plan.blocks):
-            timings = await self._timed_block(self.plan.per_block, self.sse)
+            timings = await self._timed_block(self.plan.per_block,
+                                              lambda: conn.command(sse), r.overhead_sse)
             r.first_event_1 += [t.first_event_ms for t in timings]
             r.e2e_sse += [t.total_ms for t in timings]
-
-            async def json_one() -> Timing:
-                return self.check(await json_command(self.load, self.url(JSON_ROUTE),
-                                                     self.tokens[0]))
-
-            json_timings = await self._timed_block(self.plan.json_per_block, json_one,
-                                                   keep_parts=False)
+            json_timings = await self._timed_block(self.plan.json_per_block,
+                                                   lambda: conn.command(json_request),
+                                                   r.overhead_json)
             r.e2e_json += [t.total_ms for t in json_timings]
             for _ in range(self.plan.per_block):
-                r.e2e_direct.append(await agent.command(QUERY))
+                r.e2e_direct.append(await agent.command())
         r.direct_llm_ms, r.direct_tool_ms = list(agent.llm_ms), list(agent.tool_ms)
 
-    async def _timed_block(self, count: int, run: Any, keep_parts: bool = True) -> list[Timing]:
+    async def _timed_block(self, count: int, run: Callable[[], Awaitable[Timing]],
+                           overheads: list[float]) -> list[Timing]:
         """Run `count` commands one by one and charge each its LLM-server and tool time.
 
         Commands run strictly one after another, so the fake LLM's and the MCP server's
@@ -213,7 +230,7 @@ class Bench:
         await self.control.llm(clear=True)
         await self.control.mcp(clear=True)
         chat_before = (await self.control.llm())["chat_count"]
-        timings = [await run() for _ in range(count)]
+        timings = [check(await run()) for _ in range(count)]
         llm, mcp = await self.control.llm(clear=True), await self.control.mcp(clear=True)
         chat, tools = llm["chat_ms"], mcp["tool_ms"]
         if len(chat) != 2 * count or len(tools) != count:
@@ -221,24 +238,24 @@ class Bench:
                                f"{len(tools)} tool calls; expected {2 * count} and {count}")
         self.results.server_commands += count
         self.results.llm_requests += llm["chat_count"] - chat_before
-        target = self.results.overhead_sse if keep_parts else self.results.overhead_json
+        streamed = overheads is self.results.overhead_sse
         for i, timing in enumerate(timings):
             llm_ms, tool_ms = chat[2 * i] + chat[2 * i + 1], tools[i]
-            target.append(timing.total_ms - llm_ms - tool_ms)
-            if keep_parts:
+            overheads.append(timing.total_ms - llm_ms - tool_ms)
+            if streamed:
                 self.results.llm_server_ms.append(llm_ms)
                 self.results.tool_server_ms.append(tool_ms)
                 self.results.done_fields.append(_done_fields(timing.done))
         return timings
 
-    async def _concurrent(self, per_worker: int) -> tuple[list[Timing], float]:
-        """Closed loop: `workers` clients, each sending commands back to back."""
+    async def _closed_loop(self, per_worker: int) -> tuple[list[Timing], float]:
+        """Each worker sends commands back to back on its own connection."""
         out: list[Timing] = []
 
         async def worker(index: int) -> None:
-            token = self.tokens[index % len(self.tokens)]
+            request = self.request(SSE_ROUTE, user=index)
             for _ in range(per_worker):
-                out.append(await self.sse(token))
+                out.append(check(await self._pool[index].command(request)))
 
         started = time.perf_counter()
         await asyncio.gather(*(worker(i) for i in range(self.plan.workers)))
@@ -259,16 +276,18 @@ class Bench:
         chat_before = (await self.control.llm())["chat_count"]
         pids = self._processes()
         cpu_before = {name: cpu_ms(pid) for name, pid in pids.items()}
-        timings, seconds = await self._concurrent(self.plan.per_worker)
+        timings, seconds = await self._closed_loop(self.plan.per_worker)
         r.cpu_per_command = {name: (cpu_ms(pid) - cpu_before[name]) / len(timings)
                              for name, pid in pids.items()}
         r.first_event_100 = [t.first_event_ms for t in timings]
         r.total_100 = [t.total_ms for t in timings]
         r.throughput_100 = len(timings) / seconds
+        requests = [self.request(SSE_ROUTE, user=i) for i in range(self.plan.workers)]
         for _round in range(self.plan.bursts):
-            burst = await asyncio.gather(*(self.sse(self.tokens[i % len(self.tokens)])
-                                           for i in range(self.plan.workers)))
-            r.first_event_burst += [t.first_event_ms for t in burst]
+            burst = await asyncio.gather(*(conn.command(request)
+                                           for conn, request in zip(self._pool, requests,
+                                                                    strict=True)))
+            r.first_event_burst += [check(t).first_event_ms for t in burst]
             r.total_burst += [t.total_ms for t in burst]
             timings += burst
         r.server_commands += len(timings)
@@ -276,20 +295,16 @@ class Bench:
 
     async def audio(self) -> None:
         """(f): a 5-second clip posted as multipart and as a raw body, time to `transcribed`."""
-        r = self.results
+        r, conn = self.results, self._pool[0]
         clip = make_clip(self.workdir)
         r.audio_bytes, r.audio_seconds = len(clip), duration_s(self.workdir)
         form, form_type = multipart(clip)
         bodies = {"multipart": (form, form_type), "raw": (clip, "audio/wav")}
         for kind, (body, content_type) in bodies.items():
+            request = self.request(AUDIO_ROUTE, body=body, content_type=content_type)
             await self.control.llm(clear=True)
             before = (await self.control.llm())["chat_count"]
-            timings = []
-            for _ in range(self.plan.audio_runs):
-                timing = await stream_command(self.load, self.url(AUDIO_ROUTE), self.tokens[0],
-                                              headers={"Content-Type": content_type},
-                                              data=body)
-                timings.append(self.check(timing))
+            timings = [check(await conn.command(request)) for _ in range(self.plan.audio_runs)]
             llm = await self.control.llm(clear=True)
             stt = llm["transcription_ms"]
             if len(stt) != len(timings):
@@ -301,29 +316,41 @@ class Bench:
             r.server_commands += len(timings)
             r.llm_requests += llm["chat_count"] - before
 
+    async def profile(self, output: Path) -> None:
+        """Sample the server with py-spy through another sustained 100-stream run."""
+        pid = self.server.process.pid
+        sampler = Sampler(pid, output)
+        try:
+            before = cpu_ms(pid)
+            timings, _seconds = await self._closed_loop(self.plan.per_worker)
+            self.results.profile_cpu_ms = (cpu_ms(pid) - before) / len(timings)
+        finally:
+            await asyncio.to_thread(sampler.stop)
+        self.results.profile = breakdown(output)
+
     async def open_streams(self) -> None:
         """(e): hold many streams open (the LLM never answers) and read the server's RSS."""
         r = self.results
         await self.control.set_mode("hang")
-        held: list[aiohttp.ClientResponse] = []
+        held: list[Connection] = []
+
+        async def hold(index: int) -> None:
+            conn = await self.connect()
+            held.append(conn)
+            r.first_event_open.append(await conn.first_event(self.request(SSE_ROUTE, index)))
+
         try:
             for start in range(0, self.plan.open_streams, OPEN_BATCH):
                 count = min(OPEN_BATCH, self.plan.open_streams - start)
-                opened = await asyncio.gather(*(
-                    open_stream(self.load, self.url(SSE_ROUTE),
-                                self.tokens[(start + i) % len(self.tokens)])
-                    for i in range(count)))
-                held += [response for response, _ in opened]
-                r.first_event_open += [first for _, first in opened]
+                await asyncio.gather(*(hold(start + i) for i in range(count)))
             r.streams_held = await self.control.wait_hanging(self.plan.open_streams)
             memory = memory_kib(self.server.process.pid)
             r.rss_open_kib, r.hwm_kib = memory["VmRSS"], memory["VmHWM"]
             for pid, cmdline in children(self.server.process.pid):
-                name = "redis-server" if "redis-server" in cmdline else "mcp stdio server"
+                name = "redis-server" if "redis-server" in cmdline else "MCP server (stdio)"
                 r.children_kib[name] = r.children_kib.get(name, 0) + memory_kib(pid)["VmRSS"]
         finally:
-            for response in held:
-                response.close()
+            await asyncio.gather(*(conn.close() for conn in held))
             await self.control.set_mode("instant")
 
 

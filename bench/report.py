@@ -8,6 +8,7 @@ import platform
 from pathlib import Path
 
 from bench.measure import Plan, Results
+from bench.profile import table as profile_table
 from bench.stats import Summary, mean, ms
 
 
@@ -75,6 +76,8 @@ def table(r: Results, plan: Plan) -> str:
         _row("(c) direct openai + mcp SDK baseline, same command", direct.text(), "", ""),
         _row("(c) end-to-end / baseline (p50)",
              f"{ratio:.2f}x SSE, {ratio_json:.2f}x JSON", "<= 1.5x", _met(ratio <= 1.5)),
+        _row("(c) what the server adds to the direct path (difference of the p50s)",
+             f"{ms(e2e.p50 - direct.p50)} SSE, {ms(e2e_json.p50 - direct.p50)} JSON", "", ""),
         _row("(d) LLM requests per single-tool command",
              f"{per_command:.2f} ({r.llm_requests} for {r.server_commands} commands; "
              f"server's own counter: {metric_ratio:.2f})", "<= 2", _met(per_command <= 2)),
@@ -132,12 +135,16 @@ def cpu(r: Results) -> str:
     return "\n".join(rows)
 
 
-def render(r: Results, plan: Plan, seconds: float, others_cpu_s: float) -> str:
+def render(r: Results, plan: Plan, seconds: float, others_cpu_s: float,
+           overrides: dict[str, str]) -> str:
     """The whole Markdown report."""
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     cores = len(os.sched_getaffinity(0))
     noise = (f"Processes outside the benchmark used {others_cpu_s:.0f} CPU-seconds meanwhile "
              f"({others_cpu_s / (seconds * cores) * 100:.0f}% of the machine).")
+    changed = (f" Server settings changed from the defaults: "
+               f"{', '.join(f'`{k}={v}`' for k, v in overrides.items())}." if overrides else "")
     return (f"## Benchmark results\n\n{machine()}; {stamp}; the run took {seconds:.0f} s. "
-            f"{noise}\n\n"
-            f"{table(r, plan)}\n\n{breakdown(r)}\n\n{cpu(r)}\n")
+            f"{noise}{changed}\n\n"
+            f"{table(r, plan)}\n\n{breakdown(r)}\n\n{cpu(r)}\n"
+            + (f"\n{profile_table(r.profile, r.profile_cpu_ms)}\n" if r.profile else ""))

@@ -90,3 +90,12 @@ async def test_the_pypi_time_server(make_manager: MakeManager, time_service: Ser
     assert '"timezone": "UTC"' in result.output
     assert not refused.success
     assert "Mars/Olympus_Mons" in (refused.error or "")
+
+
+async def test_the_shared_catalog_fixture(mcp_manager, mcp_catalog):
+    found = await mcp_manager.discover("alice", list(mcp_catalog.services))
+
+    assert found.unavailable == {"dead_http": "connection refused",
+                                 "dead_stdio": "the server closed the connection"}
+    services = {t.service for t in found.tools}
+    assert services == {"notes", "notes_http", "notes_sse", "notes_bearer", "time"}

@@ -117,10 +117,6 @@ class McpSession:
     def busy(self) -> bool:
         return bool(self._jobs)
 
-    @property
-    def was_ready(self) -> bool:
-        return self._ready
-
     async def run(self, op: Op[T], progress: ProgressFn | None = None) -> T:
         """Run `op` on the session's client in the worker and return its result.
 
