@@ -93,3 +93,44 @@ async def test_serve_embedded_redis_ready_then_clean_exit(sig: signal.Signals) -
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_served_app_cancels_the_llm_call_when_the_client_leaves(openai_server,
+                                                                     tmp_path: Path) -> None:
+    """The real `voice-mcp serve` (not the test server) cancels work on disconnect."""
+    from voice_mcp.services.auth import issue_dev_token
+    from voice_mcp.settings import Settings
+
+    port = free_port()
+    catalog = tmp_path / "services.toml"
+    catalog.write_text("")
+    secret = "s" * 40
+    env = _env(VOICE_MCP_PORT=str(port), VOICE_MCP_JWT_SECRET=secret,
+               VOICE_MCP_LLM_BASE_URL=openai_server.base_url, OPENAI_API_KEY="sk-test",
+               VOICE_MCP_SERVICES_FILE=str(catalog), VOICE_MCP_LLM_MAX_RETRIES="0")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "voice_mcp", "serve",
+                                                cwd=ROOT, env=env,
+                                                stderr=asyncio.subprocess.DEVNULL)
+    token = issue_dev_token(Settings(_env_file=None, jwt_secret=secret), "alice")
+    openai_server.hang()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session, asyncio.timeout(30):
+            while True:
+                try:
+                    async with session.get(f"{base}/readyz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            resp = await session.post(f"{base}/api/voice/llm/stream", json={"query": "hi"},
+                                      headers={"Authorization": f"Bearer {token}"})
+            await resp.content.readuntil(b"\r\n\r\n")
+            await openai_server.wait_for_hanging()
+            resp.close()
+            await openai_server.disconnected.wait()
+        assert openai_server.disconnects == ["chat"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            await proc.wait()

@@ -19,8 +19,9 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     print(f"voice-mcp listening on http://{settings.host}:{settings.port}", file=sys.stderr)
+    # handler_cancellation: a client that goes away cancels its command's LLM and tool calls.
     web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None,
-                shutdown_timeout=5)
+                shutdown_timeout=5, handler_cancellation=True)
     return 0
 
 
