@@ -78,3 +78,15 @@ async def test_logs_carry_request_id_and_never_the_token(client, token_for, capl
     entry = json.loads(lines[-1])
     assert entry["request_id"] == "req-42" and entry["status"] == 401
     assert all(token not in line and "secret-code" not in line for line in lines)
+
+
+async def test_api_answers_503_when_redis_is_down(aiohttp_client, make_settings, auth_for) -> None:
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0",
+                             openai_api_key="sk-test")
+    client = await aiohttp_client(create_app(settings, catalog=Catalog()))
+    for method, path, body in [("POST", "/api/voice/llm", {"query": "hi"}),
+                               ("GET", "/api/voice/history", None)]:
+        resp = await client.request(method, path, json=body, headers=auth_for())
+        assert resp.status == 503, path
+        assert (await resp.json())["error"]["code"] == "redis_unavailable"
+        assert resp.headers["Retry-After"] == "5"

@@ -12,6 +12,7 @@ from aiohttp import web
 from voice_mcp import keys
 from voice_mcp.errors import AppError, Unauthorized
 from voice_mcp.logs import request_id_var
+from voice_mcp.services.store import REDIS_DOWN, unavailable_error
 
 log = logging.getLogger("voice_mcp.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -72,6 +73,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into the JSON error body; never leak a trace or a secret."""
     try:
         return await handler(request)
+    except REDIS_DOWN:
+        log.warning("request failed: redis unavailable")
+        err = unavailable_error()
+        return error_response(err.status, err.code, err.message, {"Retry-After": "5"})
     except AppError as err:
         headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
         if err.status >= 500:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from voice_mcp.errors import ServiceUnavailable
 from voice_mcp.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -125,3 +126,12 @@ async def ping(client: Redis) -> str | None:
     except (aioredis.RedisError, OSError) as err:
         return f"redis unavailable: {type(err).__name__}"
     return None
+
+
+REDIS_DOWN = (aioredis.ConnectionError, aioredis.TimeoutError)
+
+
+def unavailable_error() -> ServiceUnavailable:
+    """The error a client sees when Redis cannot be reached (contract section 7: 503)."""
+    return ServiceUnavailable("Storage is unavailable; try again shortly.",
+                              code="redis_unavailable")

@@ -20,6 +20,7 @@ from voice_mcp.services.orchestrator.execution import result_text
 from voice_mcp.services.orchestrator.intake import analyze, discover, transcribe
 from voice_mcp.services.orchestrator.payload import ErrorView, Status
 from voice_mcp.services.orchestrator.state import Command, RunState
+from voice_mcp.services.store import REDIS_DOWN, unavailable_error
 
 log = logging.getLogger(__name__)
 Body = Callable[[RunState], Awaitable[None]]
@@ -126,6 +127,8 @@ class Orchestrator:
                                            code="timeout", retryable=True), Status.TIMEOUT)
         except AppError as err:
             self._fail(state, err)
+        except REDIS_DOWN:
+            self._fail(state, unavailable_error())
         except Exception:
             log.exception("command failed")
             self._fail(state, AppError("Something went wrong on our side."))
