@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check voice_mcp tests bench
 	$(VENV)/bin/mypy
 
-bench: $(STAMP) system-deps
+bench: $(STAMP) system-deps-test
 	$(PY) -m bench
 
 clean:

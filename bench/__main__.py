@@ -13,7 +13,9 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -29,11 +31,11 @@ from bench.processes import (
 )
 from bench.report import render
 from voice_mcp.services.auth import issue_dev_token
-from voice_mcp.services.store import free_port
 from voice_mcp.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
 USERS = 10
+RUN_TIMEOUT_S = 600  # a wedged run stops by itself
 
 
 def say(message: str) -> None:
@@ -50,7 +52,7 @@ async def run(plan: Plan, overrides: dict[str, str], profile: bool) -> str:
             settings = Settings(_env_file=None, jwt_secret=server.jwt_secret)
             tokens = [issue_dev_token(settings, f"bench-{i}") for i in range(USERS)]
             async with (aiohttp.ClientSession() as control_session,
-                        direct_agent(llm.base_url, free_port()) as agent):
+                        direct_agent(llm.base_url) as agent):
                 bench = Bench(server=server, llm=llm, tokens=tokens, plan=plan,
                               control=Control(control_session, llm, server), workdir=workdir)
                 try:
@@ -61,6 +63,8 @@ async def run(plan: Plan, overrides: dict[str, str], profile: bool) -> str:
                     await bench.sequential(agent)
                     say(f"(a) {plan.workers} concurrent streams")
                     await bench.concurrent()
+                    say(f"(a) {plan.workers} streams, the LLM answering in {plan.slow_llm_s:g} s")
+                    await bench.slow_llm()
                     say("(f) 5-second uploads")
                     await bench.audio()
                     bench.count_warm_path(before, await bench.counters())
@@ -71,10 +75,16 @@ async def run(plan: Plan, overrides: dict[str, str], profile: bool) -> str:
                     await bench.open_streams()
                 finally:
                     await bench.close()
+                # Before the baseline's MCP child leaves: the tree's CPU includes it.
                 ours = tree_cpu_ms([os.getpid(), server.process.pid, llm.process.pid])
                 others = machine_busy_ms() - busy_before - (ours - own_before)
         return render(bench.results, plan, time.perf_counter() - started, others / 1000,
                       overrides)
+
+
+async def bounded(work: Coroutine[Any, Any, str]) -> str:
+    async with asyncio.timeout(RUN_TIMEOUT_S):
+        return await work
 
 
 def main() -> None:
@@ -90,7 +100,7 @@ def main() -> None:
     if overrides:
         say(f"server settings changed: {overrides}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    report = asyncio.run(run(Plan().scaled(args.scale), overrides, args.profile))
+    report = asyncio.run(bounded(run(Plan().scaled(args.scale), overrides, args.profile)))
     print(report)
     RESULTS.write_text(report)
     say(f"written to {RESULTS}")

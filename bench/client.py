@@ -19,6 +19,7 @@ from typing import Any
 
 SEPARATOR = re.compile(rb"\r?\n\r?\n")
 QUERY = "list my notes"
+COMMAND_TIMEOUT_S = 90.0  # longer than the server's own 60 s budget: it must answer first
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Timing:
     """When each part of one command's answer arrived, in ms after the request was sent."""
 
     first_event_ms: float = 0.0
+    first_event_made_ms: float = 0.0  # its `timestamp` (server clock, whole ms) minus the send
     marks: dict[str, float] = field(default_factory=dict)  # first time each progress type came
     total_ms: float = 0.0
     done: dict[str, Any] = field(default_factory=dict)
@@ -64,7 +66,12 @@ class Connection:
 
     async def command(self, request: bytes) -> Timing:
         """Send a command; time its events (SSE) or its whole answer (JSON) until the end."""
+        async with asyncio.timeout(COMMAND_TIMEOUT_S):
+            return await self._command(request)
+
+    async def _command(self, request: bytes) -> Timing:
         timing = Timing()
+        sent_epoch_ms = time.time() * 1000
         started = time.perf_counter()
         self._writer.write(request)
         status, headers = await self._head()
@@ -79,6 +86,7 @@ class Connection:
             now = (time.perf_counter() - started) * 1000
             if not timing.first_event_ms:
                 timing.first_event_ms = now
+                timing.first_event_made_ms = float(data.get("timestamp", 0)) - sent_epoch_ms
             if name == "progress":
                 timing.marks.setdefault(str(data.get("type")), now)
             elif name == "done":
@@ -89,6 +97,10 @@ class Connection:
 
     async def first_event(self, request: bytes) -> float:
         """Send a command and return (ms) once its first event came; the stream stays open."""
+        async with asyncio.timeout(COMMAND_TIMEOUT_S):
+            return await self._first_event(request)
+
+    async def _first_event(self, request: bytes) -> float:
         started = time.perf_counter()
         self._writer.write(request)
         status, _headers = await self._head()

@@ -22,6 +22,7 @@ from mcp import Client, StdioServerParameters, types
 from bench.client import QUERY
 from bench.processes import REPO_ROOT
 from voice_mcp.services.llm.prompts import ASK_USER_TOOL, system_message
+from voice_mcp.services.store import free_port
 
 SERVICE = "notes"
 
@@ -33,6 +34,7 @@ class DirectAgent:
     llm: openai.AsyncOpenAI
     mcp: Client
     tools: list[dict[str, Any]]
+    mcp_stats_url: str  # its own notes server's counters and tool times
     llm_ms: list[float] = field(default_factory=list)  # each chat request, SDK call to last chunk
     tool_ms: list[float] = field(default_factory=list)  # each call_tool
 
@@ -85,8 +87,9 @@ class DirectAgent:
 
 
 @contextlib.asynccontextmanager
-async def direct_agent(llm_base_url: str, stats_port: int) -> AsyncIterator[DirectAgent]:
+async def direct_agent(llm_base_url: str) -> AsyncIterator[DirectAgent]:
     """Open the MCP session (one handshake, one listing) and the LLM client, kept warm."""
+    stats_port = free_port()
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "bench.mcp_server", "--stats-port", str(stats_port)],
         cwd=str(REPO_ROOT))
@@ -98,6 +101,7 @@ async def direct_agent(llm_base_url: str, stats_port: int) -> AsyncIterator[Dire
                       "function": {"name": f"{SERVICE}__{t.name}",
                                    "description": t.description or "",
                                    "parameters": t.input_schema}} for t in listed.tools]
-            yield DirectAgent(llm=llm, mcp=mcp, tools=[*tools, ASK_USER_TOOL])
+            yield DirectAgent(llm=llm, mcp=mcp, tools=[*tools, ASK_USER_TOOL],
+                              mcp_stats_url=f"http://127.0.0.1:{stats_port}/stats")
     finally:
         await llm.close()

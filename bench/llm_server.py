@@ -8,6 +8,7 @@ serves until SIGTERM. It answers a single-tool command instantly: the first turn
 - `GET /stats[?clear=1]`: request counts and the handler time of each chat and transcription
   request in milliseconds (`clear=1` empties the time lists);
 - `POST /mode/hang`, `POST /mode/instant`: hold every chat request open, or answer again;
+- `POST /delay?s=SECONDS`: wait that long before each answer (0: instantly);
 - `GET /wait-hanging?count=N`: return once N chat requests are being held (30 s at most).
 
 A separate process keeps the fake's CPU off the load generator's event loop; the handler
@@ -88,6 +89,10 @@ def control_app(server: TimedOpenAIServer) -> web.Application:
         server.reset()  # drops the hang fault; our own counters are kept
         return web.json_response({"mode": "instant"})
 
+    async def delay(request: web.Request) -> web.Response:
+        server.delay_s = float(request.query.get("s", "0"))
+        return web.json_response({"delay_s": server.delay_s})
+
     async def wait_hanging(request: web.Request) -> web.Response:
         count = int(request.query.get("count", "1"))
         async with asyncio.timeout(30):
@@ -98,6 +103,7 @@ def control_app(server: TimedOpenAIServer) -> web.Application:
     app.router.add_get("/stats", stats)
     app.router.add_post("/mode/hang", hang)
     app.router.add_post("/mode/instant", instant)
+    app.router.add_post("/delay", delay)
     app.router.add_get("/wait-hanging", wait_hanging)
     return app
 

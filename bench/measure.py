@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.audio import duration_s, make_clip, multipart
+from bench.audio import duration_s, make_clip, missing_tools, multipart
 from bench.client import Connection, Timing, command_body, encode_request
 from bench.direct import DirectAgent
 from bench.llm_server import TOOL_NAME
@@ -37,6 +37,8 @@ class Plan:
     workers: int = 100
     per_worker: int = 5
     bursts: int = 3  # rounds of `workers` streams started at the same moment
+    slow_llm_s: float = 2.0  # a realistic LLM: the server is not saturated by 100 streams
+    slow_rounds: int = 2
     audio_runs: int = 25
     open_streams: int = 500
 
@@ -47,6 +49,7 @@ class Plan:
         return Plan(warmup=n(self.warmup), blocks=self.blocks, per_block=n(self.per_block),
                     json_per_block=n(self.json_per_block), workers=self.workers,
                     per_worker=n(self.per_worker), bursts=n(self.bursts),
+                    slow_llm_s=self.slow_llm_s, slow_rounds=self.slow_rounds,
                     audio_runs=n(self.audio_runs), open_streams=self.open_streams)
 
 
@@ -61,11 +64,18 @@ class Results:
     cpu_per_command: dict[str, float] = field(default_factory=dict)  # ms, closed-loop phase
     first_event_burst: list[float] = field(default_factory=list)  # all started at once
     total_burst: list[float] = field(default_factory=list)
+    first_event_slow: list[float] = field(default_factory=list)  # sustained, slow LLM
+    # How long after the send the server created each first event (its `timestamp`).
+    made_100: list[float] = field(default_factory=list)
+    made_burst: list[float] = field(default_factory=list)
+    made_slow: list[float] = field(default_factory=list)
+    total_slow: list[float] = field(default_factory=list)
     e2e_sse: list[float] = field(default_factory=list)
     overhead_sse: list[float] = field(default_factory=list)
     e2e_json: list[float] = field(default_factory=list)
     overhead_json: list[float] = field(default_factory=list)
     e2e_direct: list[float] = field(default_factory=list)
+    overhead_direct: list[float] = field(default_factory=list)  # the same subtraction
     direct_llm_ms: list[float] = field(default_factory=list)  # per chat request, via the SDK
     direct_tool_ms: list[float] = field(default_factory=list)  # per call_tool, via the SDK
     llm_server_ms: list[float] = field(default_factory=list)  # per SSE command, both requests
@@ -78,6 +88,7 @@ class Results:
     mcp_handshakes: int = 0  # on the warm path, counted by the MCP server
     mcp_lists: int = 0
     mcp_calls: int = 0
+    audio_skipped: str = ""  # why (f) did not run
     audio_bytes: int = 0
     audio_seconds: float = 0.0
     audio_multipart: list[float] = field(default_factory=list)  # to `transcribed`, minus STT
@@ -110,8 +121,14 @@ class Control:
     async def llm(self, clear: bool = False) -> dict[str, Any]:
         return dict(await self._get(f"{self._llm.control}/stats{'?clear=1' if clear else ''}"))
 
-    async def mcp(self, clear: bool = False) -> dict[str, Any]:
-        return dict(await self._get(f"{self._server.mcp_stats_url}{'?clear=1' if clear else ''}"))
+    async def mcp(self, clear: bool = False, url: str | None = None) -> dict[str, Any]:
+        """The MCP server's counters: the voice server's child, or the one at `url`."""
+        url = url or self._server.mcp_stats_url
+        return dict(await self._get(f"{url}{'?clear=1' if clear else ''}"))
+
+    async def set_delay(self, seconds: float) -> None:
+        async with self._session.post(f"{self._llm.control}/delay?s={seconds}") as response:
+            response.raise_for_status()
 
     async def set_mode(self, mode: str) -> None:
         async with self._session.post(f"{self._llm.control}/mode/{mode}") as response:
@@ -216,9 +233,23 @@ class Bench:
                                                    lambda: conn.command(json_request),
                                                    r.overhead_json)
             r.e2e_json += [t.total_ms for t in json_timings]
-            for _ in range(self.plan.per_block):
-                r.e2e_direct.append(await agent.command())
+            await self._direct_block(agent)
         r.direct_llm_ms, r.direct_tool_ms = list(agent.llm_ms), list(agent.tool_ms)
+
+    async def _direct_block(self, agent: DirectAgent) -> None:
+        """The baseline's commands, charged their LLM-server and tool time the same way."""
+        count, r = self.plan.per_block, self.results
+        await self.control.llm(clear=True)
+        await self.control.mcp(clear=True, url=agent.mcp_stats_url)
+        totals = [await agent.command() for _ in range(count)]
+        chat = (await self.control.llm(clear=True))["chat_ms"]
+        tools = (await self.control.mcp(clear=True, url=agent.mcp_stats_url))["tool_ms"]
+        if len(chat) != 2 * count or len(tools) != count:
+            raise RuntimeError(f"the baseline made {len(chat)} LLM requests and {len(tools)} "
+                               f"tool calls for {count} commands")
+        r.e2e_direct += totals
+        r.overhead_direct += [total - chat[2 * i] - chat[2 * i + 1] - tools[i]
+                              for i, total in enumerate(totals)]
 
     async def _timed_block(self, count: int, run: Callable[[], Awaitable[Timing]],
                            overheads: list[float]) -> list[Timing]:
@@ -248,12 +279,18 @@ class Bench:
                 self.results.done_fields.append(_done_fields(timing.done))
         return timings
 
-    async def _closed_loop(self, per_worker: int) -> tuple[list[Timing], float]:
-        """Each worker sends commands back to back on its own connection."""
+    async def _closed_loop(self, per_worker: int,
+                           stagger_s: float = 0.0) -> tuple[list[Timing], float]:
+        """Each worker sends commands back to back on its own connection.
+
+        `stagger_s`: worker i starts i * stagger_s late, so arrivals spread evenly instead of
+        coming in waves of `workers` (which is what the burst measurement is for).
+        """
         out: list[Timing] = []
 
         async def worker(index: int) -> None:
             request = self.request(SSE_ROUTE, user=index)
+            await asyncio.sleep(index * stagger_s)
             for _ in range(per_worker):
                 out.append(check(await self._pool[index].command(request)))
 
@@ -280,6 +317,7 @@ class Bench:
         r.cpu_per_command = {name: (cpu_ms(pid) - cpu_before[name]) / len(timings)
                              for name, pid in pids.items()}
         r.first_event_100 = [t.first_event_ms for t in timings]
+        r.made_100 = [t.first_event_made_ms for t in timings]
         r.total_100 = [t.total_ms for t in timings]
         r.throughput_100 = len(timings) / seconds
         requests = [self.request(SSE_ROUTE, user=i) for i in range(self.plan.workers)]
@@ -288,14 +326,35 @@ class Bench:
                                            for conn, request in zip(self._pool, requests,
                                                                     strict=True)))
             r.first_event_burst += [check(t).first_event_ms for t in burst]
+            r.made_burst += [t.first_event_made_ms for t in burst]
             r.total_burst += [t.total_ms for t in burst]
             timings += burst
+        r.server_commands += len(timings)
+        r.llm_requests += (await self.control.llm())["chat_count"] - chat_before
+
+    async def slow_llm(self) -> None:
+        """(a) once more at 100 sustained streams, with an LLM that takes its time."""
+        r = self.results
+        chat_before = (await self.control.llm())["chat_count"]
+        await self.control.set_delay(self.plan.slow_llm_s)
+        try:
+            # One command takes two LLM answers: spread the starts over that time.
+            stagger = 2 * self.plan.slow_llm_s / self.plan.workers
+            timings, _seconds = await self._closed_loop(self.plan.slow_rounds, stagger)
+        finally:
+            await self.control.set_delay(0)
+        r.first_event_slow = [t.first_event_ms for t in timings]
+        r.made_slow = [t.first_event_made_ms for t in timings]
+        r.total_slow = [t.total_ms for t in timings]
         r.server_commands += len(timings)
         r.llm_requests += (await self.control.llm())["chat_count"] - chat_before
 
     async def audio(self) -> None:
         """(f): a 5-second clip posted as multipart and as a raw body, time to `transcribed`."""
         r, conn = self.results, self._pool[0]
+        if missing := missing_tools():
+            r.audio_skipped = f"skipped: {', '.join(missing)} not installed"
+            return
         clip = make_clip(self.workdir)
         r.audio_bytes, r.audio_seconds = len(clip), duration_s(self.workdir)
         form, form_type = multipart(clip)
