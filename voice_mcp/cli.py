@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -18,11 +19,18 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
 
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
+    app.on_startup.append(_freeze_gc)
     print(f"voice-mcp listening on http://{settings.host}:{settings.port}", file=sys.stderr)
     # handler_cancellation: a client that goes away cancels its command's LLM and tool calls.
     web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None,
                 shutdown_timeout=5, handler_cancellation=True)
     return 0
+
+
+async def _freeze_gc(_app: object) -> None:
+    """Move start-up objects out of the collector's way: full collections get much shorter."""
+    gc.collect()
+    gc.freeze()
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(30.0, gt=0)
     llm_max_retries: int = Field(2, ge=0, le=10)
     llm_max_rounds: int = Field(5, ge=1, le=20)
-    llm_stream: bool = True
+    llm_stream: bool = False
 
     stt_base_url: str | None = None
     stt_model: str = "whisper-1"

@@ -35,6 +35,7 @@ class Transcriber:
             api_key=api_key_for(settings),
             timeout=settings.stt_timeout_s,
             max_retries=settings.llm_max_retries,
+            http_client=openai.DefaultAioHttpClient(),  # as the LLM client: less CPU
         )
 
     async def transcribe(self, audio: bytes, fmt: AudioFormat) -> str:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+import aiohttp
 import openai
 
 
@@ -64,7 +65,8 @@ class Failure:
 def classify(err: openai.OpenAIError) -> Failure:
     """Classify an exception raised by the SDK after its own retries."""
     if isinstance(err, openai.APITimeoutError):
-        return Failure(FailureKind.TIMEOUT)
+        # The aiohttp transport reports a refused connection as a connect *timeout*.
+        return Failure(FailureKind.CONNECTION if _refused(err) else FailureKind.TIMEOUT)
     if isinstance(err, openai.APIConnectionError):
         return Failure(FailureKind.CONNECTION)
     if isinstance(err, openai.APIStatusError):
@@ -75,6 +77,16 @@ def classify(err: openai.OpenAIError) -> Failure:
         # An `error` object inside a stream: the server gave up part-way, usually overload.
         return Failure(FailureKind.SERVER, provider_code=_safe_code(err.code))
     return Failure(FailureKind.BAD_RESPONSE)
+
+
+def _refused(err: BaseException) -> bool:
+    """True when the cause chain shows the connection was refused or never opened."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, aiohttp.ClientConnectorError | ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _from_status(err: openai.APIStatusError) -> Failure:

@@ -19,7 +19,6 @@ async def transcribe(deps: Deps, state: RunState) -> bool:
     """Turn the recording into the query; False when nothing intelligible was said."""
     audio = state.command.audio
     assert audio is not None
-    state.progress(Stage.TRANSCRIBING, "Listening to your recording")
     started = time.perf_counter()
     text = await deps.transcriber.transcribe(audio.data, audio.format)
     state.add_time("transcribe", started)

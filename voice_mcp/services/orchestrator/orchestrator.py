@@ -15,7 +15,7 @@ from voice_mcp.services.llm.models import tool_result_message as tool_message
 from voice_mcp.services.mcp.models import ToolCallResult
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.dialogue import converse
-from voice_mcp.services.orchestrator.events import Done, ErrorEvent, Event, Stage
+from voice_mcp.services.orchestrator.events import Done, ErrorEvent, Event, Progress, Stage
 from voice_mcp.services.orchestrator.execution import result_text
 from voice_mcp.services.orchestrator.intake import analyze, discover, transcribe
 from voice_mcp.services.orchestrator.payload import ErrorView, Status
@@ -25,6 +25,7 @@ from voice_mcp.services.store import REDIS_DOWN, unavailable_error
 log = logging.getLogger(__name__)
 Body = Callable[[RunState], Awaitable[None]]
 DECLINED = "Okay, I won't do that."
+ANALYZING = "Understanding your request"
 
 
 class Orchestrator:
@@ -35,7 +36,11 @@ class Orchestrator:
 
     def run(self, command: Command) -> AsyncIterator[Event]:
         """Stream a new command: (transcribe) -> analyze -> discover -> select/execute."""
-        return self._stream(command, self._new_command)
+        # The first stage is announced by the stream itself, before any task or I/O starts.
+        first = (Progress(type=Stage.TRANSCRIBING, message="Listening to your recording")
+                 if command.audio is not None
+                 else Progress(type=Stage.ANALYZING, message=ANALYZING))
+        return self._stream(command, self._new_command, first)
 
     async def take_confirmation(self, user_id: str, confirmation_id: str) -> PendingConfirmation:
         """Claim a pending confirmation; single use, so a second claim fails (409)."""
@@ -53,9 +58,10 @@ class Orchestrator:
 
     async def _new_command(self, state: RunState) -> None:
         deps = self.deps
-        if state.command.audio is not None and not await transcribe(deps, state):
-            return
-        state.progress(Stage.ANALYZING, "Understanding your request")
+        if state.command.audio is not None:
+            if not await transcribe(deps, state):
+                return
+            state.progress(Stage.ANALYZING, ANALYZING)
         history = await deps.history.turns(state.command.user_id, state.command.conversation_id)
         await analyze(deps, state, history)
         await discover(deps, state)
@@ -95,8 +101,11 @@ class Orchestrator:
                            service=action.service, tool=action.tool, success=result.success,
                            duration_ms=result.duration_ms)
 
-    async def _stream(self, command: Command, body: Body) -> AsyncIterator[Event]:
+    async def _stream(self, command: Command, body: Body,
+                      first: Progress | None = None) -> AsyncIterator[Event]:
         """Run `body` as a task; yield its events; cancel it if the consumer goes away."""
+        if first is not None:
+            yield first
         queue: asyncio.Queue[Event] = asyncio.Queue()
         state = RunState(command=command, emit=queue.put_nowait)
         task = asyncio.create_task(self._guarded(state, body))
