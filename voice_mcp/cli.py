@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -20,7 +21,8 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     app.on_startup.append(_freeze_gc)
-    print(f"voice-mcp listening on http://{settings.host}:{settings.port}", file=sys.stderr)
+    logging.getLogger("voice_mcp").info("voice-mcp listening on http://%s:%s", settings.host,
+                                        settings.port)
     # handler_cancellation: a client that goes away cancels its command's LLM and tool calls.
     web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None,
                 shutdown_timeout=5, handler_cancellation=True)

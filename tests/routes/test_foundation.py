@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
@@ -90,3 +91,22 @@ async def test_api_answers_503_when_redis_is_down(aiohttp_client, make_settings,
         assert resp.status == 503, path
         assert (await resp.json())["error"]["code"] == "redis_unavailable"
         assert resp.headers["Retry-After"] == "5"
+
+
+async def test_console_and_openapi(client) -> None:
+    page = await client.get("/")
+    assert page.status == 200 and page.content_type == "text/html"
+    assert "/api/voice/llm/stream" in await page.text()
+    doc = await (await client.get("/api/openapi.json")).json()
+    assert doc["openapi"].startswith("3.")
+    for path in ("/healthz", "/readyz", "/api/voice/llm", "/api/voice/llm/stream",
+                 "/api/voice/audio", "/api/voice/audio/stream", "/api/voice/confirm",
+                 "/api/voice/capabilities", "/api/voice/examples", "/api/voice/history",
+                 "/api/services", "/api/services/{id}/connect", "/api/services/{id}",
+                 "/oauth/callback", "/metrics"):
+        assert path in doc["paths"], path
+    schemas = doc["components"]["schemas"]
+    assert {"DonePayload", "CommandRequest", "ConfirmRequest", "Error"} <= set(schemas)
+    assert "conversationId" in schemas["DonePayload"]["properties"]
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(doc)))
+    assert refs and refs <= set(schemas), refs - set(schemas)

@@ -15,6 +15,10 @@ from voice_mcp.services.orchestrator.state import RunState
 NOT_CAUGHT = "Sorry, I didn't catch that. Could you say it again?"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 async def transcribe(deps: Deps, state: RunState) -> bool:
     """Turn the recording into the query; False when nothing intelligible was said."""
     audio = state.command.audio
@@ -56,7 +60,8 @@ async def discover(deps: Deps, state: RunState, *, announce: bool = True) -> Non
     state.add_time("discover", started)
     if not announce:
         return
-    message = f"Found {len(found.tools)} tools in {found.service_count} services"
+    message = (f"Found {_count(len(found.tools), 'tool')} in "
+               f"{_count(found.service_count, 'service')}")
     if state.unavailable:
         message += f"; unavailable: {', '.join(sorted(state.unavailable))}"
     state.progress(Stage.DISCOVERING, message, services=found.service_count,
