@@ -51,6 +51,7 @@ async def test_api_needs_a_valid_bearer_token(client, header: str | None) -> Non
     assert resp.status == 401
     body = await resp.json()
     assert set(body) == {"error"} and body["error"]["code"] in ("missing_token", "invalid_token")
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 async def test_expired_token_is_401(client, token_for) -> None:

@@ -29,6 +29,7 @@ async def test_single_tool_command_streams_every_stage(voice_client, time_servic
     assert resp.headers["Content-Type"] == "text/event-stream; charset=utf-8"
     assert resp.headers["Cache-Control"] == "no-cache, no-transform"
     assert resp.headers["X-Accel-Buffering"] == "no"
+    assert len(resp.headers["X-Request-Id"]) == 16
     stream = await read_stream(resp)
     assert stream.types == ["analyzing", "discovering", "selecting", "executing", "executed",
                             "summarizing"]

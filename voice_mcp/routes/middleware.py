@@ -79,6 +79,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(err.status, err.code, err.message, {"Retry-After": "5"})
     except AppError as err:
         headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
+        if err.status == 401:
+            headers = {"WWW-Authenticate": f'Bearer error="{err.code}"'}
         if err.status >= 500:
             log.warning("request failed: %s", err.code)
         response = error_response(err.status, err.code, err.message, headers)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
+from voice_mcp.logs import request_id_var
 from voice_mcp.services.orchestrator import Event
 
 SSE_HEADERS = {
@@ -31,9 +32,7 @@ async def stream_events(request: web.Request, events: AsyncIterator[Event],
     """
     response = EventSourceResponse(allow_all_methods=True, ping_interval=heartbeat_s)
     response.headers.update(SSE_HEADERS)
-    request_id = request.headers.get("X-Request-Id")
-    if request_id:
-        response.headers["X-Request-Id"] = request_id
+    response.headers["X-Request-Id"] = request_id_var.get()
     await response.prepare(request)
     try:
         async with response:
