@@ -8,8 +8,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from voice_mcp.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 def _serve(_args: argparse.Namespace, settings: Settings) -> int:
@@ -20,19 +24,22 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
 
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
-    app.on_startup.append(_freeze_gc)
-    logging.getLogger("voice_mcp").info("voice-mcp listening on http://%s:%s", settings.host,
-                                        settings.port)
+    app.on_startup.append(_started)
     # handler_cancellation: a client that goes away cancels its command's LLM and tool calls.
     web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None,
                 shutdown_timeout=5, handler_cancellation=True)
     return 0
 
 
-async def _freeze_gc(_app: object) -> None:
-    """Move start-up objects out of the collector's way: full collections get much shorter."""
+async def _started(app: web.Application) -> None:
+    """Freeze the start-up heap (full collections get much shorter) and say we are up."""
     gc.collect()
     gc.freeze()
+    from voice_mcp import keys
+
+    settings = app[keys.SETTINGS]
+    logging.getLogger("voice_mcp").info("voice-mcp listening on http://%s:%s", settings.host,
+                                        settings.port)
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
