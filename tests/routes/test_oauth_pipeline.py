@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 
 from tests.fakes.openai_server import call, text, tool_turn
 from tests.oauth_server import OAuthServers
-from tests.routes.test_oauth_routes import build_oauth_client, connect_over_http, services_of
+from tests.routes.oauth_support import build_oauth_client, connect_over_http, services_of
 from tests.sse import read_stream
 from voice_mcp import keys
 from voice_mcp.services.catalog import ServiceConfig
