@@ -58,6 +58,18 @@ def test_serve_without_redis_server_says_what_to_do(tmp_path: Path) -> None:
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
+async def _wait_ready(session: aiohttp.ClientSession, base: str) -> None:
+    """Poll /readyz until the served app answers 200 (the caller bounds the wait)."""
+    while True:
+        try:
+            async with session.get(f"{base}/readyz") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            pass
+        await asyncio.sleep(0.1)
+
+
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
@@ -80,13 +92,7 @@ async def test_serve_embedded_redis_ready_then_clean_exit(sig: signal.Signals) -
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session, asyncio.timeout(30):
-            while True:
-                try:
-                    async with session.get(f"{base}/readyz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
+            await _wait_ready(session, base)
             async with session.get(f"{base}/healthz") as resp:
                 assert resp.status == 200
         redis_children = [c for c in _children(proc.pid)
@@ -124,13 +130,7 @@ async def test_served_app_cancels_the_llm_call_when_the_client_leaves(openai_ser
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session, asyncio.timeout(30):
-            while True:
-                try:
-                    async with session.get(f"{base}/readyz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
+            await _wait_ready(session, base)
             resp = await session.post(f"{base}/api/voice/llm/stream", json={"query": "hi"},
                                       headers={"Authorization": f"Bearer {token}"})
             await resp.content.readuntil(b"\r\n\r\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -11,7 +10,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from voice_mcp.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType
-from voice_mcp.routes.schemas import CONVERSATION_ID
+from voice_mcp.routes.schemas import is_conversation_id
 from voice_mcp.services.audio_format import AudioFormat, is_accepted_mime, sniff
 
 CHUNK = 64 * 1024
@@ -70,7 +69,7 @@ async def read_audio(request: web.Request, limit: int) -> Upload:
     fmt = sniff(data)
     if fmt is None:
         raise UnsupportedMediaType(f"The recording is not {ACCEPTED}.", code="unsupported_audio")
-    if conversation_id is not None and not re.match(CONVERSATION_ID, conversation_id):
+    if conversation_id is not None and not is_conversation_id(conversation_id):
         raise _bad_conversation_id()
     return Upload(data=data, format=fmt, conversation_id=conversation_id)
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 CONVERSATION_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+_CONVERSATION_ID = re.compile(CONVERSATION_ID)
+
+
+def is_conversation_id(value: str) -> bool:
+    """True for an id a client may name a conversation with (query strings, form fields)."""
+    return _CONVERSATION_ID.match(value) is not None
 
 
 class CommandRequest(BaseModel):

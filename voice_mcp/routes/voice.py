@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -13,7 +12,7 @@ from voice_mcp.errors import BadRequest, LLMNotConfigured
 from voice_mcp.routes.audio_upload import read_audio
 from voice_mcp.routes.middleware import user_id
 from voice_mcp.routes.parsing import read_json
-from voice_mcp.routes.schemas import CONVERSATION_ID, CommandRequest, ConfirmRequest
+from voice_mcp.routes.schemas import CommandRequest, ConfirmRequest, is_conversation_id
 from voice_mcp.routes.sse import stream_events, wants_event_stream
 from voice_mcp.services.orchestrator import AudioInput, Command, Done, Event
 
@@ -57,28 +56,21 @@ async def _answer(request: web.Request, events: AsyncIterator[Event],
     raise RuntimeError("the command ended without a done event")
 
 
-@routes.post("/api/voice/llm")
-async def llm(request: web.Request) -> web.StreamResponse:
-    command = await _text_command(request)
-    return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream=False)
+def _command_route(read: Callable[[web.Request], Awaitable[Command]],
+                   stream: bool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A handler that reads a command one way and answers it as SSE or as JSON."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        command = await read(request)
+        return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream)
+
+    return handler
 
 
-@routes.post("/api/voice/llm/stream")
-async def llm_stream(request: web.Request) -> web.StreamResponse:
-    command = await _text_command(request)
-    return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream=True)
-
-
-@routes.post("/api/voice/audio")
-async def audio(request: web.Request) -> web.StreamResponse:
-    command = await _audio_command(request)
-    return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream=False)
-
-
-@routes.post("/api/voice/audio/stream")
-async def audio_stream(request: web.Request) -> web.StreamResponse:
-    command = await _audio_command(request)
-    return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream=True)
+routes.post("/api/voice/llm")(_command_route(_text_command, stream=False))
+routes.post("/api/voice/llm/stream")(_command_route(_text_command, stream=True))
+routes.post("/api/voice/audio")(_command_route(_audio_command, stream=False))
+routes.post("/api/voice/audio/stream")(_command_route(_audio_command, stream=True))
 
 
 @routes.post("/api/voice/confirm")
@@ -107,7 +99,7 @@ async def history(request: web.Request) -> web.Response:
     store = request.app[keys.HISTORY]
     conversation_id = request.query.get("conversationId")
     if conversation_id is not None:
-        if not re.match(CONVERSATION_ID, conversation_id):
+        if not is_conversation_id(conversation_id):
             raise BadRequest("conversationId: not a valid id.", code="invalid_query")
         turns = await store.turns(user_id(request), conversation_id)
         return web.json_response({"conversationId": conversation_id,
