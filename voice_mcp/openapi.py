@@ -86,12 +86,19 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {"type": "string"}}],
             "responses": {"200": {"description": "authorizationUrl", "content": {
                 "application/json": {"schema": {"type": "object", "properties": {
-                    "authorizationUrl": {"type": "string"}}}}}}, **_errors(401, 404)}}},
+                    "authorizationUrl": {"type": "string"}}}}}},
+                **_errors(401, 404, 429)}}},
         "/api/services/{id}": {"delete": {
             "summary": "Disconnect a service (revokes tokens)", "security": BEARER,
             "parameters": [{"name": "id", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "responses": {"204": {"description": "disconnected"}, **_errors(401, 404)}}},
+        "/oauth/start": {"get": {
+            "summary": "Open a start link: sets the browser-binding cookie, 302 to the provider",
+            "parameters": [{"name": "state", "in": "query", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"302": {"description": "to the authorization server"},
+                          "400": {"description": "an HTML error page"}}}},
         "/oauth/callback": _get("OAuth redirect target", secured=False, content_type="text/html",
                                 schema={"type": "string"}),
     }

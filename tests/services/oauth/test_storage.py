@@ -7,7 +7,7 @@ import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
 
 from tests.oauth_server import OAuthServers
-from tests.services.oauth.conftest import REDIRECT_URI, connect
+from tests.services.oauth.conftest import REDIRECT_URI, browser_start, connect
 from voice_mcp.errors import ReauthRequired
 from voice_mcp.services.oauth import OAuthService
 from voice_mcp.services.oauth.crypto import TokenCipher, UndecryptableError
@@ -35,11 +35,12 @@ async def test_raw_redis_never_holds_a_secret_in_clear(
     monkeypatch.setenv("STATIC_ID", "static-notes")
     monkeypatch.setenv("STATIC_SECRET", secret)
     static = oauth_servers.service("static", client_id_env="STATIC_ID",
-                                   client_secret_env="STATIC_SECRET")
+                                   client_secret_env="STATIC_SECRET",
+                                   issuer=oauth_servers.issuer)
     oauth = make_oauth(oauth_servers.catalog(oauth_servers.service(), static))
     await connect(oauth, oauth_servers, "alice", "notes")
     await connect(oauth, oauth_servers, "alice", "static")
-    pending_url = await oauth.start("bob", "notes")  # a state and its verifier at rest too
+    pending_url = await browser_start(oauth, "bob", "notes")  # a state and its verifier at rest too
     state = pending_url.split("state=")[1].split("&")[0]
 
     stored = await all_redis_bytes(redis_client)

@@ -35,7 +35,9 @@ class ClientResolver:
     async def resource_auth(self, service: ServiceConfig) -> ResourceAuth:
         """The service's authorization server metadata, from the cache or discovered now."""
         cached = await self._store.get_resource_auth(service.id)
-        if cached is not None and cached.mcp_url == service.url:
+        if cached is not None and cached.mcp_url == service.url and (
+                not service.issuer
+                or cached.metadata.issuer.rstrip("/") == service.issuer.rstrip("/")):
             return cached
         found = await self._discoverer.discover(service)
         await self._store.save_resource_auth(service.id, found, self._metadata_ttl_s)

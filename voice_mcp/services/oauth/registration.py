@@ -39,6 +39,13 @@ def static_client(service: ServiceConfig, metadata: AuthServerMetadata,
         )
     secret = os.environ.get(service.client_secret_env, "").strip() if service.client_secret_env \
         else ""
+    if secret and (not service.issuer
+                   or service.issuer.rstrip("/") != metadata.issuer.rstrip("/")):
+        # The secret goes only to the token endpoint of the issuer the operator pinned.
+        raise ServiceUnavailable(
+            f"Service '{service.id}': the authorization server is not the issuer pinned in the"
+            " catalog; its client secret is not sent.", code="oauth_issuer_mismatch",
+            retryable=False)
     method = (choose_auth_method(metadata.token_endpoint_auth_methods_supported, public=False)
               if secret else "none")
     return ClientInfo(client_id=client_id, client_secret=secret or None,
@@ -68,7 +75,8 @@ async def register_client(http: httpx2.AsyncClient, service: ServiceConfig, foun
         body["scope"] = " ".join(scopes)
     try:
         response = await http.post(metadata.registration_endpoint, json=body,
-                                   headers={"Accept": "application/json"})
+                                   headers={"Accept": "application/json"},
+                                   follow_redirects=False)
     except httpx2.HTTPError:
         raise discovery_failed(service.id, "client registration did not answer") from None
     try:
