@@ -262,3 +262,27 @@ async def test_failing_hook_does_not_undo_the_connection(oauth: OAuthService,
     await connect(oauth, oauth_servers, "alice")
 
     assert (await oauth.status("alice"))["notes"].connected
+
+
+async def test_the_start_link_works_for_a_short_while_only(make_oauth) -> None:
+    clock = Clock()
+    oauth = make_oauth(clock=clock, state_ttl_s=600)
+    link = await oauth.start("alice", "notes")
+    clock.now += 121
+
+    with pytest.raises(CallbackError) as caught:
+        await oauth.open_start(query(link)["state"])
+
+    assert caught.value.code == "state_expired"
+
+
+async def test_a_callback_without_the_browser_secret_stores_nothing(
+        oauth: OAuthService, oauth_servers: OAuthServers) -> None:
+    callback = await oauth_servers.authorize_params(await browser_start(oauth, "alice"), "alice")
+
+    with pytest.raises(CallbackError) as caught:
+        await oauth.complete(callback["code"], callback["state"], browser_secret=None)
+
+    assert caught.value.code == "browser_mismatch"
+    assert oauth_servers.auth_server.counts["authorization_code"] == 0
+    assert not (await oauth.status("alice"))["notes"].connected

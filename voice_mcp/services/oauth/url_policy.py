@@ -54,10 +54,10 @@ def zone_of(address: IPAddress) -> Zone:
         address = address.ipv4_mapped
     if address in METADATA_ADDRESSES:
         return Zone.METADATA
+    if address.is_loopback:  # before "reserved": ::1 lies in the reserved ::/8
+        return Zone.LOOPBACK
     if address.is_unspecified or address.is_multicast or address.is_reserved:
         return Zone.FORBIDDEN
-    if address.is_loopback:
-        return Zone.LOOPBACK
     if address.is_link_local:
         return Zone.LINK_LOCAL
     if address.is_private or not address.is_global:
