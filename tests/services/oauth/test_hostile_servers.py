@@ -9,7 +9,7 @@ import httpx2
 import pytest
 
 from tests.oauth_server import OAuthServers
-from tests.services.oauth.conftest import REDIRECT_URI, browser_start, connect
+from tests.services.oauth.conftest import REDIRECT_URI, connect
 from voice_mcp.errors import ServiceUnavailable
 from voice_mcp.services.oauth import OAuthService
 
@@ -51,10 +51,10 @@ async def test_resource_metadata_on_an_internal_address_is_never_fetched(
         transport=transport, follow_redirects=True, timeout=5))
     oauth_servers.resource_metadata_override = internal
 
-    error = await refused(browser_start(oauth, "alice"))
+    error = await refused(oauth.start("alice", "notes"))
 
-    assert "refused" in error.message
     assert set(transport.hosts) == {"127.0.0.1"}, transport.hosts  # only the MCP server
+    assert "refused" in error.message
 
 
 async def test_no_redirect_is_followed_during_discovery(
@@ -63,10 +63,11 @@ async def test_no_redirect_is_followed_during_discovery(
     # so only the no-redirect rule can keep it untouched).
     oauth_servers.resource_metadata_override = f"{oauth_servers.issuer}/redirect"
 
-    await connect(oauth, oauth_servers, "alice")  # falls back to the well-known URLs
+    await oauth.start("alice", "notes")  # falls back to the well-known URLs
 
     assert oauth_servers.auth_server.counts["redirect"] == 1
     assert oauth_servers.auth_server.counts["canary"] == 0
+    await connect(oauth, oauth_servers, "alice")
 
 
 @pytest.mark.parametrize(("field", "value"), [
