@@ -51,7 +51,8 @@ class OAuthStore:
         return f"{self._prefix}client:{service_id}"
 
     def _meta_key(self, service_id: str) -> str:
-        return f"{self._prefix}meta:{service_id}"
+        # v2: results checked by the URL policy; older cached ones are never read again.
+        return f"{self._prefix}meta:v2:{service_id}"
 
     @staticmethod
     def _digest(value: str) -> str:
