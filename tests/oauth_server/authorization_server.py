@@ -298,6 +298,7 @@ class TestAuthorizationServer:
         self.token_endpoint_auth_methods = list(AUTH_METHODS)
         self.issuer_override: str | None = None  # metadata claiming another issuer (mix-up)
         self.metadata_overrides: dict[str, Any] = {}  # hostile fields merged into the metadata
+        self.hosts_seen: list[str] = []  # Host headers of /protected-resource requests
         # what happened
         self.counts: Counter[str] = Counter()
         self.authorize_requests: list[dict[str, str]] = []
@@ -385,6 +386,7 @@ class TestAuthorizationServer:
 
     async def _protected_resource(self, request: web.Request) -> web.Response:
         self.counts["protected_resource"] += 1
+        self.hosts_seen.append(request.host)
         return web.json_response({"resource": self.resources[0],
                                   "authorization_servers": [self.issuer]})
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 import pytest
@@ -12,6 +14,8 @@ from tests.oauth_server import OAuthServers
 from tests.services.oauth.conftest import REDIRECT_URI, connect
 from voice_mcp.errors import ServiceUnavailable
 from voice_mcp.services.oauth import OAuthService
+from voice_mcp.services.oauth.discovery import Discoverer
+from voice_mcp.services.oauth.url_policy import IPAddress, resolve
 
 
 class RecordingTransport(httpx2.AsyncBaseTransport):
@@ -130,3 +134,21 @@ async def test_a_static_secret_goes_only_to_the_pinned_issuer(
     await connect(oauth, oauth_servers, "alice")
     assert oauth_servers.auth_server.token_requests[-1]["grant_type"] == "authorization_code"
     assert attacker.token_requests == []
+
+
+async def test_discovery_connects_to_the_address_it_checked(
+        oauth_servers: OAuthServers) -> None:
+    """DNS rebinding: the name is resolved once, by the policy; the HTTP client never resolves
+    it again (`as.test` does not exist in real DNS, so only the pinned request can succeed)."""
+    async def dns(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address("127.0.0.1")] if host == "as.test" else \
+            await resolve(host, port)
+
+    port = urlsplit(oauth_servers.issuer).port
+    oauth_servers.resource_metadata_override = f"http://as.test:{port}/protected-resource"
+    oauth_servers.auth_server.resources = [oauth_servers.mcp_url]
+    async with httpx2.AsyncClient(timeout=5) as http:
+        found = await Discoverer(http, dns).discover(oauth_servers.service())
+
+    assert found.metadata.issuer == oauth_servers.issuer
+    assert oauth_servers.auth_server.hosts_seen == [f"as.test:{port}"]

@@ -8,6 +8,7 @@ import pytest
 
 from voice_mcp.services.oauth.url_policy import (
     IPAddress,
+    Pinned,
     UrlPolicy,
     UrlRefused,
     Zone,
@@ -140,3 +141,31 @@ async def test_real_resolution_through_the_event_loop() -> None:
     assert ipaddress.ip_address("127.0.0.1") in await resolve("localhost", 80)
     assert await resolve("127.0.0.1", 80) == [ipaddress.ip_address("127.0.0.1")]
     assert await resolve("name.invalid", 80) == []  # RFC 6761: never resolves
+
+
+@pytest.mark.parametrize(("url", "pinned"), [
+    ("https://auth.example.com/token",
+     Pinned("https://93.184.216.35/token", {"Host": "auth.example.com"},
+            {"sni_hostname": "auth.example.com"})),
+    ("https://auth.example.com:8443/t?x=1",
+     Pinned("https://93.184.216.35:8443/t?x=1", {"Host": "auth.example.com:8443"},
+            {"sni_hostname": "auth.example.com"})),
+    ("http://localhost:9000/token",
+     Pinned("http://127.0.0.1:9000/token", {"Host": "localhost:9000"}, {})),
+    ("http://127.0.0.1:9000/token", Pinned("http://127.0.0.1:9000/token")),
+    ("http://[::1]:9000/token", Pinned("http://[::1]:9000/token")),
+])
+async def test_requests_go_to_the_vetted_address(url: str, pinned: Pinned) -> None:
+    policy = await UrlPolicy.for_service([LOOPBACK_HTTP], fake_resolver)
+
+    assert await policy.pin(url) == pinned
+
+
+async def test_an_ipv6_answer_is_bracketed() -> None:
+    async def v6_only(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address("2606:2800:220:1::35")]
+
+    policy = await UrlPolicy.for_service([PUBLIC_HTTPS], fake_resolver)
+    pinned = await UrlPolicy(policy.zones, policy.addresses, v6_only).pin("https://a.example/x")
+
+    assert pinned.url == "https://[2606:2800:220:1::35]/x"

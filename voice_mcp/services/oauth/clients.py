@@ -63,7 +63,7 @@ class ClientResolver:
                 return current
             scopes = service.scopes or found.scopes
             registered = await register_client(self._http, service, found, self._redirect_uri,
-                                               scopes)
+                                               scopes, await self._discoverer.policy(service))
             await self._store.save_client(service.id, registered)
             log.info("oauth client registered", extra={"service": service.id})
             return registered

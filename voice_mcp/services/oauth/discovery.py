@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.oauth.errors import discovery_failed
 from voice_mcp.services.oauth.models import AuthServerMetadata, ResourceAuth
-from voice_mcp.services.oauth.url_policy import Resolver, UrlPolicy, UrlRefused, resolve
+from voice_mcp.services.oauth.url_policy import Pinned, Resolver, UrlPolicy, UrlRefused, resolve
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,16 @@ def _same_resource(resource: str, mcp_url: str) -> bool:
     return child == parent or child.startswith(parent + "/") or not parent
 
 
+async def pin(service_id: str, url: str, policy: UrlPolicy, what: str) -> Pinned:
+    """`url` checked by the policy and bound to its vetted address; discovery_failed if not."""
+    try:
+        return await policy.pin(url)
+    except UrlRefused as err:
+        log.warning("oauth discovery refused a url",
+                    extra={"service": service_id, "field": what, "why": str(err)})
+        raise discovery_failed(service_id, f"{what} was refused: {err}") from None
+
+
 class Discoverer:
     """Discovery over one shared HTTP client; results are cached by the caller."""
 
@@ -110,11 +120,7 @@ class Discoverer:
         """Find the authorization server and metadata that protect `service.url`."""
         assert service.url is not None  # the catalog demands a URL for HTTP transports
         mcp_url = service.url
-        trusted = [mcp_url] + ([service.issuer] if service.issuer else [])
-        try:
-            policy = await UrlPolicy.for_service(trusted, self._resolver)
-        except UrlRefused as err:
-            raise discovery_failed(service.id, f"its configured URL is unusable: {err}") from None
+        policy = await self.policy(service)
         challenge = await self._probe(service)
         hinted = challenge.get("resource_metadata")
         prm = await self._protected_resource(service.id, mcp_url, hinted, policy)
@@ -135,6 +141,15 @@ class Discoverer:
             scopes = challenge["scope"].split()
         metadata = await self._authorization_server(service.id, issuer, policy)
         return ResourceAuth(mcp_url=mcp_url, resource=resource, metadata=metadata, scopes=scopes)
+
+    async def policy(self, service: ServiceConfig) -> UrlPolicy:
+        """The URL policy of a service: its zone is where its operator-configured URLs live."""
+        assert service.url is not None
+        trusted = [service.url] + ([service.issuer] if service.issuer else [])
+        try:
+            return await UrlPolicy.for_service(trusted, self._resolver)
+        except UrlRefused as err:
+            raise discovery_failed(service.id, f"its configured URL is unusable: {err}") from None
 
     @staticmethod
     def _pick_issuer(service: ServiceConfig, prm: dict[str, Any]) -> str:
@@ -205,20 +220,17 @@ class Discoverer:
 
     @staticmethod
     async def _allowed(service_id: str, url: str, policy: UrlPolicy, what: str) -> None:
-        try:
-            await policy.check(url)
-        except UrlRefused as err:
-            log.warning("oauth discovery refused a url",
-                        extra={"service": service_id, "field": what, "why": str(err)})
-            raise discovery_failed(service_id, f"{what} was refused: {err}") from None
+        await pin(service_id, url, policy, what)
 
     async def _get_json(self, service_id: str, url: str,
                         policy: UrlPolicy) -> dict[str, Any] | None:
         """A JSON object from `url`, None on 3xx/4xx or a non-object; network failures raise."""
-        await self._allowed(service_id, url, policy, "a metadata URL")
+        target = await pin(service_id, url, policy, "a metadata URL")
         try:
-            response = await self._http.get(url, follow_redirects=False, headers={
-                "Accept": "application/json", "MCP-Protocol-Version": MCP_PROTOCOL_VERSION})
+            response = await self._http.get(
+                target.url, follow_redirects=False, extensions=target.extensions,
+                headers={"Accept": "application/json",
+                         "MCP-Protocol-Version": MCP_PROTOCOL_VERSION, **target.headers})
         except httpx2.HTTPError:
             raise discovery_failed(service_id, "its metadata cannot be fetched") from None
         if response.status_code >= 500:

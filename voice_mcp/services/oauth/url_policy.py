@@ -11,6 +11,9 @@ one is checked before use (docs/oauth.md, "URL policy"):
   and unspecified / multicast / reserved addresses never;
 - plain `http` only inside the operator's own non-public zone (a loopback service may
   discover loopback endpoints), never towards a public address.
+
+`pin` also answers the request to make: to the vetted address itself (Host header and TLS
+server name kept), so a DNS server cannot answer differently when the client connects.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
@@ -98,6 +102,30 @@ def _host_port(url: str) -> tuple[str, str, int]:
 
 
 @dataclass(frozen=True)
+class Pinned:
+    """A request target bound to a vetted address: send to `url` with these extras."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+def _pinned(url: str, address: IPAddress) -> Pinned:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return Pinned(url)  # already an address
+    except ValueError:
+        pass
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    port = f":{parts.port}" if parts.port else ""
+    target = urlunsplit(parts._replace(netloc=literal + port))
+    extensions = {"sni_hostname": host} if parts.scheme.lower() == "https" else {}
+    return Pinned(target, {"Host": host + port}, extensions)
+
+
+@dataclass(frozen=True)
 class UrlPolicy:
     """The policy for one service, built from the URLs its operator configured."""
 
@@ -120,13 +148,21 @@ class UrlPolicy:
 
     async def check(self, url: str) -> str:
         """Return `url` when it may be used, else raise UrlRefused."""
+        await self._vetted(url)
+        return url
+
+    async def pin(self, url: str) -> Pinned:
+        """Check `url` and bind the request to the first address that was checked."""
+        return _pinned(url, (await self._vetted(url))[0])
+
+    async def _vetted(self, url: str) -> list[IPAddress]:
         scheme, host, port = _host_port(url)
         found = await self.resolver(host, port)
         if not found:
             raise UrlRefused(f"its host {host!r} does not resolve")
         for address in found:
             self._check_address(address, scheme)
-        return url
+        return found
 
     def _check_address(self, address: IPAddress, scheme: str) -> None:
         zone = zone_of(address)
