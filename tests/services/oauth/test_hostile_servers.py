@@ -152,3 +152,32 @@ async def test_discovery_connects_to_the_address_it_checked(
 
     assert found.metadata.issuer == oauth_servers.issuer
     assert oauth_servers.auth_server.hosts_seen == [f"as.test:{port}"]
+
+
+async def test_token_requests_go_to_the_vetted_address_and_follow_no_rebinding(
+        make_oauth: Callable[..., OAuthService], oauth_servers: OAuthServers) -> None:
+    answers = {"as.test": "127.0.0.1"}
+
+    async def dns(host: str, port: int) -> list[IPAddress]:
+        if host in answers:
+            return [ipaddress.ip_address(answers[host])]
+        return await resolve(host, port)
+
+    port = urlsplit(oauth_servers.issuer).port
+    oauth_servers.auth_server.metadata_overrides = {
+        "token_endpoint": f"http://as.test:{port}/token"}
+    oauth = make_oauth(resolver=dns)
+    await connect(oauth, oauth_servers, "alice")  # the code exchange reached as.test
+    assert oauth_servers.auth_server.counts["authorization_code"] == 1
+    service = oauth_servers.service()
+    token = await oauth.access_token("alice", service)
+
+    answers["as.test"] = "169.254.169.254"  # the name now points at cloud metadata
+    oauth_servers.auth_server.expire_access_tokens("alice")
+    with pytest.raises(ServiceUnavailable) as caught:
+        await oauth.refresh_after_unauthorized("alice", service, token)
+
+    assert caught.value.code == "oauth_unavailable"
+    assert oauth_servers.auth_server.counts["refresh_token"] == 0
+    answers["as.test"] = "127.0.0.1"  # and back: the grant was kept
+    assert await oauth.refresh_after_unauthorized("alice", service, token) != token

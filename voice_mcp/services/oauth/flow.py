@@ -152,10 +152,11 @@ class AuthorizationFlow:
         if client is None or client.client_id != pending.client_id:
             raise CallbackError("oauth_failed", f"The {service.title} client changed during"
                                 " sign-in; connect again.", service_id=service.id)
+        policy = await self._resolver.policy(service)
         try:
             return await self._endpoint.exchange_code(
                 client, found.metadata, code=code, code_verifier=pending.code_verifier,
-                resource=pending.resource,
+                resource=pending.resource, policy=policy,
             )
         except GrantRejected as err:
             log.info("oauth code refused", extra={"service": service.id, "error": err.error})

@@ -20,6 +20,7 @@ from voice_mcp.services.oauth.models import CallbackResult, ConnectionStatus, To
 from voice_mcp.services.oauth.refresh import TokenManager
 from voice_mcp.services.oauth.storage import CorruptRecord, OAuthStore
 from voice_mcp.services.oauth.tokens import TokenEndpoint
+from voice_mcp.services.oauth.url_policy import Resolver, resolve
 from voice_mcp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class OAuthService:
     def __init__(self, settings: Settings, catalog: Catalog, redis: Redis,
                  http_client_factory: HttpClientFactory | None = None, *,
                  state_ttl_s: int = 600, refresh_leeway_s: float = 60.0,
-                 metadata_ttl_s: int = 3600, clock: Callable[[], float] = time.time) -> None:
+                 metadata_ttl_s: int = 3600, clock: Callable[[], float] = time.time,
+                 resolver: Resolver = resolve) -> None:
         self._catalog = catalog
         self._public_url = settings.public_url
         keys = settings.token_keys
@@ -59,7 +61,7 @@ class OAuthService:
         lock_timeout_s = 3 * timeout_s + 5
         self._resolver = ClientResolver(
             self._store, self._http, redirect_uri=settings.public_url + CALLBACK_PATH,
-            metadata_ttl_s=metadata_ttl_s, lock_timeout_s=lock_timeout_s,
+            metadata_ttl_s=metadata_ttl_s, lock_timeout_s=lock_timeout_s, resolver=resolver,
         )
         self._endpoint = endpoint
         self._tokens = TokenManager(self._store, self._resolver, endpoint,
@@ -164,6 +166,7 @@ class OAuthService:
         try:
             found = await self._resolver.resource_auth(service)
             client = await self._resolver.stored_client(service, found)
+            policy = await self._resolver.policy(service)
         except AppError as err:
             log.warning("oauth revocation skipped", extra={"service": service.id,
                                                            "error": err.code})
@@ -172,8 +175,9 @@ class OAuthService:
             return
         if tokens.refresh_token:
             await self._endpoint.revoke(client, found.metadata, tokens.refresh_token,
-                                        "refresh_token")
-        await self._endpoint.revoke(client, found.metadata, tokens.access_token, "access_token")
+                                        "refresh_token", policy=policy)
+        await self._endpoint.revoke(client, found.metadata, tokens.access_token, "access_token",
+                                    policy=policy)
 
     @staticmethod
     async def _fire(hook: ConnectionHook | None, user_id: str, service_id: str) -> None:
