@@ -11,7 +11,7 @@ from yarl import URL
 from voice_mcp import keys
 from voice_mcp.errors import AppError, NotFound
 from voice_mcp.routes.middleware import user_id
-from voice_mcp.services.oauth import CALLBACK_PATH, START_PATH, BrowserCookie
+from voice_mcp.services.oauth import CALLBACK_PATH, START_PATH, BrowserCookie, OAuthService
 from voice_mcp.services.oauth.errors import CallbackError
 
 log = logging.getLogger(__name__)
@@ -86,9 +86,10 @@ def _failure(request: web.Request, err: AppError) -> web.Response:
     return _page("Connection failed", err.message, ok=False, status=err.status)
 
 
-def _set_cookie(response: web.Response, cookie: BrowserCookie, *, secure: bool) -> None:
-    response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age, path=CALLBACK_PATH,
-                        httponly=True, samesite="Lax", secure=secure)
+def _set_cookie(response: web.Response, cookie: BrowserCookie, oauth: OAuthService) -> None:
+    response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age,
+                        path=oauth.cookie_path, httponly=True, samesite="Lax",
+                        secure=oauth.cookie_secure)
 
 
 @routes.get(START_PATH)
@@ -100,7 +101,7 @@ async def oauth_start(request: web.Request) -> web.Response:
     except AppError as err:
         return _failure(request, err)
     response = web.Response(status=302, headers={**NO_TRACE, "Location": started.url})
-    _set_cookie(response, started.cookie, secure=oauth.cookie_secure)
+    _set_cookie(response, started.cookie, oauth)
     return response
 
 
@@ -127,6 +128,6 @@ async def oauth_callback(request: web.Request) -> web.Response:
                     _page(f"{result.service_title} connected",
                           f"voice-mcp can now use {result.service_title} for you.", ok=True))
     if cookie and cookie in request.cookies:
-        response.del_cookie(cookie, path=CALLBACK_PATH, secure=oauth.cookie_secure,
+        response.del_cookie(cookie, path=oauth.cookie_path, secure=oauth.cookie_secure,
                             httponly=True, samesite="Lax")
     return response

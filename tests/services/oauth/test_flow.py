@@ -17,6 +17,7 @@ from tests.services.oauth.conftest import (
 )
 from voice_mcp.errors import NotConnected, NotFound
 from voice_mcp.services.oauth import CallbackError, OAuthService
+from voice_mcp.settings import Settings
 
 
 def query(url: str) -> dict[str, str]:
@@ -286,3 +287,16 @@ async def test_a_callback_without_the_browser_secret_stores_nothing(
     assert caught.value.code == "browser_mismatch"
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
     assert not (await oauth.status("alice"))["notes"].connected
+
+
+async def test_the_cookie_follows_the_public_url(redis_client, oauth_servers: OAuthServers,
+                                                 token_key: str) -> None:
+    settings = Settings(_env_file=None, token_key=token_key,
+                        public_url="https://voice.example/assistant")
+    oauth = OAuthService(settings, oauth_servers.catalog(), redis_client)
+    try:
+        link = await oauth.start("alice", "notes")
+        assert link.startswith("https://voice.example/assistant/oauth/start?state=")
+        assert oauth.cookie_path == "/assistant/oauth/callback" and oauth.cookie_secure
+    finally:
+        await oauth.close()

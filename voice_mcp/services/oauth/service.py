@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx2
 from cryptography.fernet import Fernet
@@ -76,6 +76,11 @@ class OAuthService:
     def redirect_uri(self) -> str:
         """The callback URL registered with providers (settings.public_url + /oauth/callback)."""
         return self._resolver.redirect_uri
+
+    @property
+    def cookie_path(self) -> str:
+        """The callback's path as the browser sees it (the public URL may carry a prefix)."""
+        return urlsplit(self._public_url).path.rstrip("/") + CALLBACK_PATH
 
     @property
     def cookie_secure(self) -> bool:
