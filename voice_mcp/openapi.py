@@ -48,7 +48,6 @@ def _get(summary: str, *, secured: bool = True, schema: dict[str, Any] | None = 
     return {"get": op}
 
 
-@cache
 def _oauth_paths() -> dict[str, Any]:
     """The browser's two steps of connecting a service (docs/oauth.md)."""
     return {
@@ -63,8 +62,8 @@ def _oauth_paths() -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
-    """Describe every route of contract section 4."""
+def _schemas() -> dict[str, Any]:
+    """The request, done-payload and error schemas, from the pydantic models."""
     _, defs = models_json_schema(
         [(CommandRequest, "validation"), (ConfirmRequest, "validation"),
          (DonePayload, "serialization")],
@@ -73,6 +72,12 @@ def openapi_document() -> dict[str, Any]:
     schemas["Error"] = {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
         "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
+    return schemas
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """Describe every route of docs/api.md ("Endpoints")."""
     text_body = {"required": True, "content": _json("CommandRequest")}
     paths: dict[str, Any] = {
         "/healthz": _get("Liveness", secured=False),
@@ -112,5 +117,5 @@ def openapi_document() -> dict[str, Any]:
     return {"openapi": "3.1.0",
             "info": {"title": "voice-mcp", "version": __version__},
             "paths": paths,
-            "components": {"schemas": schemas, "securitySchemes": {
+            "components": {"schemas": _schemas(), "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}}

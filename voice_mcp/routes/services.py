@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import html
-import logging
 
 from aiohttp import web
 from yarl import URL
 
 from voice_mcp import keys
-from voice_mcp.errors import AppError, NotFound
+from voice_mcp.errors import AppError, NotFound, to_app_error
 from voice_mcp.routes.middleware import user_id
 from voice_mcp.services.oauth import CALLBACK_PATH, START_PATH, BrowserCookie, OAuthService
 from voice_mcp.services.oauth.errors import CallbackError
 
-log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 PAGE = """<!doctype html>
@@ -77,8 +75,6 @@ async def disconnect(request: web.Request) -> web.Response:
 def _failure(request: web.Request, err: AppError) -> web.Response:
     """A failed start or callback, for a browser: the error page, or back to the app."""
     service_id = err.service_id if isinstance(err, CallbackError) else None
-    if err.status >= 500:
-        log.warning("oauth browser step failed: %s", err.code)
     return_url = request.app[keys.SETTINGS].oauth_return_url
     if return_url:
         extra = {"service": service_id} if service_id else {}
@@ -98,8 +94,8 @@ async def oauth_start(request: web.Request) -> web.Response:
     oauth = request.app[keys.OAUTH]
     try:
         started = await oauth.open_start(request.query.get("state"))
-    except AppError as err:
-        return _failure(request, err)
+    except Exception as exc:
+        return _failure(request, to_app_error(exc, "oauth start"))
     response = web.Response(status=302, headers={**NO_TRACE, "Location": started.url})
     _set_cookie(response, started.cookie, oauth)
     return response
@@ -119,8 +115,8 @@ async def oauth_callback(request: web.Request) -> web.Response:
         result = await oauth.complete(
             query.get("code"), state, query.get("error"), iss=query.get("iss"),
             browser_secret=request.cookies.get(cookie) if cookie else None)
-    except AppError as err:
-        response = _failure(request, err)
+    except Exception as exc:
+        response = _failure(request, to_app_error(exc, "oauth callback"))
     else:
         return_url = request.app[keys.SETTINGS].oauth_return_url
         response = (_back_to_app(return_url, status="connected", service=result.service_id)
