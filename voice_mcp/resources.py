@@ -12,14 +12,15 @@ from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.confirmations import ConfirmationStore
 from voice_mcp.services.connections import Connections
 from voice_mcp.services.history import HistoryStore
+from voice_mcp.services.intents.startup import check_templates, speech_grammar
 from voice_mcp.services.llm.client import LLMClient
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.oauth.service import OAuthService
 from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.ratelimit import CommandRateLimiter
+from voice_mcp.services.speech_in import make_speech_to_text
 from voice_mcp.services.store import redis_for
-from voice_mcp.services.transcription import Transcriber
 
 
 async def redis_context(app: web.Application) -> AsyncIterator[None]:
@@ -39,19 +40,23 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     oauth.on_connected = mcp.close_user_sessions
     oauth.on_disconnected = mcp.close_user_sessions
     llm = LLMClient(settings)
-    transcriber = Transcriber(settings)
+    intents = app[keys.INTENTS]
+    transcriber = make_speech_to_text(settings, lambda: speech_grammar(intents), intents.knows)
     history = HistoryStore(redis)
     directory = Connections(catalog, oauth)
     deps = Deps(settings=settings, catalog=catalog, mcp=mcp, llm=llm, history=history,
                 confirmations=ConfirmationStore(redis, settings.confirmation_ttl_s),
-                directory=directory, transcriber=transcriber, metrics=app[keys.METRICS])
+                directory=directory, transcriber=transcriber, metrics=app[keys.METRICS],
+                intents=intents)
     app[keys.MCP] = mcp
     app[keys.OAUTH] = oauth
     app[keys.HISTORY] = history
     app[keys.ORCHESTRATOR] = Orchestrator(deps)
-    app[keys.CAPABILITIES] = Capabilities(catalog, directory, mcp)
+    app[keys.CAPABILITIES] = Capabilities(catalog, directory, mcp, intents,
+                                          llm_configured=settings.llm_configured)
     app[keys.RATE_LIMITER] = CommandRateLimiter(redis, settings.rate_limit_per_minute)
     try:
+        await check_templates(intents, catalog, mcp)  # a wrong template stops start-up here
         yield
     finally:
         async with contextlib.AsyncExitStack() as stack:

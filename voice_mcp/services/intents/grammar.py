@@ -139,16 +139,16 @@ def _factored(builder: _Builder, sentences: list[str]) -> list[str]:
             segments.append(" ".join(current))
             skeletons.setdefault(tuple(lists), []).append(segments)
     out = list(loose)
-    for lists, variants in skeletons.items():
+    for refs, variants in skeletons.items():
         parts: list[str] = []
-        for index in range(len(lists) + 1):
+        for index in range(len(refs) + 1):
             options = list(dict.fromkeys(v[index] for v in variants))
             kept = [o for o in options if o]
             if kept:
                 choice = " | ".join(f"( {o} )" for o in kept)
                 parts.append(f"[ {choice} ]" if len(kept) < len(options) else f"( {choice} )")
-            if index < len(lists):
-                parts.append(lists[index])
+            if index < len(refs):
+                parts.append(refs[index])
         out.append(" ".join(parts))
     return out
 

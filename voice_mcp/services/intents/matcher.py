@@ -39,6 +39,10 @@ class LocalIntents:
                 return _bind(service, found.intent.name, spec, found.entities)
         return None
 
+    def knows(self, text: str) -> bool:
+        """True when some template of any service matches `text` (the recogniser's check)."""
+        return self.match(text, self.by_service) is not None
+
     def spec(self, match: LocalMatch) -> IntentSpec:
         """The intent a match came from."""
         return self.by_service[match.service].spec.intents[match.intent]

@@ -8,10 +8,11 @@ from typing import Protocol
 from voice_mcp.services.catalog import Catalog
 from voice_mcp.services.confirmations import ConfirmationStore
 from voice_mcp.services.history import HistoryStore
+from voice_mcp.services.intents import LocalIntents
 from voice_mcp.services.llm.client import LLMClient
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.metrics import Metrics
-from voice_mcp.services.transcription import Transcriber
+from voice_mcp.services.speech_in import SpeechToText
 from voice_mcp.settings import Settings
 
 
@@ -30,5 +31,6 @@ class Deps:
     history: HistoryStore
     confirmations: ConfirmationStore
     directory: ServiceDirectory
-    transcriber: Transcriber
+    transcriber: SpeechToText
     metrics: Metrics
+    intents: LocalIntents

@@ -63,6 +63,8 @@ class RunState:
     unavailable: dict[str, str] = field(default_factory=dict)
     results: list[ToolCallResult] = field(default_factory=list)
     rounds: int = 0
+    processed_locally: bool = False  # a sentence template chose the tool
+    local_problem: str | None = None  # a template matched but its arguments did not check
     outcome: Outcome = field(default_factory=Outcome)
     timings: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
@@ -91,6 +93,7 @@ class RunState:
             clarification=clarification,
             error=outcome.error,
             unavailable=self.unavailable,
+            processed_locally=self.processed_locally,
             total_execution_time=round((time.perf_counter() - self.started) * 1000),
             timings={k: round(v) for k, v in self.timings.items()},
         )
