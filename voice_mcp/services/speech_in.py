@@ -46,5 +46,5 @@ def make_speech_to_text(settings: Settings, grammar: Callable[[], str | None],
     if mode == "openai":
         return Transcriber(settings)
     if mode == "local":
-        return LocalTranscriber(grammar, accept)
+        return LocalTranscriber(grammar, accept, budget_s=settings.stt_timeout_s)
     return NoSpeech()

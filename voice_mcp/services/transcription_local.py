@@ -21,6 +21,8 @@ from voice_mcp.services.pcm import RATE, to_pcm16
 log = logging.getLogger(__name__)
 GRAMMAR = "templates"
 MAX_SECONDS = 60
+MAX_ACTIVE_HMMS = 3000  # caps the search per frame, so a large grammar cannot run away
+CHUNK_BYTES = RATE * 2 // 4  # a quarter second between deadline checks
 
 
 def model_dir() -> Path:
@@ -41,8 +43,10 @@ class LocalTranscriber:
 
     configured = True
 
-    def __init__(self, grammar: Callable[[], str | None], accept: Callable[[str], bool]) -> None:
+    def __init__(self, grammar: Callable[[], str | None], accept: Callable[[str], bool],
+                 budget_s: float = 30.0) -> None:
         self._grammar = grammar
+        self._budget_s = budget_s
         self._accept = accept
         self._lock = asyncio.Lock()
         self._decoder: Any = None
@@ -57,7 +61,7 @@ class LocalTranscriber:
         model = model_dir()
         decoder = Decoder(hmm=str(model / "en-us"), lm=str(model / "en-us.lm.bin"),
                           dict=str(model / "cmudict-en-us.dict"), samprate=RATE,
-                          loglevel="FATAL")
+                          maxhmmpf=MAX_ACTIVE_HMMS, loglevel="FATAL")
         self._default_search = decoder.current_search()
         grammar = self._grammar()
         if grammar:
@@ -86,21 +90,31 @@ class LocalTranscriber:
             return await asyncio.to_thread(self._decode, pcm)
 
     def _decode(self, pcm: bytes) -> str:
+        """The grammar's words when the templates accept them, else open vocabulary."""
         decoder = self._decoder
+        deadline = time.monotonic() + self._budget_s
         if self._has_grammar:
-            text = _run(decoder, GRAMMAR, pcm)
+            # Half the budget at most: the open-vocabulary pass must still fit.
+            text = _run(decoder, GRAMMAR, pcm, time.monotonic() + self._budget_s / 2)
             if text and self._accept(text):
                 return text
-        return _run(decoder, self._default_search, pcm)
+        text = _run(decoder, self._default_search, pcm, deadline)
+        if time.monotonic() > deadline:
+            raise TranscriptionFailed("Offline transcription took too long.", retryable=True)
+        return text
 
     async def close(self) -> None:
         """Nothing to close: the decoder lives in memory."""
 
 
-def _run(decoder: Any, search: str, pcm: bytes) -> str:
+def _run(decoder: Any, search: str, pcm: bytes, deadline: float) -> str:
+    """Decode in chunks, giving up (with what was heard so far) at the deadline."""
     decoder.activate_search(search)
     decoder.start_utt()
-    decoder.process_raw(pcm, full_utt=True)
+    for start in range(0, len(pcm), CHUNK_BYTES):
+        decoder.process_raw(pcm[start:start + CHUNK_BYTES], no_search=False, full_utt=False)
+        if time.monotonic() > deadline:
+            break
     decoder.end_utt()
     hyp = decoder.hyp()
     return str(hyp.hypstr).strip() if hyp is not None else ""
