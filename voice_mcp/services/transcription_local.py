@@ -23,6 +23,7 @@ GRAMMAR = "templates"
 MAX_SECONDS = 60
 MAX_ACTIVE_HMMS = 3000  # caps the search per frame, so a large grammar cannot run away
 CHUNK_BYTES = RATE * 2 // 4  # a quarter second between deadline checks
+GRAMMAR_RTF_LIMIT = 3.0  # the grammar pass may take this many times the recording's length
 
 
 def model_dir() -> Path:
@@ -94,8 +95,11 @@ class LocalTranscriber:
         decoder = self._decoder
         deadline = time.monotonic() + self._budget_s
         if self._has_grammar:
-            # Half the budget at most: the open-vocabulary pass must still fit.
-            text = _run(decoder, GRAMMAR, pcm, time.monotonic() + self._budget_s / 2)
+            # Bounded by the recording's length and half the budget: the open-vocabulary
+            # pass must still fit.
+            seconds = len(pcm) / (2 * RATE)
+            limit = min(self._budget_s / 2, max(1.0, GRAMMAR_RTF_LIMIT * seconds))
+            text = _run(decoder, GRAMMAR, pcm, time.monotonic() + limit)
             if text and self._accept(text):
                 return text
         text = _run(decoder, self._default_search, pcm, deadline)
