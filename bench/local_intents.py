@@ -57,7 +57,7 @@ def sentences(count: int, rng: random.Random) -> list[str]:
 
 async def spoken_accuracy(count: int) -> dict[str, float]:
     intents = LocalIntents([load_file(INTENTS / "time.yaml", "time")])
-    stt = LocalTranscriber(lambda: speech_grammar(intents), intents.knows, budget_s=120)
+    stt = LocalTranscriber(lambda: speech_grammar(intents), intents.knows, budget_s=60)
     await stt.warm()
     rng = random.Random(11)
     right = decode_s = audio_s = 0.0

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 GRAMMAR = "templates"
 MAX_SECONDS = 60
 MAX_ACTIVE_HMMS = 3000  # caps the search per frame, so a large grammar cannot run away
-CHUNK_BYTES = RATE * 2 // 4  # a quarter second between deadline checks
+CHUNK_BYTES = RATE * 2 // 10  # a tenth of a second between deadline checks
 GRAMMAR_RTF_LIMIT = 3.0  # the grammar pass may take this many times the recording's length
 
 
