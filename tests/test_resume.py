@@ -5,14 +5,17 @@ a Redis restart. The servers, Redis and the MCP server are shared by the module'
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
+from rich.console import Console
 
 from tests.cluster import (
+    CuttableProxy,
     Instance,
     RestartableRedis,
     ThreadedOpenAI,
@@ -23,6 +26,7 @@ from tests.cluster import (
 )
 from tests.fakes.openai_server import call, text
 from tests.mcp_servers.runner import RunningServer
+from voice_mcp.ask import AskClient
 from voice_mcp.services.auth import issue_dev_token
 from voice_mcp.settings import Settings
 
@@ -217,6 +221,28 @@ async def test_a_dead_owner_gives_instance_lost_to_readers_elsewhere(cluster, se
     assert [e[1] for e in rest] == ["error", "done"]
     assert rest[0][2]["code"] == "instance_lost" and rest[1][2]["status"] == "failed"
     assert rest[0][0] == before[-1][0] + 1 and rest[1][2]["commandId"] == cid
+
+
+async def test_ask_reconnects_by_itself_and_says_so(cluster, session) -> None:
+    a, notes = cluster["a"], cluster["notes"]
+    proxy = await CuttableProxy(a.port).start()
+    out = io.StringIO()
+    calls = notes.stats.tool_calls["wait_for_gate"]
+    try:
+        async with aiohttp.ClientSession(headers=auth()) as ask_session:
+            client = AskClient(ask_session, f"http://127.0.0.1:{proxy.port}",
+                               Console(file=out, width=100), auto_approve=False)
+            asking = asyncio.create_task(client.send("gate please", None, None))
+            await notes.stats.wait_for(lambda s: s.tool_calls["wait_for_gate"] > calls,
+                                       timeout=20)
+            proxy.cut()
+            notes.knobs.gate.set()
+            assert await asking == 0
+    finally:
+        await proxy.stop()
+    shown = out.getvalue()
+    assert "Connection lost; reconnecting" in shown and "Reconnected" in shown
+    assert "All finished." in shown and shown.count("All finished.") == 1
 
 
 async def test_a_redis_restart_mid_command_ends_it_cleanly(cluster, session) -> None:
