@@ -363,3 +363,19 @@ async def test_commands_past_the_rate_limit_get_429(voice_client, openai_server,
     assert (await resp.json())["error"]["code"] == "rate_limited"
     other = await client.post("/api/voice/llm", json={"query": "hi"}, headers=auth_for("bob"))
     assert other.status == 200
+
+
+async def test_json_answer_carries_the_command_id_and_can_be_polled(voice_client, openai_server,
+                                                                    auth_for) -> None:
+    client = await voice_client()
+    openai_server.script(text("Hello."))
+    done = await (await client.post("/api/voice/llm", json={"query": "hi"},
+                                    headers=auth_for())).json()
+    assert is_command_id(done["commandId"]) and done["status"] == "completed"
+    polled = await client.get(f"/api/voice/commands/{done['commandId']}", headers=auth_for())
+    assert await polled.json() == {"commandId": done["commandId"], "status": "completed",
+                                   "done": done}
+    # A stream can be joined after the command ended: everything, then exactly one done.
+    replay = await read_stream(await client.get(
+        f"/api/voice/commands/{done['commandId']}/events", headers=auth_for()))
+    assert replay.done == done and replay.events[0][0] == "1"
