@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 LEASE_MS = 10_000
 MAX_EVENTS = 2000
 TOMBSTONE_S = 86_400
+BATCH_WINDOW_S = 0.005
 
 # KEYS: meta, events, lease, readers, tombstone.
 # ARGV: instance, lease ms, running ttl s, ended ttl s, max events, tombstone ttl s, batch JSON
@@ -88,6 +89,8 @@ class Recorder:
 
     async def _flush(self) -> None:
         while self._queue and not self.broken:
+            # Gather what the command emits in the next moments into the same round trip.
+            await asyncio.sleep(BATCH_WINDOW_S)
             batch, self._queue = self._queue, []
             try:
                 written = await self._write(batch)
