@@ -89,8 +89,9 @@ class Recorder:
 
     async def _flush(self) -> None:
         while self._queue and not self.broken:
-            # Gather what the command emits in the next moments into the same round trip.
-            await asyncio.sleep(BATCH_WINDOW_S)
+            if self._queue[-1].kind != "done":
+                # Gather what the command emits in the next moments into one round trip.
+                await asyncio.sleep(BATCH_WINDOW_S)
             batch, self._queue = self._queue, []
             try:
                 written = await self._write(batch)
