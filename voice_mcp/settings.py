@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     max_audio_bytes: int = Field(26_214_400, ge=1)
     oauth_return_url: str | None = None
 
+    metrics_token: SecretStr | None = None  # unset: /metrics for loopback clients only
     rate_limit_per_minute: int = Field(60, ge=0)
     tool_timeout_s: float = Field(30.0, gt=0)
     discovery_timeout_s: float = Field(10.0, gt=0)
