@@ -51,7 +51,7 @@ class Progress(BaseModel):
     service: str | None = None
     tool: str | None = None
     index: int | None = None
-    total: float | None = None
+    total: int | float | None = None  # int: executing's count of calls; float: MCP progress
     progress: float | None = None
     success: bool | None = None
     duration_ms: int | None = None
