@@ -153,7 +153,7 @@ async def test_server_supplied_text_is_shown_literally(live_app, notes_stdio_ser
     openai_server.script(
         call("notes__send_email", {"to": "boss@example.com", "subject": hidden,
                                    "body": "hi\x1b[2J"}),
-        text(f"Sent. [conceal]secret[/conceal] \x1b[2J\x1b]0;pwned\x07 \u202eevil"))
+        text("Sent. [conceal]secret[/conceal] \x1b[2J\x1b]0;pwned\x07 \u202eevil"))
     result = await ask(tmp_path, "email the boss", "--url", url, "--token", token_for(),
                        "--yes")
     assert result.code == 0, (result.out, result.err)

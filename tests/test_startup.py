@@ -102,10 +102,10 @@ async def test_nothing_configured_makes_a_dev_secret_token_and_ask_use(tmp_path:
         assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
         token = await asyncio.to_thread(_cli, tmp_path, "token", "--user", "newcomer")
         assert token.returncode == 0, token.stderr
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{served.base}/api/voice/capabilities", headers={
-                    "Authorization": f"Bearer {token.stdout.strip()}"}) as resp:
-                assert resp.status == 200
+        headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
+        async with aiohttp.ClientSession() as session, \
+                session.get(f"{served.base}/api/voice/capabilities", headers=headers) as resp:
+            assert resp.status == 200
         asked = await asyncio.to_thread(_cli, tmp_path, "ask", "hello", "--url", served.base)
         # Signed with the same secret: the server got past auth to say what is missing.
         assert "llm_not_configured" in asked.stderr, asked.stderr

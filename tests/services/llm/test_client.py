@@ -287,7 +287,8 @@ async def test_unreachable_server_is_retryable_and_named(make_client: MakeClient
         await client.complete(USER, [])
 
     assert caught.value.retryable is True
-    assert caught.value.message == f"The LLM server at http://127.0.0.1:{port} could not be reached."
+    origin = f"http://127.0.0.1:{port}"
+    assert caught.value.message == f"The LLM server at {origin} could not be reached."
     assert caught.value.code == "llm_unavailable"
 
 

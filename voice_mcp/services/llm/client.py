@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import openai
 
