@@ -1,4 +1,4 @@
-"""Risk of a tool (contract section 8): a level and a short human reason, decided by code.
+"""Risk of a tool (docs/api.md, "Risk"): a level and a short human reason, decided by code.
 
 It fails closed. A catalog override (`[services.<id>.risk]`, globs on the tool name) wins
 outright; otherwise the level is the HIGHEST that any piece of evidence gives:
