@@ -32,7 +32,7 @@ async def transcribe(deps: Deps, state: RunState) -> bool:
         # Refused, not cut: the end of a spoken command can reverse its start ("... except
         # the last one"). Only the cut text is shown; nothing reaches the LLM or history.
         state.transcript = text[:limit] + "…"
-        state.progress(Stage.TRANSCRIBED, "Heard you", transcript=state.transcript)
+        state.emit(Transcribed(message="Heard you", transcript=state.transcript))
         raise AppError(f"The recording holds more than {limit} characters of speech;"
                        " say a shorter command.", code="transcript_too_long", status=413)
     state.transcript = text
