@@ -79,7 +79,8 @@ async def test_connect_with_a_static_client(oauth_client, oauth_servers: OAuthSe
     else:
         monkeypatch.delenv("NOTES_CLIENT_SECRET", raising=False)
     service = oauth_servers.service(client_id_env="NOTES_CLIENT_ID",
-                                    client_secret_env="NOTES_CLIENT_SECRET")
+                                    client_secret_env="NOTES_CLIENT_SECRET",
+                                    issuer=oauth_servers.issuer)
     client = await oauth_client(service)
     oauth_servers.auth_server.add_client(
         "static-notes", f"{client.app[keys.SETTINGS].public_url}/oauth/callback", secret=secret)
@@ -162,10 +163,11 @@ async def test_expired_state_is_refused(oauth_client, oauth_servers: OAuthServer
     # Age the pending authorization past its 10 minutes (the app's clock is the real one).
     store = OAuthStore(redis_client, TokenCipher([token_key]))
     state = query(location)["state"]
-    pending = await store.pop_pending(state)
-    assert pending is not None and pending.expires_at - time.time() > 500
+    pending, bound = await store.pop_pending(state)
+    assert pending is not None and pending.expires_at - time.time() > 500 and bound
     await store.save_pending(state, pending.model_copy(update={"expires_at": time.time() - 1}),
-                             60)
+                             60, keep=3)
+    assert await store.bind_browser(state, bound, 60)  # the same browser comes back
 
     await assert_failed_page(await callback(client, location), "took too long", "Notes")
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
@@ -236,6 +238,23 @@ async def test_a_failure_after_the_state_check_is_still_a_page(
     assert resp.status == 503 and resp.content_type == "text/html"
     assert "Connection failed" in body and "NOTES_CLIENT_ID" in body
     assert await stored_grant_keys(redis_client) == []
+
+
+async def test_an_unexpected_callback_failure_is_a_page_without_details(
+        oauth_client, oauth_servers: OAuthServers, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    client = await oauth_client(oauth_servers.service())
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("refresh_token=sekrit-123")
+
+    monkeypatch.setattr(client.app[keys.OAUTH], "complete", broken)
+    with caplog.at_level(logging.ERROR, logger="voice_mcp.errors"):
+        resp = await client.get("/oauth/callback", params={"code": "c", "state": "s"})
+    body = await resp.text()
+    assert resp.status == 500 and resp.content_type == "text/html"
+    assert "Something went wrong on our side." in body and "sekrit" not in body
+    assert [r.getMessage() for r in caplog.records] == ["oauth callback failed"]
 
 
 async def test_one_users_state_cannot_connect_another(oauth_client, oauth_servers: OAuthServers,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
+from voice_mcp.errors import AppError
 from voice_mcp.services.history import Turn
 from voice_mcp.services.llm.prompts import ASK_USER_TOOL, system_message
 from voice_mcp.services.llm.tool_names import tool_set_for
 from voice_mcp.services.orchestrator.deps import Deps
-from voice_mcp.services.orchestrator.events import Stage
+from voice_mcp.services.orchestrator.events import Discovering, Transcribed
 from voice_mcp.services.orchestrator.payload import Status
 from voice_mcp.services.orchestrator.state import RunState
 
@@ -26,9 +27,17 @@ async def transcribe(deps: Deps, state: RunState) -> bool:
     started = time.perf_counter()
     text = await deps.transcriber.transcribe(audio.data, audio.format)
     state.add_time("transcribe", started)
+    limit = deps.settings.max_query_chars
+    if len(text) > limit:
+        # Refused, not cut: the end of a spoken command can reverse its start ("... except
+        # the last one"). Only the cut text is shown; nothing reaches the LLM or history.
+        state.transcript = text[:limit] + "…"
+        state.emit(Transcribed(message="Heard you", transcript=state.transcript))
+        raise AppError(f"The recording holds more than {limit} characters of speech;"
+                       " say a shorter command.", code="transcript_too_long", status=413)
     state.transcript = text
     state.query = text
-    state.progress(Stage.TRANSCRIBED, "Heard you", transcript=text)
+    state.emit(Transcribed(message="Heard you", transcript=text))
     if not any(ch.isalnum() for ch in text):
         state.outcome.status = Status.CLARIFICATION_NEEDED
         state.outcome.question = NOT_CAUGHT
@@ -64,5 +73,5 @@ async def discover(deps: Deps, state: RunState, *, announce: bool = True) -> Non
                f"{_count(found.service_count, 'service')}")
     if state.unavailable:
         message += f"; unavailable: {', '.join(sorted(state.unavailable))}"
-    state.progress(Stage.DISCOVERING, message, services=found.service_count,
-                   tools=len(found.tools), unavailable=state.unavailable or None)
+    state.emit(Discovering(message=message, services=found.service_count, tools=len(found.tools),
+                           unavailable=state.unavailable or None))
