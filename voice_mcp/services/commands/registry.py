@@ -27,6 +27,7 @@ from voice_mcp.services.commands.redis_keys import CommandKeys, cancel_channel
 from voice_mcp.services.commands.remote import LOST_SCRIPT, follow_remote, last_seq
 from voice_mcp.services.commands.running import RunningCommand
 from voice_mcp.services.commands.upkeep import Upkeep
+from voice_mcp.services.keyspace import user_part
 from voice_mcp.services.store import Redis
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class CommandRegistry:
         """Run a command in the background; no Redis round trip before its first event."""
         command_id = new_command_id()
         lost_error, lost_done = lost_events(info, command_id)
-        meta = {"user": info.user_id, "instance": self.instance_id, "status": RUNNING,
+        meta = {"user": user_part(info.user_id), "instance": self.instance_id, "status": RUNNING,
                 "lost_error": lost_error, "lost_done": lost_done}
         recorder = Recorder(self._append, CommandKeys.of(command_id), meta, self.instance_id,
                             running_ttl_s=self.running_ttl_s, events_ttl_s=self.events_ttl_s)
@@ -131,10 +132,10 @@ class CommandRegistry:
         user, status, done, lease = await self._read_meta(keys)
         if user is None:
             tombstone: Any = await self.redis.get(keys.tombstone)
-            if tombstone is not None and tombstone.decode() == user_id:
+            if tombstone is not None and tombstone.decode() == user_part(user_id):
                 raise Gone("This command's events have expired.", code="command_expired")
             raise NotFound(NOT_FOUND, code="command_not_found")
-        if user != user_id:
+        if user != user_part(user_id):
             raise NotFound(NOT_FOUND, code="command_not_found")
         if status == RUNNING and not lease and await self._lost(
                 keys=[keys.meta, keys.events, keys.lease, keys.readers],
