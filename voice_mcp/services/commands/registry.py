@@ -137,10 +137,11 @@ class CommandRegistry:
             raise NotFound(NOT_FOUND, code="command_not_found")
         if user != user_part(user_id):
             raise NotFound(NOT_FOUND, code="command_not_found")
-        if status == RUNNING and not lease and await self._lost(
-                keys=[keys.meta, keys.events, keys.lease, keys.readers],
-                args=[self.events_ttl_s, MAX_EVENTS]):
-            user, status, done, lease = await self._read_meta(keys)
+        if status == RUNNING and not lease:
+            # The owner died (or another reader just said so): read the end it was given.
+            await self._lost(keys=[keys.meta, keys.events, keys.lease, keys.readers],
+                             args=[self.events_ttl_s, MAX_EVENTS])
+            _, status, done, _ = await self._read_meta(keys)
         return status or RUNNING, json.loads(done) if done else None
 
     async def _read_meta(self, keys: CommandKeys) -> tuple[str | None, str | None,

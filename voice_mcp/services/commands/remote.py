@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import AsyncGenerator
@@ -25,14 +26,19 @@ from voice_mcp.services.commands.recorder import MAX_EVENTS
 from voice_mcp.services.commands.redis_keys import CommandKeys
 from voice_mcp.services.store import Redis
 
+log = logging.getLogger(__name__)
 BLOCK_MS = 2000
 READER_TTL_MS = 10_000
 BATCH = 200
 
 # KEYS: meta, events, lease, readers. ARGV: ended ttl s, max events.
+# Returns 1 when it declared the command lost, 0 when nothing was to be done, -1 when the
+# command's record is gone (expired, or Redis lost its data).
 LOST_SCRIPT = """
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
-if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 0 end
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return -1 end
+if status ~= 'running' then return 0 end
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local seq = 0
 if #last > 0 then seq = tonumber(string.match(last[1][1], '^(%d+)')) end
@@ -62,29 +68,40 @@ async def last_seq(redis: Redis, keys: CommandKeys) -> int:
 
 async def follow_remote(redis: Redis, keys: CommandKeys, after: int, lost: AsyncScript,
                         ended_ttl_s: int) -> AsyncGenerator[CommandEvent, None]:
-    """Events after `after` from Redis, then live ones, until exactly one `done`."""
+    """Events after `after` from Redis, then live ones, until exactly one `done`.
+
+    When Redis fails or forgets the command, the stream ends without `done`: the client
+    reconnects and learns what is true then (503, 404 or 410), rather than a made-up end.
+    """
     reader = secrets.token_hex(6)
-    cursor = f"{after}-0"
-    heartbeat = 0.0
     try:
-        while True:
-            if time.monotonic() - heartbeat > READER_TTL_MS / 3000:
-                heartbeat = time.monotonic()
-                await _present(redis, keys, reader)
-            reply: Any = await redis.xread({keys.events: cursor}, count=BATCH,
-                                                 block=BLOCK_MS)
-            entries = reply[0][1] if reply else []
-            for entry_id, fields in entries:
-                cursor = entry_id.decode()
-                event = parse_entry(entry_id, fields)
-                yield event
-                if event.kind == "done":
-                    return
-            if not entries:
-                await lost(keys=[keys.meta, keys.events, keys.lease, keys.readers],
-                           args=[ended_ttl_s, MAX_EVENTS])
+        async for event in _read(redis, keys, after, lost, ended_ttl_s, reader):
+            yield event
+    except (RedisError, OSError) as err:
+        log.warning("remote command reader stopped: %s", type(err).__name__)
     finally:
         await _absent(redis, keys, reader)
+
+
+async def _read(redis: Redis, keys: CommandKeys, after: int, lost: AsyncScript,
+                ended_ttl_s: int, reader: str) -> AsyncGenerator[CommandEvent, None]:
+    cursor = f"{after}-0"
+    heartbeat = 0.0
+    while True:
+        if time.monotonic() - heartbeat > READER_TTL_MS / 3000:
+            heartbeat = time.monotonic()
+            await _present(redis, keys, reader)
+        reply: Any = await redis.xread({keys.events: cursor}, count=BATCH, block=BLOCK_MS)
+        entries = reply[0][1] if reply else []
+        for entry_id, fields in entries:
+            cursor = entry_id.decode()
+            event = parse_entry(entry_id, fields)
+            yield event
+            if event.kind == "done":
+                return
+        if not entries and await lost(keys=[keys.meta, keys.events, keys.lease, keys.readers],
+                                      args=[ended_ttl_s, MAX_EVENTS]) == -1:
+            return
 
 
 async def _present(redis: Redis, keys: CommandKeys, reader: str) -> None:
