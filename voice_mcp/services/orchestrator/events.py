@@ -60,6 +60,18 @@ class Progress(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class Delta(BaseModel):
+    """A `delta` event: the next piece of the spoken answer; all of them join to `response`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["delta"] = Field("delta", exclude=True)
+    text: str
+
+    def wire(self) -> dict[str, Any]:
+        return {"text": self.text}
+
+
 class ErrorEvent(BaseModel):
     """An `error` event; a `done` event always follows it."""
 
@@ -86,4 +98,4 @@ class Done(BaseModel):
         return self.payload.wire()
 
 
-Event = Progress | ErrorEvent | Done
+Event = Progress | Delta | ErrorEvent | Done

@@ -102,8 +102,15 @@ async def run_calls(deps: Deps, state: RunState, calls: list[PlannedCall]) -> No
 
     results = await asyncio.gather(*(one(i, c) for i, c in enumerate(calls, start=1)))
     for call, result in zip(calls, results, strict=True):
-        state.results.append(result)
+        record_result(deps, state, result)
         state.messages.append(tool_message(call.call_id, result_text(result)))
+
+
+def record_result(deps: Deps, state: RunState, result: ToolCallResult) -> None:
+    """Keep a tool call's result, and its duration as `toolN` in the timings."""
+    state.results.append(result)
+    state.detail(f"tool{len(state.results)}", result.duration_ms / 1000)
+    deps.metrics.tool_latency.labels(result.service).observe(result.duration_ms / 1000)
 
 
 def frozen_actions(calls: list[PlannedCall]) -> list[PendingAction]:

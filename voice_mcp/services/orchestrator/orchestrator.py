@@ -16,7 +16,7 @@ from voice_mcp.services.mcp.models import ToolCallResult
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.dialogue import converse
 from voice_mcp.services.orchestrator.events import Done, ErrorEvent, Event, Progress, Stage
-from voice_mcp.services.orchestrator.execution import result_text
+from voice_mcp.services.orchestrator.execution import record_result, result_text
 from voice_mcp.services.orchestrator.intake import analyze, discover, transcribe
 from voice_mcp.services.orchestrator.payload import ErrorView, Status
 from voice_mcp.services.orchestrator.state import Command, RunState
@@ -46,10 +46,11 @@ class Orchestrator:
         """Claim a pending confirmation; single use, so a second claim fails (409)."""
         return await self.deps.confirmations.take(user_id, confirmation_id)
 
-    def resume(self, pending: PendingConfirmation, approved: bool) -> AsyncIterator[Event]:
+    def resume(self, pending: PendingConfirmation, approved: bool, *,
+               stream_text: bool = True) -> AsyncIterator[Event]:
         """Stream what follows a claimed confirmation: the frozen actions, then the LLM."""
         command = Command(user_id=pending.user_id, query=str(pending.context.get("query", "")),
-                          conversation_id=pending.conversation_id)
+                          conversation_id=pending.conversation_id, stream_text=stream_text)
 
         async def body(state: RunState) -> None:
             await self._resume(state, pending, approved)
@@ -77,6 +78,7 @@ class Orchestrator:
         state.messages = list(context.get("messages", []))
         state.rounds = int(context.get("rounds", 0))
         await self._run_frozen(state, pending)
+        state.lap("execute")
         # The LLM finishes the command with the tools as they are now (warm cache, no event:
         # the stream already began with the approved actions).
         await discover(self.deps, state, announce=False)
@@ -95,7 +97,7 @@ class Orchestrator:
                 result = ToolCallResult(service=action.service, tool=action.tool,
                                         arguments=dict(action.arguments), success=False,
                                         error=f"{err.code}: {err.message}")
-            state.results.append(result)
+            record_result(self.deps, state, result)
             state.messages.append(tool_message(action.call_id, result_text(result)))
             state.progress(Stage.EXECUTED, f"{action.service}.{action.tool} finished",
                            service=action.service, tool=action.tool, success=result.success,
@@ -149,14 +151,19 @@ class Orchestrator:
                                         retryable=err.retryable)
         if not state.outcome.response:
             state.outcome.response = err.message
+        state.settle_response()  # what is said goes out before the error event, as deltas
         state.emit(ErrorEvent(code=err.code, message=err.message, retryable=err.retryable))
 
     async def _finish(self, state: RunState) -> None:
         """Record the turn and metrics, then emit the one done event."""
+        state.settle_response()
         payload = state.payload()
-        self.deps.metrics.commands.labels(payload.status.value).inc()
-        for stage, ms in payload.timings.items():
-            self.deps.metrics.stage_latency.labels(stage).observe(ms / 1000)
+        metrics = self.deps.metrics
+        metrics.commands.labels(payload.status.value).inc()
+        for stage, ms in state.timings.items():
+            metrics.stage_latency.labels(stage).observe(ms / 1000)
+        if state.first_delta is not None:
+            metrics.first_delta.observe(state.first_delta / 1000)
         if state.query and payload.status != Status.TIMEOUT:
             turn = Turn(query=state.query, response=payload.response, status=payload.status,
                         tools=[f"{r.service}.{r.tool}" for r in state.results])
