@@ -275,6 +275,7 @@ class OpenAIServer:
         # `token_interval_s` between pieces (a realistic pace for latency measurements).
         self.first_token_delay_s = 0.0
         self.token_interval_s = 0.0
+        self.first_token_at: list[float] = []  # epoch seconds each answer's first token left
         self.chat_count = 0  # requests received, recorded or not
         self.transcription_count = 0
         self.disconnects: list[Endpoint] = []  # requests whose client went away before the answer
@@ -394,6 +395,7 @@ class OpenAIServer:
         self.requests.clear()
         self.transcriptions.clear()
         self.speeches.clear()
+        self.first_token_at.clear()
         self.chat_count = self.transcription_count = 0
         self.disconnects.clear()
         self.disconnected.clear()
@@ -581,18 +583,27 @@ class OpenAIServer:
         ident = f"chatcmpl-{next(self._ids)}"
         model = str(body.get("model", "fake"))
         usage = _usage(body, turn)
+        pieces = list(turn.pieces) or _pieces(turn.content or "", self.chunk_chars)
+        chunks = list(_chunks(ident, model, turn, pieces, self.interleave, self.chunk_chars))
         if not body.get("stream"):
+            # Paced, a whole answer leaves when its last token would have been made.
+            tokens = sum(1 for chunk in chunks if _carries_output(chunk))
+            pause = self.first_token_delay_s + self.token_interval_s * max(tokens - 1, 0)
+            if pause:
+                await asyncio.sleep(pause)
+            self.first_token_at.append(time.time())
             return web.json_response(_completion(ident, model, turn, usage))
         response = _event_stream()
         await response.prepare(request)
-        pieces = list(turn.pieces) or _pieces(turn.content or "", self.chunk_chars)
         first = True
-        for chunk in _chunks(ident, model, turn, pieces, self.interleave, self.chunk_chars):
+        for chunk in chunks:
             if _carries_output(chunk):
                 pause = self.first_token_delay_s if first else self.token_interval_s
-                first = False
                 if pause:
                     await asyncio.sleep(pause)
+                if first:
+                    self.first_token_at.append(time.time())
+                first = False
             await response.write(_sse(chunk))
         if (body.get("stream_options") or {}).get("include_usage"):
             await response.write(_sse(_chunk_base(ident, model) | {"choices": [], "usage": usage}))
