@@ -47,6 +47,8 @@ class Run:
     server_first_delta: list[float] = field(default_factory=list)  # done.timings.firstDelta
     deltas: list[float] = field(default_factory=list)
     json_total: list[float] = field(default_factory=list)
+    speech_first_byte: list[float] = field(default_factory=list)  # POST /api/voice/speech
+    speech_total: list[float] = field(default_factory=list)
     cpu_sse: float = 0.0  # server CPU ms per command
     cpu_json: float = 0.0
 
@@ -93,9 +95,27 @@ async def measure(overrides: dict[str, str], runs: int) -> Run:
                 for _ in range(runs):
                     result.json_total.append((await conn.command(whole)).total_ms)
                 result.cpu_json = (cpu_ms(server.process.pid) - before) / runs
+                await _speech(control, server.url, token, result, runs)
             finally:
                 await conn.close()
     return result
+
+
+async def _speech(session: aiohttp.ClientSession, url: str, token: str, result: Run,
+                  runs: int) -> None:
+    """Time `/api/voice/speech` (local espeak-ng: no key is set) for the first sentence."""
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(runs):
+        started = time.perf_counter()
+        async with session.post(f"{url}/api/voice/speech", json={"text": FIRST_SENTENCE},
+                                headers=headers) as response:
+            response.raise_for_status()
+            first = True
+            async for _chunk in response.content.iter_any():
+                if first:
+                    result.speech_first_byte.append((time.perf_counter() - started) * 1000)
+                    first = False
+        result.speech_total.append((time.perf_counter() - started) * 1000)
 
 
 async def _first_tokens(session: aiohttp.ClientSession, control: str) -> list[float]:
@@ -132,6 +152,11 @@ def render(results: dict[str, Run], tts_ms: float, runs: int) -> str:
             f"p50 {ms(sentence.p50 + tts_ms)} | p50 {ms(done.p50 + tts_ms)}"
             f" | {Summary.of(run.deltas).mean:.1f} | p50 {ms(Summary.of(run.json_total).p50)} "
             f"| {run.cpu_sse:.1f} ms | {run.cpu_json:.1f} ms |")
+    for name, run in results.items():
+        lines.append(f"\n`POST /api/voice/speech` (espeak-ng, first sentence, "
+                     f"VOICE_MCP_LLM_STREAM={name}): first byte "
+                     f"{Summary.of(run.speech_first_byte).text()}; whole WAV "
+                     f"{Summary.of(run.speech_total).text()}")
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from voice_mcp.services.audio_format import AudioFormat
 from voice_mcp.services.llm.tool_names import ToolSet
 from voice_mcp.services.mcp.models import ToolCallResult
 from voice_mcp.services.orchestrator.deltas import DeltaCoalescer
-from voice_mcp.services.orchestrator.events import Delta, Event, Progress, Stage
+from voice_mcp.services.orchestrator.events import Delta, Event
 from voice_mcp.services.orchestrator.payload import (
     ConfirmationView,
     DonePayload,
@@ -83,10 +83,6 @@ class RunState:
         if self.first_delta is None:
             self.first_delta = (time.perf_counter() - self.started) * 1000
         self.emit(Delta(text=text))
-
-    def progress(self, stage: Stage, message: str, **extra: Any) -> None:
-        """Emit a progress event for this run."""
-        self.emit(Progress(type=stage, message=message, **extra))
 
     def lap(self, stage: str) -> None:
         """Charge the time since the previous lap to `stage`.
