@@ -17,8 +17,8 @@ from rich.panel import Panel
 from rich.prompt import Confirm
 from rich.spinner import Spinner
 from rich.table import Table
-from rich.text import Text
 
+from voice_mcp.literal import literal, visible
 from voice_mcp.settings import ConfigError, Settings
 from voice_mcp.sse_client import read_events
 
@@ -35,15 +35,15 @@ def timings_table(done: dict[str, Any]) -> Table:
     table.add_column("", style="dim")
     for stage in STAGES:
         if stage in timings:
-            table.add_row(stage, str(timings[stage]), "stage")
+            table.add_row(stage, literal(timings[stage]), "stage")
     for name, value in timings.items():
         if name not in STAGES and name != "firstDelta":
             note = ("time to first token" if name.endswith("FirstToken")
                     else "LLM round" if name.startswith("llm") else "tool call")
-            table.add_row(f"  {name}", str(value), note)
+            table.add_row(literal(f"  {name}"), literal(value), note)
     if "firstDelta" in timings:
-        table.add_row("firstDelta", str(timings["firstDelta"]), "first words of the answer")
-    table.add_row("total", str(done.get("totalExecutionTime", 0)), "totalExecutionTime")
+        table.add_row("firstDelta", literal(timings["firstDelta"]), "first words of the answer")
+    table.add_row("total", literal(done.get("totalExecutionTime", 0)), "totalExecutionTime")
     return table
 
 
@@ -83,13 +83,13 @@ class StageBoard:
         for i, (kind, message) in enumerate(self.lines):
             last = i == len(self.lines) - 1 and not self.done
             if last and kind != "error":
-                rows.append(Spinner("dots", text=Text(message)))
+                rows.append(Spinner("dots", text=literal(message)))
             else:
                 icon = ICONS.get(kind, "•")
                 style = "red" if kind == "error" else "dim" if not last else ""
-                rows.append(Text(f"{icon} {message}", style=style))
+                rows.append(literal(f"{icon} {message}", style))
         if self.answer and not self.done:
-            rows.append(Text(self.answer, style="bold"))
+            rows.append(literal(self.answer, "bold", keep_newlines=True))
         return Group(*rows)
 
 
@@ -124,14 +124,16 @@ class AskClient:
     async def _follow(self, response: aiohttp.ClientResponse) -> dict[str, Any]:
         if response.status != 200:
             error = (await response.json(content_type=None)).get("error", {})
-            raise ConfigError(f"{error.get('code', response.status)}: {error.get('message', '')}")
+            raise ConfigError(visible(f"{error.get('code', response.status)}:"
+                                      f" {error.get('message', '')}"))
         board = StageBoard()
         done: dict[str, Any] = {}
         with Live(board, console=self.console, refresh_per_second=12, transient=False):
             async for event in read_events(response.content.iter_any()):
                 data = event.json()
                 if event.event == "progress":
-                    board.add(data["type"], data.get("message", data["type"]))
+                    kind = str(data["type"])
+                    board.add(kind, str(data.get("message", kind)))
                 elif event.event == "delta":
                     board.answer += str(data.get("text", ""))
                 elif event.event == "error":
@@ -162,8 +164,10 @@ class AskClient:
         for column in ("service", "tool", "arguments", "risk", "why"):
             table.add_column(column)
         for action in confirmation["actions"]:
-            table.add_row(action["service"], action["tool"], json.dumps(action["arguments"]),
-                          action["risk"], action["reason"])
+            # Literal cells: what the user approves is exactly what will run (no markup).
+            table.add_row(*(literal(action[k]) for k in ("service", "tool")),
+                          literal(json.dumps(action["arguments"])),
+                          *(literal(action[k]) for k in ("risk", "reason")))
         self.console.print(table)
         if self.auto_approve:
             return True
@@ -172,20 +176,49 @@ class AskClient:
     def _show_answer(self, done: dict[str, Any]) -> None:
         status = done.get("status", "failed")
         style = "green" if status == "completed" else "yellow"
-        title = f"{status} · {done.get('totalExecutionTime', 0)} ms"
-        self.console.print(Panel(done.get("response") or "(no response)", title=title,
+        title = literal(f"{status} · {done.get('totalExecutionTime', 0)} ms")
+        response = done.get("response") or "(no response)"
+        self.console.print(Panel(literal(response, keep_newlines=True), title=title,
                                  border_style=style))
         if done.get("transcript"):
-            self.console.print(Text(f"heard: {done['transcript']}", style="dim"))
+            self.console.print(literal(f"heard: {done['transcript']}", "dim"))
         if done.get("conversationId"):
-            self.console.print(Text(f"conversation: {done['conversationId']}", style="dim"))
+            self.console.print(literal(f"conversation: {done['conversationId']}", "dim"))
         if self.show_timings:
             self.console.print(timings_table(done))
+
+
+SERVER_WAIT_S = 15.0
+
+
+async def wait_for_server(session: aiohttp.ClientSession, base_url: str, console: Console,
+                          wait_s: float) -> None:
+    """Give a server that is still starting (`make run &` just before) a few seconds."""
+    said = False
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        try:
+            async with session.get(f"{base_url}/healthz",
+                                   timeout=aiohttp.ClientTimeout(total=2)) as response:
+                if response.status < 500:
+                    return
+        except (aiohttp.ClientConnectionError, TimeoutError):
+            pass
+        if loop.time() >= deadline:
+            raise ConfigError(f"cannot reach {base_url}: is `voice-mcp serve` running?")
+        if not said:
+            console.print(literal(f"waiting for the server at {base_url} to start...", "dim"))
+            said = True
+        await asyncio.sleep(0.25)
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> str:
     if args.token:
         return str(args.token)
+    from voice_mcp.startup import with_client_auth
+
+    settings = with_client_auth(settings)  # the development secret `serve` made, if none is set
     if settings.jwt_secret is None:
         raise ConfigError("set VOICE_MCP_TOKEN (or --token), or VOICE_MCP_JWT_SECRET to sign one")
     from voice_mcp.services.auth import issue_dev_token
@@ -202,6 +235,7 @@ async def _run(args: argparse.Namespace, settings: Settings, console: Console) -
     async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
         client = AskClient(session, args.url or settings.public_url, console, args.yes,
                            getattr(args, "timings", False))
+        await wait_for_server(session, client.base_url, console, SERVER_WAIT_S)
         try:
             return await client.send(args.query, audio, args.conversation)
         except aiohttp.ClientConnectionError:

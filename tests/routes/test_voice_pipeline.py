@@ -40,6 +40,7 @@ async def test_single_tool_command_streams_every_stage(voice_client, time_servic
     assert stream.progress[3] | {"timestamp": 0, "message": ""} == {
         "type": "executing", "service": "time", "tool": "get_current_time", "index": 1,
         "total": 1, "timestamp": 0, "message": ""}
+    assert type(stream.progress[3]["total"]) is int  # a count, not 1.0
     assert all(isinstance(p["timestamp"], int) and p["message"] for p in stream.progress)
     done = stream.done
     assert done["success"] is True and done["status"] == "completed"
