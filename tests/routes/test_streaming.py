@@ -143,3 +143,15 @@ async def test_the_breakdown_adds_up(voice_client, time_service, openai_server,
     assert 'voice_mcp_llm_round_duration_seconds_count{phase="first_token",round="2"} 1.0' \
         in metrics
     assert 'voice_mcp_tool_call_duration_seconds_count{service="time"} 1.0' in metrics
+
+
+async def test_an_error_is_said_before_the_error_event(voice_client, time_service,
+                                                       openai_server, auth_for) -> None:
+    client = await voice_client(time_service)
+    openai_server.fail(401, times=None, message="bad key sk-live-123")
+    stream = await ask(client, auth_for())
+    assert kinds(stream)[-3:] == ["delta", "error", "done"]
+    [error] = stream.errors
+    assert "".join(deltas(stream)) == stream.done["response"] == error["message"]
+    assert "sk-live" not in stream.raw
+    assert '\r\nevent: delta\r\ndata: {"text":' in stream.raw  # the wire form of contract 5
