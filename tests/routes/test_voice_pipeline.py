@@ -176,7 +176,7 @@ async def test_a_dead_service_leaves_the_rest_working(voice_client, time_service
                                                       dead_http_service, dead_stdio_service,
                                                       openai_server, auth_for) -> None:
     client = await voice_client(time_service, dead_http_service, dead_stdio_service,
-                                discovery_timeout_s=3)
+                                discovery_timeout_s=20)
     openai_server.script(TOKYO, text("It is 9 pm in Tokyo."))
     stream = await read_stream(await client.post(STREAM, json={"query": "time in Tokyo"},
                                                  headers=auth_for()))
