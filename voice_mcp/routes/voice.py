@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -72,7 +73,7 @@ def _command_route(read: Callable[[web.Request], Awaitable[Command]],
     """A handler that reads a command one way and answers it as SSE or as JSON."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        command = await read(request)
+        command = dataclasses.replace(await read(request), stream_text=stream)
         info = CommandInfo(command.user_id, command.query, command.conversation_id)
         return await _answer(request, info, request.app[keys.ORCHESTRATOR].run(command), stream)
 
@@ -92,8 +93,9 @@ async def confirm(request: web.Request) -> web.StreamResponse:
     pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
     info = CommandInfo(pending.user_id, str(pending.context.get("query", "")),
                        pending.conversation_id)
-    events = orchestrator.resume(pending, body.approved)
-    return await _answer(request, info, events, stream=wants_event_stream(request))
+    stream = wants_event_stream(request)
+    events = orchestrator.resume(pending, body.approved, stream_text=stream)
+    return await _answer(request, info, events, stream=stream)
 
 
 @routes.get("/api/voice/capabilities")
