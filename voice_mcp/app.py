@@ -6,8 +6,9 @@ from aiohttp import web
 
 from voice_mcp import keys
 from voice_mcp.resources import redis_context, services_context
-from voice_mcp.routes import console, health, services, voice
+from voice_mcp.routes import commands, console, health, services, speech, voice
 from voice_mcp.routes.middleware import authenticate, errors, request_context
+from voice_mcp.routes.security_headers import add_security_headers
 from voice_mcp.services.auth import TokenVerifier
 from voice_mcp.services.catalog import Catalog, load_catalog
 from voice_mcp.services.intents.startup import load_local_intents
@@ -26,10 +27,13 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> web.App
     app[keys.METRICS] = Metrics()
     app[keys.TOKEN_VERIFIER] = TokenVerifier(settings)
     app[keys.INTENTS] = load_local_intents(settings, catalog)
+    app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(redis_context)
     app.cleanup_ctx.append(services_context)
     app.add_routes(health.routes)
     app.add_routes(voice.routes)
+    app.add_routes(commands.routes)
+    app.add_routes(speech.routes)
     app.add_routes(services.routes)
     app.add_routes(console.routes)
     return app

@@ -7,6 +7,7 @@ from aiohttp import web
 from voice_mcp.services.auth import TokenVerifier
 from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.catalog import Catalog
+from voice_mcp.services.commands import CommandRegistry
 from voice_mcp.services.history import HistoryStore
 from voice_mcp.services.intents import LocalIntents
 from voice_mcp.services.mcp.manager import McpManager
@@ -14,6 +15,7 @@ from voice_mcp.services.metrics import Metrics
 from voice_mcp.services.oauth.service import OAuthService
 from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.ratelimit import CommandRateLimiter
+from voice_mcp.services.speech import Synthesizer
 from voice_mcp.services.store import Redis
 from voice_mcp.settings import Settings
 
@@ -29,3 +31,5 @@ ORCHESTRATOR = web.AppKey("orchestrator", Orchestrator)
 CAPABILITIES = web.AppKey("capabilities", Capabilities)
 RATE_LIMITER = web.AppKey("rate_limiter", CommandRateLimiter)
 INTENTS = web.AppKey("intents", LocalIntents)
+COMMANDS = web.AppKey("commands", CommandRegistry)
+SPEECH = web.AppKey("speech", Synthesizer)

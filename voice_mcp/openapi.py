@@ -8,7 +8,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from voice_mcp import __version__
-from voice_mcp.routes.schemas import CommandRequest, ConfirmRequest
+from voice_mcp.routes.schemas import CommandRequest, ConfirmRequest, SpeechRequest
 from voice_mcp.services.orchestrator.payload import DonePayload
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -25,7 +25,8 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 def _command(summary: str, body: dict[str, Any], sse: bool) -> dict[str, Any]:
-    ok = ({"description": "SSE: progress, error and one final done event",
+    ok = ({"description": "SSE: progress, delta (the answer as it is made), error and one "
+                          "final done event",
            "content": {"text/event-stream": {"schema": {"type": "string"}}}} if sse
           else {"description": "the done payload", "content": _json("DonePayload")})
     return {"post": {"summary": summary, "security": BEARER, "requestBody": body,
@@ -62,10 +63,34 @@ def _oauth_paths() -> dict[str, Any]:
     }
 
 
+def _command_paths() -> dict[str, Any]:
+    """A command by id, on any instance: poll it, follow its events, cancel it (docs/resume.md)."""
+    command_id = {"name": "commandId", "in": "path", "required": True,
+                  "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{22}$"}}
+    last_id = [{"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}},
+               {"name": "lastEventId", "in": "query", "schema": {"type": "string"}}]
+    status = _get("A command's status and done payload")
+    status["get"].update(parameters=[command_id])
+    status["get"]["responses"].update(_errors(400, 404, 410))
+    events = _get("A command's events after Last-Event-ID, then live ones until done",
+                  content_type="text/event-stream", schema={"type": "string"})
+    events["get"].update(parameters=[command_id, *last_id])
+    events["get"]["responses"].update(_errors(400, 404, 410))
+    return {
+        "/api/voice/commands/{commandId}": status,
+        "/api/voice/commands/{commandId}/events": events,
+        "/api/voice/commands/{commandId}/cancel": {"post": {
+            "summary": "Cancel a command wherever it runs", "security": BEARER,
+            "parameters": [command_id],
+            "responses": {"202": {"description": "cancelling"}, **_errors(400, 401, 404, 410)}}},
+    }
+
+
 def _schemas() -> dict[str, Any]:
     """The request, done-payload and error schemas, from the pydantic models."""
     _, defs = models_json_schema(
         [(CommandRequest, "validation"), (ConfirmRequest, "validation"),
+         (SpeechRequest, "validation"),
          (DonePayload, "serialization")],
         by_alias=True, ref_template="#/components/schemas/{model}")
     schemas = dict(defs.get("$defs", {}))
@@ -95,6 +120,13 @@ def openapi_document() -> dict[str, Any]:
                                                  "text/event-stream)",
                                   "content": _json("DonePayload")},
                           **_errors(400, 401, 404, 409, 410)}}},
+        "/api/voice/speech": {"post": {
+            "summary": "Speak a text: audio streamed as it is made", "security": BEARER,
+            "requestBody": {"required": True, "content": _json("SpeechRequest")},
+            "responses": {"200": {"description": "audio", "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in ("audio/wav", "audio/mpeg", "audio/ogg")}},
+                **_errors(400, 401, 415, 429, 502, 503)}}},
         "/api/voice/capabilities": _get("Services and tools with risk levels"),
         "/api/voice/examples": _get("Example commands"),
         "/api/voice/history": _get("Recent turns (?conversationId=)"),
@@ -112,6 +144,7 @@ def openapi_document() -> dict[str, Any]:
             "parameters": [{"name": "id", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "responses": {"204": {"description": "disconnected"}, **_errors(401, 404)}}},
+        **_command_paths(),
         **_oauth_paths(),
     }
     return {"openapi": "3.1.0",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -14,7 +16,8 @@ from voice_mcp.routes.middleware import user_id
 from voice_mcp.routes.parsing import read_json
 from voice_mcp.routes.schemas import CommandRequest, ConfirmRequest, is_conversation_id
 from voice_mcp.routes.sse import stream_events, wants_event_stream
-from voice_mcp.services.orchestrator import AudioInput, Command, Done, Event
+from voice_mcp.services.commands import CommandInfo
+from voice_mcp.services.orchestrator import AudioInput, Command
 
 routes = web.RouteTableDef()
 
@@ -30,32 +33,41 @@ def _require_llm(request: web.Request) -> None:
 
 async def _text_command(request: web.Request) -> Command:
     _require_llm(request)
+    # Counted before the body is read: a client over its limit costs no upload.
+    await request.app[keys.RATE_LIMITER].check(user_id(request))
     body = await read_json(request, CommandRequest)
     limit = request.app[keys.SETTINGS].max_query_chars
     if len(body.query) > limit:
         raise BadRequest(f"query: longer than {limit} characters.", code="query_too_long")
-    await request.app[keys.RATE_LIMITER].check(user_id(request))
     return Command(user_id=user_id(request), query=body.query,
                    conversation_id=body.conversation_id or secrets.token_hex(8))
 
 
 async def _audio_command(request: web.Request) -> Command:
     _require_llm(request)
+    await request.app[keys.RATE_LIMITER].check(user_id(request))  # before reading the upload
     upload = await read_audio(request, request.app[keys.SETTINGS].max_audio_bytes)
-    await request.app[keys.RATE_LIMITER].check(user_id(request))
     conversation_id = upload.conversation_id or secrets.token_hex(8)
     return Command(user_id=user_id(request), query="", conversation_id=conversation_id,
                    audio=AudioInput(data=upload.data, format=upload.format))
 
 
-async def _answer(request: web.Request, events: AsyncIterator[Event],
+async def _answer(request: web.Request, info: CommandInfo, events: AsyncIterator[Any],
                   stream: bool) -> web.StreamResponse:
-    """Drain the events as SSE, or keep only the done payload for a JSON answer."""
+    """Start the command in the background, then follow it as SSE or wait for its done payload.
+
+    The command is not this request's: a client that leaves only stops reading (section 11).
+    """
+    registry = request.app[keys.COMMANDS]
+    followed = registry.attach(registry.start(info, events))
     if stream:
-        return await stream_events(request, events, request.app[keys.SETTINGS].heartbeat_s)
-    async for event in events:
-        if isinstance(event, Done):
-            return web.json_response(event.wire())
+        return await stream_events(request, followed, request.app[keys.SETTINGS].heartbeat_s)
+    try:
+        async for event in followed:
+            if event.kind == "done":
+                return web.json_response(event.data)
+    finally:
+        await followed.aclose()
     raise RuntimeError("the command ended without a done event")
 
 
@@ -64,8 +76,9 @@ def _command_route(read: Callable[[web.Request], Awaitable[Command]],
     """A handler that reads a command one way and answers it as SSE or as JSON."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        command = await read(request)
-        return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream)
+        command = dataclasses.replace(await read(request), stream_text=stream)
+        info = CommandInfo(command.user_id, command.query, command.conversation_id)
+        return await _answer(request, info, request.app[keys.ORCHESTRATOR].run(command), stream)
 
     return handler
 
@@ -81,8 +94,11 @@ async def confirm(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, ConfirmRequest)
     orchestrator = request.app[keys.ORCHESTRATOR]
     pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
-    events = orchestrator.resume(pending, body.approved)
-    return await _answer(request, events, stream=wants_event_stream(request))
+    info = CommandInfo(pending.user_id, str(pending.context.get("query", "")),
+                       pending.conversation_id)
+    stream = wants_event_stream(request)
+    events = orchestrator.resume(pending, body.approved, stream_text=stream)
+    return await _answer(request, info, events, stream=stream)
 
 
 @routes.get("/api/voice/capabilities")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 
 from voice_mcp.errors import LLMNotConfigured
 from voice_mcp.services.intents import LocalMatch
@@ -28,7 +27,6 @@ MAX_EXAMPLES_SPOKEN = 3
 
 async def answer_locally(deps: Deps, state: RunState) -> bool:
     """Run the command from a template when one matches and its arguments check; else False."""
-    started = time.perf_counter()
     usable, _unusable = await deps.directory.usable(state.command.user_id)
     match = deps.intents.match(state.query, usable)
     if match is None:
@@ -45,7 +43,7 @@ async def answer_locally(deps: Deps, state: RunState) -> bool:
     call = PlannedCall.of(f"local_{secrets.token_hex(6)}", tool, match.arguments,
                           assess(tool, service.risk if service else {}))
     state.processed_locally = True
-    state.add_time("plan", started)
+    state.lap("plan")
     state.emit(Selecting(message=f"Chose {call.qualified_name}", tools=[call.qualified_name],
                          local=True))
     assert call.risk is not None
