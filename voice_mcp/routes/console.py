@@ -1,4 +1,4 @@
-"""The web console at `/` and the OpenAPI document at `/api/openapi.json`."""
+"""The web console at `/` (plain files from voice_mcp/static) and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -9,13 +9,48 @@ from aiohttp import web
 from voice_mcp.openapi import openapi_document
 
 routes = web.RouteTableDef()
-CONSOLE_HTML = resources.files("voice_mcp").joinpath("static/index.html").read_text("utf-8")
+
+_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript",
+          ".png": "image/png", ".svg": "image/svg+xml"}
+# The console runs within this policy: no inline script or style, nothing from elsewhere.
+CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+               "form-action 'self'; frame-ancestors 'self'")
+_HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": CONSOLE_CSP,
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+def _load_static() -> dict[str, tuple[bytes, str]]:
+    """Every console file, read once: name -> (bytes, content type). Nothing else is served."""
+    folder = resources.files("voice_mcp").joinpath("static")
+    files: dict[str, tuple[bytes, str]] = {}
+    for entry in folder.iterdir():
+        suffix = "." + entry.name.rsplit(".", 1)[-1] if "." in entry.name else ""
+        if entry.is_file() and suffix in _TYPES:
+            files[entry.name] = (entry.read_bytes(), _TYPES[suffix])
+    return files
+
+
+STATIC = _load_static()
+
+
+def _file(name: str) -> web.Response:
+    found = STATIC.get(name)
+    if found is None:
+        raise web.HTTPNotFound()
+    body, content_type = found
+    return web.Response(body=body, content_type=content_type, charset="utf-8",
+                        headers=_HEADERS)
 
 
 @routes.get("/")
 async def console(_request: web.Request) -> web.Response:
-    return web.Response(text=CONSOLE_HTML, content_type="text/html",
-                        headers={"Cache-Control": "no-cache"})
+    return _file("index.html")
+
+
+@routes.get("/static/{name}")
+async def static_file(request: web.Request) -> web.Response:
+    return _file(request.match_info["name"])
 
 
 @routes.get("/api/openapi.json")

@@ -1,0 +1,268 @@
+// The console's wiring: sign-in, commands typed or spoken, streamed answers read aloud,
+// approvals, services and examples. Only the public API is used (docs/console.md).
+
+import { apiFetch, ApiError, followCommand, getJson } from "./api.js";
+import { listenForPostedToken, onTokenChange, setToken, subject, takeTokenFromLocation, token } from "./auth.js";
+import { $, h } from "./dom.js";
+import { fileNameFor, Recorder } from "./recorder.js";
+import { ServicesPanel } from "./services.js";
+import { Speaker } from "./speaker.js";
+import { approvalCard, Turn } from "./turn.js";
+
+const HOLD_MS = 350;          // a press longer than this is push-to-talk; shorter toggles
+const MIN_RECORDING_MS = 300;
+const AUTO_STOP_SILENCE_MS = 1500, AUTO_STOP_MAX_MS = 15000;
+
+const state = { conversationId: null, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0 };
+const log = $("log"), query = $("query"), send = $("send"), talk = $("talk");
+const levelBar = document.querySelector(".level-bar");
+const speaker = new Speaker((message) => note(`Speech output is off: ${message}`));
+const recorder = new Recorder(showLevel);
+const services = new ServicesPanel(loadExamples);
+
+function note(text, isError = false) {
+  $("empty")?.remove();
+  log.append(h("p", { class: isError ? "notice error" : "notice", text, attrs: { role: isError ? "alert" : "status" } }));
+  log.scrollTop = log.scrollHeight;
+}
+
+function setBusy(busy) {
+  state.busy = busy;
+  send.disabled = busy;
+  talk.disabled = busy && !recorder.recording;
+  log.setAttribute("aria-busy", String(busy));
+  for (const button of $("examples").querySelectorAll("button")) button.disabled = busy;
+}
+
+function showLevel(value) {
+  levelBar.style.transform = `scaleX(${value.toFixed(3)})`;
+  $("level").setAttribute("aria-valuenow", String(Math.round(value * 100)));
+  if (state.autoStop) autoStopCheck(value);
+}
+
+// ---- sign-in ------------------------------------------------------------------------------
+
+function showWho() {
+  const who = subject();
+  $("who").textContent = token() ? `Signed in${who ? ` as ${who}` : ""}` : "Not signed in";
+  $("signin").hidden = Boolean(token());
+}
+
+$("signin-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  setToken($("token").value);
+  $("token").value = "";
+});
+
+onTokenChange(() => { showWho(); if (token()) services.refresh(); });
+
+// ---- commands -----------------------------------------------------------------------------
+
+/** Run one command stream into `turn`; resolves after its done (or after it was lost). */
+async function run(turn, open) {
+  $("empty")?.remove();
+  setBusy(true);
+  let spokeDeltas = false, done = null;
+  try {
+    await followCommand(open, {
+      event(kind, data) {
+        if (kind === "progress") onProgress(turn, data);
+        else if (kind === "delta" && typeof data.text === "string") { spokeDeltas = true; turn.delta(data.text); speaker.feed(data.text); }
+        else if (kind === "error") turn.error(data);
+        else if (kind === "done") { done = data; onDone(turn, data, spokeDeltas); }
+      },
+      reconnecting(attempt, delay) { turn.stage(`Connection lost: reconnecting (attempt ${attempt}) in ${delay} ms…`, "note"); },
+      reconnected(lastId) { turn.stage(`Reconnected: resuming after event ${lastId ?? "0"}`, "note"); },
+      lost(message) { turn.notice(message, true); },
+    });
+  } catch (err) {
+    turn.notice(err instanceof ApiError ? err.message : `Unexpected problem: ${err}`, true);
+    if (err instanceof ApiError && err.status === 401) { setToken(""); }
+  } finally {
+    setBusy(false);
+  }
+  loadExamples();
+  if (done && done.continueConversation) reopenMicrophone();
+}
+
+function onProgress(turn, data) {
+  turn.progress(data);
+  if (data.type === "confirmation_required" && data.confirmationId) showApproval(turn, data);
+}
+
+function onDone(turn, payload, spokeDeltas) {
+  turn.done(payload);
+  if (typeof payload.conversationId === "string") state.conversationId = payload.conversationId;
+  if (!spokeDeltas && payload.response) speaker.feed(payload.response);
+  speaker.flush();
+  if (payload.status === "confirmation_required" && payload.confirmation) showApproval(turn, payload.confirmation);
+  if (payload.error && payload.error.message && !turn.el.querySelector(".notice.error")) turn.notice(payload.error.message, true);
+}
+
+function showApproval(turn, { confirmationId, actions, expiresAt }) {
+  const existing = turn.cards.get(confirmationId);
+  if (existing) { if (typeof expiresAt === "number") existing.setExpiry(expiresAt); return; }
+  const view = approvalCard({
+    confirmationId, actions, expiresAt,
+    serviceTitle: (id) => services.title(id),
+    toLocal: (epochMs) => turn.serverToLocal(epochMs),
+    decide: (approved) => decide(confirmationId, approved),
+  });
+  turn.cards.set(confirmationId, view);
+  turn.el.append(view.card);
+  turn.scroll();
+  view.approve.focus({ preventScroll: true });
+}
+
+function decide(confirmationId, approved) {
+  const turn = new Turn(log, approved ? "Approve" : "Decline", "You answered");
+  return run(turn, () => apiFetch("/api/voice/confirm", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    body: JSON.stringify({ confirmationId, approved }),
+  }));
+}
+
+function sendText(text) {
+  const clean = text.trim();
+  if (!clean || state.busy) return;
+  query.value = "";
+  const body = { query: clean };
+  if (state.conversationId) body.conversationId = state.conversationId;
+  run(new Turn(log, clean), () => apiFetch("/api/voice/llm/stream", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    body: JSON.stringify(body),
+  }));
+}
+
+function sendAudio(blob) {
+  const form = new FormData();
+  form.append("audio", blob, fileNameFor(blob));
+  if (state.conversationId) form.append("conversationId", state.conversationId);
+  run(new Turn(log, null, "You said"), () => apiFetch("/api/voice/audio/stream", {
+    method: "POST", headers: { Accept: "text/event-stream" }, body: form,
+  }));
+}
+
+$("ask").addEventListener("submit", (event) => { event.preventDefault(); sendText(query.value); });
+
+$("new-conversation").addEventListener("click", () => {
+  state.conversationId = null;
+  speaker.stop();
+  log.replaceChildren(h("p", { class: "empty", text: "New conversation. Ask anything.", attrs: { id: "empty" } }));
+  query.focus();
+});
+
+$("mute").addEventListener("click", () => {
+  const muted = $("mute").getAttribute("aria-pressed") !== "true";
+  $("mute").setAttribute("aria-pressed", String(muted));
+  speaker.setMuted(muted);
+  localStorage.setItem("voice-mcp-muted", muted ? "1" : "");
+});
+
+// ---- push to talk -------------------------------------------------------------------------
+
+async function startRecording(auto = false) {
+  if (recorder.recording || state.busy) return;
+  speaker.stop();
+  try {
+    await recorder.start();
+  } catch (err) {
+    note(err && err.name === "NotAllowedError"
+      ? "The microphone is blocked: allow it for this page in the browser's site settings."
+      : "No microphone could be opened.", true);
+    return;
+  }
+  talk.setAttribute("aria-pressed", "true");
+  talk.disabled = false;
+  state.autoStop = auto ? { started: performance.now() } : null;
+  state.heard = false;
+}
+
+async function stopRecording(cancel = false) {
+  if (!recorder.recording) return;
+  talk.setAttribute("aria-pressed", "false");
+  state.autoStop = null;
+  const { blob, durationMs } = await recorder.stop();
+  if (cancel) return;
+  if (!blob || durationMs < MIN_RECORDING_MS) { note("That was too short: hold Talk (or Space) while you speak."); return; }
+  sendAudio(blob);
+}
+
+function autoStopCheck(value) {
+  const now = performance.now();
+  if (value > 0.08) { state.heard = true; state.quietSince = now; }
+  const quiet = state.heard && now - state.quietSince > AUTO_STOP_SILENCE_MS;
+  if (quiet || now - state.autoStop.started > AUTO_STOP_MAX_MS) stopRecording(!state.heard);
+}
+
+function reopenMicrophone() {
+  if (!Recorder.supported()) return;
+  speaker.idle().then(() => startRecording(true));
+}
+
+talk.addEventListener("pointerdown", (event) => {
+  if (event.button !== 0) return;
+  event.preventDefault();
+  talk.focus();
+  if (recorder.recording) { stopRecording(); state.pressStart = 0; return; }
+  state.pressStart = performance.now();
+  startRecording();
+});
+talk.addEventListener("pointerup", () => {
+  if (state.pressStart && performance.now() - state.pressStart >= HOLD_MS) stopRecording();
+  state.pressStart = 0;
+});
+talk.addEventListener("click", (event) => {
+  if (event.detail !== 0) return; // pointer clicks are handled above; this is Enter on the button
+  if (recorder.recording) stopRecording(); else startRecording();
+});
+
+const typing = (target) => target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target?.isContentEditable;
+document.addEventListener("keydown", (event) => {
+  if (event.code === "Escape" && recorder.recording) { stopRecording(true); return; }
+  if (event.code !== "Space" || typing(event.target) || (event.target instanceof HTMLButtonElement && event.target !== talk)) return;
+  event.preventDefault();
+  if (!event.repeat) startRecording();
+});
+document.addEventListener("keyup", (event) => {
+  if (event.code !== "Space" || typing(event.target) || (event.target instanceof HTMLButtonElement && event.target !== talk)) return;
+  event.preventDefault();
+  stopRecording();
+});
+
+// ---- examples -----------------------------------------------------------------------------
+
+async function loadExamples() {
+  if (!token()) return;
+  let examples = [];
+  try {
+    examples = (await getJson("/api/voice/examples")).examples || [];
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) return;
+    try {
+      const { services: found } = await getJson("/api/voice/capabilities");
+      for (const service of found || []) {
+        if (service.connected === false) continue;
+        for (const tool of service.tools || []) if (tool.risk === "low" && tool.description) examples.push(tool.description.split(/[.\n]/)[0]);
+      }
+    } catch { return; }
+  }
+  $("examples").replaceChildren(...examples.slice(0, 6).filter((e) => typeof e === "string").map((example) => {
+    const button = h("button", { text: example, attrs: { type: "button" } });
+    button.disabled = state.busy;
+    button.addEventListener("click", () => sendText(example));
+    return button;
+  }));
+}
+
+// ---- start --------------------------------------------------------------------------------
+
+takeTokenFromLocation();
+listenForPostedToken();
+showWho();
+if (localStorage.getItem("voice-mcp-muted")) { $("mute").setAttribute("aria-pressed", "true"); speaker.setMuted(true); }
+if (!Recorder.supported()) { talk.disabled = true; $("talk-help").textContent = "This browser cannot record audio here (a secure origin is needed)."; }
+if (token()) services.refresh();
+document.documentElement.dataset.ready = "true";
