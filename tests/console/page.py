@@ -23,6 +23,8 @@ class ConsolePage:
     # -- navigation and waiting --
 
     def open(self, token: str | None = None) -> None:
+        """Load the console afresh (a new document: only the fragment would not reload it)."""
+        self.driver.get("about:blank")
         self.driver.get(f"{self.base_url}/#token={token}" if token else f"{self.base_url}/")
         self.wait(lambda: self.driver.execute_script("return document.documentElement.dataset.ready"))
 

@@ -41,7 +41,11 @@ def page(browser: Any, servers: tuple[BackgroundLoop, Stack], features: Features
 def world(servers: tuple[BackgroundLoop, Stack], page: ConsolePage) -> Iterator[tuple[BackgroundLoop, Stack]]:
     """A fresh script for each test, and no browser error (a CSP violation is one) left over."""
     loop, stack = servers
-    loop.call(stack.openai.reset)
+    def fresh() -> None:
+        stack.openai.reset()
+        stack.openai.responder = None
+
+    loop.call(fresh)
     page.driver.get_log("browser")
     yield servers
     assert page.browser_errors() == []
@@ -156,3 +160,138 @@ def test_push_to_talk_sends_real_audio_and_shows_what_was_heard(page: ConsolePag
     assert page.wait_done(second) == "completed"
     assert second.get_attribute("data-conversation") == turn.get_attribute("data-conversation")
     page.screenshot("voice-command")
+
+
+EMAIL = {"to": "bob@example.com", "subject": "Lunch", "body": "<b>Noon</b> at the usual place"}
+
+
+def _ask_to_email(page: ConsolePage, loop: BackgroundLoop, stack: Stack) -> Any:
+    script(loop, stack, tool_turn(call("notes__send_email", EMAIL)))
+    before = page.turn_count()
+    page.send_text("email bob about lunch")
+    turn = page.wait_turn(before)
+    assert page.wait_done(turn) == "confirmation_required"
+    return turn
+
+
+def test_approval_card_shows_what_will_run_then_approve_and_decline(page: ConsolePage,
+                                                                    world) -> None:
+    loop, stack = world
+    page.open(stack.token("approver"))
+    loop.call(lambda: setattr(stack.openai, "responder", "The email is sent."))
+    turn = _ask_to_email(page, loop, stack)
+    badge = turn.find_element(By.CSS_SELECTOR, ".status")
+    assert "completed" not in (badge.get_attribute("class") or "")
+    assert badge.text.startswith("Waiting for your approval")
+    cards = turn.find_elements(By.CSS_SELECTOR, ".card")
+    assert len(cards) == 1, "one card, even though the stage and the done payload both name it"
+    card = cards[0]
+    assert "Run send_email" in card.text and "on Notes" in card.text
+    args = dict(zip([dt.text for dt in card.find_elements(By.TAG_NAME, "dt")],
+                    [dd.text for dd in card.find_elements(By.TAG_NAME, "dd")], strict=True))
+    assert args == EMAIL, "arguments shown as text, markup and all"
+    assert card.find_elements(By.CSS_SELECTOR, "b") == []
+    assert card.find_element(By.CSS_SELECTOR, ".risk").text.lower() == "high risk"
+    assert card.find_element(By.CSS_SELECTOR, ".why").text.lower().removeprefix("high risk").strip()
+    countdown = card.find_element(By.CSS_SELECTOR, ".countdown").text
+    assert countdown.startswith("Expires in 4:") or countdown == "Expires in 5:00", countdown
+    page.screenshot("approval")
+    before = page.turn_count()
+    page.button("Approve", within=card).click()
+    approved = page.wait_turn(before)
+    assert page.wait_done(approved) == "completed"
+    assert page.said(approved).endswith("Approve")
+    assert "executed" in page.stage_types(approved)
+    assert not page.button("Approve", within=card).is_enabled()
+
+    turn = _ask_to_email(page, loop, stack)
+    card = turn.find_element(By.CSS_SELECTOR, ".card")
+    before = page.turn_count()
+    page.button("Decline", within=card).click()
+    declined = page.wait_turn(before)
+    status = page.wait_done(declined)
+    assert status != "completed" or "executed" not in page.stage_types(declined)
+    assert "executed" not in page.stage_types(declined), "a declined action never runs"
+    assert card.find_element(By.TAG_NAME, "h3").text == "Declined"
+    page.screenshot("declined")
+
+
+def test_connect_and_disconnect_an_oauth_service_through_its_consent_page(page: ConsolePage,
+                                                                         world) -> None:
+    _, stack = world
+    page.open(stack.token("connector"))
+    driver = page.driver
+    row = lambda: driver.find_element(By.CSS_SELECTOR, "li[data-service=secure_notes]")  # noqa: E731
+    page.wait(lambda: "Not connected" in row().text)
+    console_tab = driver.current_window_handle
+    page.button("Connect", within=row()).click()
+    page.wait(lambda: len(driver.window_handles) == 2, message="no new tab for the provider")
+    provider_tab = next(h for h in driver.window_handles if h != console_tab)
+    driver.switch_to.window(provider_tab)
+    allow = page.wait(lambda: driver.find_element(By.ID, "allow"))
+    assert stack.oauth.issuer in driver.current_url
+    user = driver.find_element(By.NAME, "test_user")
+    user.clear()
+    user.send_keys("connector")
+    allow.click()
+    page.screenshot("oauth-callback")
+    page.wait(lambda: "connected" in driver.find_element(By.TAG_NAME, "h1").text.lower(),
+              message="the callback page never said Connected")
+    assert driver.current_url.startswith(f"{stack.url}/oauth/callback")
+    driver.close()
+    driver.switch_to.window(console_tab)
+    page.wait(lambda: "Connected" in row().text and page.button("Disconnect", within=row()),
+              message="the console did not refresh when the person came back")
+    page.screenshot("connected")
+    page.button("Disconnect", within=row()).click()
+    page.wait(lambda: "Not connected" in row().text and page.button("Connect", within=row()))
+
+
+def test_expired_sign_in_says_how_to_get_a_new_link(page: ConsolePage, world) -> None:
+    _, stack = world
+    page.open(stack.token("late", ttl_s=-60))
+    before = page.turn_count()
+    page.send_text("what time is it")
+    turn = page.wait_turn(before)
+    alert = page.wait(lambda: turn.find_element(By.CSS_SELECTOR, ".notice.error"))
+    assert "sign-in expired" in alert.text and "voice-mcp token" in alert.text
+    assert turn.find_elements(By.CSS_SELECTOR, ".status.completed") == []
+    assert page.driver.find_element(By.ID, "signin").is_displayed()
+    page.screenshot("expired")
+
+
+def test_new_conversation_and_clickable_examples(page: ConsolePage, world) -> None:
+    loop, stack = world
+    page.open(stack.token("examples"))
+    script(loop, stack, tool_turn(call("notes__list_notes")), "Nothing yet.",
+           tool_turn(call("notes__list_notes")), "Still nothing.")
+    before = page.turn_count()
+    page.wait(lambda: page.button("List my notes")).click()
+    first = page.wait_turn(before)
+    assert page.said(first) == "List my notes"
+    assert page.wait_done(first) == "completed"
+    old_conversation = first.get_attribute("data-conversation")
+    page.button("New conversation").click()
+    assert page.turn_count() == 0
+    page.wait(lambda: page.button("List my notes").is_enabled())
+    page.button("List my notes").click()
+    second = page.wait_turn(0)
+    assert page.wait_done(second) == "completed"
+    assert second.get_attribute("data-conversation") not in (None, "", old_conversation)
+
+
+def test_usable_at_390_px(page: ConsolePage, world) -> None:
+    _, stack = world
+    driver = page.driver
+    driver.set_window_size(390, 844)
+    try:
+        page.open(stack.token("phone"))
+        page.wait(lambda: page.button("List my notes"))
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways ({width} px)"
+        for name in ("Send", "Talk", "New conversation"):
+            box = page.button(name).rect
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, name
+        page.screenshot("mobile-390")
+    finally:
+        driver.set_window_size(1280, 800)

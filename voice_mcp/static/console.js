@@ -260,6 +260,7 @@ async function loadExamples() {
 // ---- start --------------------------------------------------------------------------------
 
 takeTokenFromLocation();
+window.addEventListener("hashchange", takeTokenFromLocation);
 listenForPostedToken();
 showWho();
 if (localStorage.getItem("voice-mcp-muted")) { $("mute").setAttribute("aria-pressed", "true"); speaker.setMuted(true); }
