@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-SEPARATOR = re.compile(rb"\r?\n\r?\n")
+from voice_mcp.sse_client import read_events
+
 QUERY = "list my notes"
 COMMAND_TIMEOUT_S = 90.0  # longer than the server's own 60 s budget: it must answer first
 
@@ -137,21 +137,5 @@ class Connection:
 
     async def _events(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """(event name, data) for each SSE event of a chunked body; comments are skipped."""
-        buffer = b""
-        async for chunk in self._chunks():
-            buffer += chunk
-            while (match := SEPARATOR.search(buffer)) is not None:
-                block, buffer = buffer[:match.start()], buffer[match.end():]
-                parsed = _parse(block)
-                if parsed is not None:
-                    yield parsed
-
-
-def _parse(block: bytes) -> tuple[str, dict[str, Any]] | None:
-    name, data = "message", None
-    for line in block.decode().splitlines():
-        if line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data = line[5:].strip()
-    return None if data is None else (name, json.loads(data))
+        async for event in read_events(self._chunks()):
+            yield event.event, event.json()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+
+from voice_mcp.sse_client import SseComment, SseParser
 
 
 @dataclass
@@ -38,19 +39,14 @@ class Stream:
 
 
 def parse(raw: str) -> Stream:
-    """Split a raw SSE body into events and comments."""
+    """Split a raw SSE body into events and comments, with the package's own parser."""
     stream = Stream(raw=raw)
-    for block in raw.replace("\r\n", "\n").split("\n\n"):
-        fields: dict[str, str] = {}
-        for line in block.split("\n"):
-            if line.startswith(":"):
-                stream.comments.append(line[1:].strip())
-            elif line:
-                key, _, value = line.partition(": ")
-                fields[key] = value
-        if "data" in fields:
-            stream.events.append((fields.get("id", ""), fields.get("event", "message"),
-                                  json.loads(fields["data"])))
+    parser = SseParser()
+    for item in [*parser.feed(raw.encode()), *parser.finish()]:
+        if isinstance(item, SseComment):
+            stream.comments.append(item.text.strip())
+        else:
+            stream.events.append((item.id or "", item.event, item.json()))
     return stream
 
 

@@ -7,7 +7,7 @@ import pytest
 from voice_mcp.settings import ConfigError, Settings, load_settings
 
 
-def test_defaults_match_the_contract() -> None:
+def test_defaults_match_the_api_reference() -> None:
     s = Settings(_env_file=None)  # type: ignore[call-arg]
     assert (s.host, s.port, s.public_url) == ("127.0.0.1", 8080, "http://127.0.0.1:8080")
     assert s.redis_url is None and s.jwt_secret is None

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import mimetypes
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,38 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 from voice_mcp.settings import ConfigError, Settings
+from voice_mcp.sse_client import read_events
 
 ICONS = {"executed": "✔", "confirmation_required": "?", "error": "✘"}
-
-
-@dataclass
-class SseEvent:
-    event: str
-    data: dict[str, Any]
-    id: str | None = None
-
-
-async def read_sse(response: aiohttp.ClientResponse) -> AsyncIterator[SseEvent]:
-    """Parse a text/event-stream body into events (comments such as `: ping` are skipped)."""
-    name, event_id = "message", None
-    data: list[str] = []
-    async for raw in response.content:
-        line = raw.decode("utf-8").rstrip("\r\n")
-        if not line:
-            if data:
-                yield SseEvent(name, json.loads("\n".join(data)), event_id)
-            name, data, event_id = "message", [], None
-        elif line.startswith(":"):
-            continue
-        else:
-            key, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if key == "event":
-                name = value
-            elif key == "data":
-                data.append(value)
-            elif key == "id":
-                event_id = value
 
 
 @dataclass(frozen=True)
@@ -132,13 +102,14 @@ class AskClient:
         board = StageBoard()
         done: dict[str, Any] = {}
         with Live(board, console=self.console, refresh_per_second=12, transient=False):
-            async for event in read_sse(response):
+            async for event in read_events(response.content.iter_any()):
+                data = event.json()
                 if event.event == "progress":
-                    board.add(event.data["type"], event.data.get("message", event.data["type"]))
+                    board.add(data["type"], data.get("message", data["type"]))
                 elif event.event == "error":
-                    board.add("error", f"{event.data['code']}: {event.data['message']}")
+                    board.add("error", f"{data['code']}: {data['message']}")
                 elif event.event == "done":
-                    done = event.data
+                    done = data
                     board.done = True
         if not self.console.is_terminal:
             # Rich ends the live display's last line only on a terminal; a pipe needs it too.

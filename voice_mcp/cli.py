@@ -1,4 +1,4 @@
-"""The `voice-mcp` command: serve, token and ask (contract section 10)."""
+"""The `voice-mcp` command: serve, token and ask (docs/api.md, "Command line")."""
 
 from __future__ import annotations
 

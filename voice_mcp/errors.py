@@ -1,10 +1,20 @@
-"""Coded domain errors; one middleware turns them into the JSON body of contract section 7.
+"""Coded domain errors, and the one place any failure becomes one (docs/api.md, "Errors").
 
 Services raise these and know nothing of HTTP responses; `status` is only a hint the
-route layer reads when it translates.
+route layer reads when it translates. `to_app_error` is used by the HTTP middleware, the
+command stream and the OAuth callback page alike.
 """
 
 from __future__ import annotations
+
+import logging
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 
 
 class AppError(Exception):
@@ -108,3 +118,25 @@ class NotConnected(AppError):
     def __init__(self, service_id: str) -> None:
         super().__init__(f"Service '{service_id}' is not connected.")
         self.service_id = service_id
+
+
+def redis_unavailable() -> ServiceUnavailable:
+    """The error a client sees when Redis cannot be reached (a 503 that says when to retry)."""
+    return ServiceUnavailable("Storage is unavailable; try again shortly.",
+                              code="redis_unavailable", retry_after=5)
+
+
+def to_app_error(exc: BaseException, context: str = "request") -> AppError:
+    """Any failure as the AppError a client may see; unexpected ones are logged, never shown.
+
+    `context` names what failed in the log line ("request", "command", "oauth callback").
+    """
+    if isinstance(exc, AppError):
+        if exc.status >= 500:
+            log.warning("%s failed: %s", context, exc.code)
+        return exc
+    if isinstance(exc, REDIS_DOWN):
+        log.warning("%s failed: redis unavailable", context)
+        return redis_unavailable()
+    log.error("%s failed", context, exc_info=exc)
+    return AppError("Something went wrong on our side.")

@@ -48,9 +48,8 @@ def _get(summary: str, *, secured: bool = True, schema: dict[str, Any] | None = 
     return {"get": op}
 
 
-@cache
-def openapi_document() -> dict[str, Any]:
-    """Describe every route of contract section 4."""
+def _schemas() -> dict[str, Any]:
+    """The request, done-payload and error schemas, from the pydantic models."""
     _, defs = models_json_schema(
         [(CommandRequest, "validation"), (ConfirmRequest, "validation"),
          (DonePayload, "serialization")],
@@ -59,6 +58,12 @@ def openapi_document() -> dict[str, Any]:
     schemas["Error"] = {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
         "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
+    return schemas
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """Describe every route of docs/api.md ("Endpoints")."""
     text_body = {"required": True, "content": _json("CommandRequest")}
     paths: dict[str, Any] = {
         "/healthz": _get("Liveness", secured=False),
@@ -98,5 +103,5 @@ def openapi_document() -> dict[str, Any]:
     return {"openapi": "3.1.0",
             "info": {"title": "voice-mcp", "version": __version__},
             "paths": paths,
-            "components": {"schemas": schemas, "securitySchemes": {
+            "components": {"schemas": _schemas(), "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}}

@@ -1,4 +1,4 @@
-"""Settings read from the environment and `.env` (contract section 1)."""
+"""Settings read from the environment and `.env` (docs/api.md, "Settings")."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ def assert_nothing_sent(server: OpenAIServer) -> None:
 
 
 async def error_of(resp: aiohttp.ClientResponse, status: int, code: str) -> str:
-    """Check the contract's JSON error body; return its message."""
+    """Check the JSON error body of docs/api.md ("Errors"); return its message."""
     assert resp.status == status, await resp.text()
     assert resp.content_type == "application/json"
     body = await resp.json()

@@ -238,6 +238,23 @@ async def test_a_failure_after_the_state_check_is_still_a_page(
     assert await stored_grant_keys(redis_client) == []
 
 
+async def test_an_unexpected_callback_failure_is_a_page_without_details(
+        oauth_client, oauth_servers: OAuthServers, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    client = await oauth_client(oauth_servers.service())
+
+    async def broken(*_args: Any) -> Any:
+        raise RuntimeError("refresh_token=sekrit-123")
+
+    monkeypatch.setattr(client.app[keys.OAUTH], "complete", broken)
+    with caplog.at_level(logging.ERROR, logger="voice_mcp.errors"):
+        resp = await client.get("/oauth/callback", params={"code": "c", "state": "s"})
+    body = await resp.text()
+    assert resp.status == 500 and resp.content_type == "text/html"
+    assert "Something went wrong on our side." in body and "sekrit" not in body
+    assert [r.getMessage() for r in caplog.records] == ["oauth callback failed"]
+
+
 async def test_one_users_state_cannot_connect_another(oauth_client, oauth_servers: OAuthServers,
                                                       auth_for, redis_client) -> None:
     client = await oauth_client(oauth_servers.service())

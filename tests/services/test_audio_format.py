@@ -18,7 +18,6 @@ from voice_mcp.services.audio_format import (
     WEBM,
     AudioFormat,
     is_accepted_mime,
-    is_generic_mime,
     sniff,
 )
 
@@ -142,20 +141,6 @@ def test_the_bytes_win_over_the_declared_type(speech_samples: SpeechSamples):
 )
 def test_accepted_declared_types(content_type: str | None, accepted: bool):
     assert is_accepted_mime(content_type) is accepted
-
-
-@pytest.mark.parametrize(
-    ("content_type", "generic"),
-    [
-        (None, True),
-        ("", True),
-        ("application/octet-stream", True),
-        ("audio/wav", False),
-        ("text/plain", False),
-    ],
-)
-def test_generic_declared_types(content_type: str | None, generic: bool):
-    assert is_generic_mime(content_type) is generic
 
 
 def test_every_format_uploads_under_an_extension_openai_knows():

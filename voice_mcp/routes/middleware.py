@@ -10,9 +10,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from voice_mcp import keys
-from voice_mcp.errors import AppError, Unauthorized
+from voice_mcp.errors import AppError, Unauthorized, to_app_error
 from voice_mcp.logs import request_id_var
-from voice_mcp.services.store import REDIS_DOWN, unavailable_error
 
 log = logging.getLogger("voice_mcp.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -28,7 +27,7 @@ USER_ID = web.RequestKey("user_id", str)
 
 def error_response(status: int, code: str, message: str,
                    headers: dict[str, str] | None = None) -> web.Response:
-    """The JSON error body of contract section 7."""
+    """The JSON error body (docs/api.md, "Errors")."""
     return web.json_response({"error": {"code": code, "message": message}}, status=status,
                              headers=headers)
 
@@ -73,20 +72,6 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into the JSON error body; never leak a trace or a secret."""
     try:
         return await handler(request)
-    except REDIS_DOWN:
-        log.warning("request failed: redis unavailable")
-        err = unavailable_error()
-        return error_response(err.status, err.code, err.message, {"Retry-After": "5"})
-    except AppError as err:
-        headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
-        if err.status == 401:
-            headers = {"WWW-Authenticate": f'Bearer error="{err.code}"'}
-        if err.status >= 500:
-            log.warning("request failed: %s", err.code)
-        response = error_response(err.status, err.code, err.message, headers)
-        if err.status == 413:
-            response.force_close()  # don't spend bandwidth draining the rest of the upload
-        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -94,9 +79,18 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         message = exc.reason if exc.status != 404 else "No such resource."
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         return error_response(exc.status, code, message, headers)
-    except Exception:
-        log.exception("unhandled error")
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+    except Exception as exc:
+        return _app_error_response(to_app_error(exc))
+
+
+def _app_error_response(err: AppError) -> web.Response:
+    headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
+    if err.status == 401:
+        headers = {"WWW-Authenticate": f'Bearer error="{err.code}"'}
+    response = error_response(err.status, err.code, err.message, headers)
+    if err.status == 413:
+        response.force_close()  # don't spend bandwidth draining the rest of the upload
+    return response
 
 
 @web.middleware

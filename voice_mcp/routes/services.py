@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import html
-import logging
 
 from aiohttp import web
 from yarl import URL
 
 from voice_mcp import keys
-from voice_mcp.errors import AppError, NotFound
+from voice_mcp.errors import NotFound, to_app_error
 from voice_mcp.routes.middleware import user_id
 from voice_mcp.services.oauth.errors import CallbackError
 
-log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 PAGE = """<!doctype html>
@@ -80,10 +78,9 @@ async def oauth_callback(request: web.Request) -> web.Response:
     try:
         result = await request.app[keys.OAUTH].complete(query.get("code"), query.get("state"),
                                                         query.get("error"))
-    except AppError as err:
+    except Exception as exc:
+        err = to_app_error(exc, "oauth callback")
         service_id = err.service_id if isinstance(err, CallbackError) else None
-        if err.status >= 500:
-            log.warning("oauth callback failed: %s", err.code)
         if return_url:
             extra = {"service": service_id} if service_id else {}
             raise _back_to_app(return_url, status="error", error=err.code, **extra) from None

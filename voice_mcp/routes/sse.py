@@ -1,4 +1,4 @@
-"""Write a command's events as Server-Sent Events (contract section 5)."""
+"""Write a command's events as Server-Sent Events (docs/api.md, "Events")."""
 
 from __future__ import annotations
 

@@ -60,9 +60,6 @@ ACCEPTED_MIME_TYPES: Final = frozenset(
     }
 )
 
-# Declared types that say nothing about the content: the bytes alone decide.
-GENERIC_MIME_TYPES: Final = frozenset({"application/octet-stream", "binary/octet-stream"})
-
 _MP4_AUDIO_BRANDS: Final = frozenset({b"M4A ", b"M4B ", b"M4P "})
 
 
@@ -115,9 +112,3 @@ def media_type(content_type: str | None) -> str:
 def is_accepted_mime(content_type: str | None) -> bool:
     """True when a declared Content-Type names one of the accepted audio containers."""
     return media_type(content_type) in ACCEPTED_MIME_TYPES
-
-
-def is_generic_mime(content_type: str | None) -> bool:
-    """True when the declared type is missing or says only "bytes", so sniffing must decide."""
-    kind = media_type(content_type)
-    return kind == "" or kind in GENERIC_MIME_TYPES

@@ -1,4 +1,7 @@
-"""Client bearer tokens (contract section 3): HS256 with a secret, or RS256/ES256 via JWKS."""
+"""Client bearer tokens: HS256 with a secret, or RS256/ES256 via JWKS.
+
+See docs/api.md, "Authentication".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The service catalog (contract section 2): `config/services.toml` parsed and validated."""
+"""The service catalog: `config/services.toml` parsed and validated.
+
+See docs/api.md, "Service catalog".
+"""
 
 from __future__ import annotations
 

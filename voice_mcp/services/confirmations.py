@@ -41,7 +41,7 @@ ID_BYTES = 24  # 192 bits of randomness
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")  # token_urlsafe(24) is 32 characters
 DEFAULT_TOMBSTONE_S = 3600
 
-# KEYS: state hash, record. ARGV: user id, now (ms), "take" or "peek", tombstone life (ms).
+# KEYS: state hash, record. ARGV: user id, now (ms), tombstone life (ms).
 _TAKE_SCRIPT = """
 local state = redis.call('HMGET', KEYS[1], 'user', 'expires_at', 'used_at')
 if not state[1] or state[1] ~= ARGV[1] then
@@ -55,11 +55,9 @@ if not record or tonumber(state[2]) <= tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[2])
   return {'expired'}
 end
-if ARGV[3] == 'take' then
-  redis.call('HSET', KEYS[1], 'used_at', ARGV[2])
-  redis.call('DEL', KEYS[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-end
+redis.call('HSET', KEYS[1], 'used_at', ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {'ok', record}
 """
 
@@ -77,7 +75,7 @@ class PendingAction(BaseModel):
     call_id: str  # the LLM's tool-call id, so the result can be fed back to it
 
     def to_payload(self) -> dict[str, Any]:
-        """Shape the action as contract section 6 shows it (no internal call id)."""
+        """Shape the action as the done payload shows it (docs/api.md) (no internal call id)."""
         return {"service": self.service, "tool": self.tool, "arguments": self.arguments,
                 "risk": self.risk, "reason": self.reason}
 
@@ -96,7 +94,7 @@ class PendingConfirmation(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)  # opaque state to resume the LLM loop
 
     def to_payload(self) -> dict[str, Any]:
-        """Shape the `confirmation` object of the done payload (contract section 6)."""
+        """Shape the `confirmation` object of the done payload (docs/api.md)."""
         return {"confirmationId": self.id, "expiresAt": self.expires_at,
                 "actions": [a.to_payload() for a in self.actions]}
 
@@ -153,19 +151,12 @@ class ConfirmationStore:
 
     async def take(self, user_id: str, confirmation_id: str) -> PendingConfirmation:
         """Redeem a confirmation atomically; a second take of the same id fails with 409."""
-        return await self._run(user_id, confirmation_id, "take")
-
-    async def peek(self, user_id: str, confirmation_id: str) -> PendingConfirmation:
-        """Read a confirmation without using it up; same errors as `take`."""
-        return await self._run(user_id, confirmation_id, "peek")
-
-    async def _run(self, user_id: str, confirmation_id: str, mode: str) -> PendingConfirmation:
         if not isinstance(confirmation_id, str) or not ID_PATTERN.fullmatch(confirmation_id):
             raise BadRequest("The confirmation id is malformed.", code="invalid_confirmation_id")
         try:
             reply = await self._script(
                 keys=list(_keys(confirmation_id)),
-                args=[user_id, self._now_ms(), mode, self._tombstone_ms],
+                args=[user_id, self._now_ms(), self._tombstone_ms],
             )
         except RedisError as err:
             raise ServiceUnavailable("Could not read the confirmation.") from err

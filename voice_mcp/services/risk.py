@@ -1,4 +1,4 @@
-"""Risk of a tool (contract section 8): a level and a short human reason, decided by code.
+"""Risk of a tool (docs/api.md, "Risk"): a level and a short human reason, decided by code.
 
 Order of evidence, each step described where it is decided:
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from voice_mcp.errors import ServiceUnavailable
 from voice_mcp.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -127,11 +126,3 @@ async def ping(client: Redis) -> str | None:
         return f"redis unavailable: {type(err).__name__}"
     return None
 
-
-REDIS_DOWN = (aioredis.ConnectionError, aioredis.TimeoutError)
-
-
-def unavailable_error() -> ServiceUnavailable:
-    """The error a client sees when Redis cannot be reached (contract section 7: 503)."""
-    return ServiceUnavailable("Storage is unavailable; try again shortly.",
-                              code="redis_unavailable")

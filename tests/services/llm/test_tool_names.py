@@ -1,4 +1,7 @@
-"""Function names and the tools list offered to the LLM (contract section 9)."""
+"""Function names and the tools list offered to the LLM.
+
+See docs/api.md, "Tools as the LLM sees them".
+"""
 
 from __future__ import annotations
 
@@ -19,6 +22,12 @@ from voice_mcp.services.mcp.models import ToolInfo
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
+def resolve(tools: ToolSet, name: str) -> tuple[str, str] | None:
+    """`(service, tool)` behind a function name, or None when it is unknown."""
+    found = tools.lookup(name)
+    return None if found is None else (found.service, found.name)
+
+
 def tool(service: str, name: str, **fields) -> ToolInfo:
     return ToolInfo(service=service, name=name, **fields)
 
@@ -30,7 +39,7 @@ def test_plain_names_are_service_double_underscore_tool():
         "time__get_current_time",
         "git__git-status",
     ]
-    assert tools.resolve("time__get_current_time") == ("time", "get_current_time")
+    assert resolve(tools, "time__get_current_time") == ("time", "get_current_time")
     assert tools.name_of("git", "git-status") == "git__git-status"
 
 
@@ -52,7 +61,7 @@ def test_odd_or_long_names_become_valid_and_resolve(service: str, name: str):
 
     assert VALID.match(offered), offered
     assert len(offered) <= MAX_NAME_LENGTH
-    assert tools.resolve(offered) == (service, name)
+    assert resolve(tools, offered) == (service, name)
 
 
 def test_names_that_clean_to_the_same_text_stay_apart():
@@ -62,7 +71,7 @@ def test_names_that_clean_to_the_same_text_stay_apart():
     names = [t["function"]["name"] for t in tools.openai_tools]
 
     assert len(set(names)) == 3
-    assert [tools.resolve(n) for n in names] == originals
+    assert [resolve(tools, n) for n in names] == originals
 
 
 def test_long_names_sharing_a_prefix_stay_apart():
@@ -74,7 +83,7 @@ def test_long_names_sharing_a_prefix_stay_apart():
 
     assert all(len(n) <= MAX_NAME_LENGTH for n in names)
     assert names[0] != names[1]
-    assert [tools.resolve(n) for n in names] == originals
+    assert [resolve(tools, n) for n in names] == originals
 
 
 def test_a_real_name_equal_to_a_cut_one_still_gets_its_own_name():
@@ -86,8 +95,8 @@ def test_a_real_name_equal_to_a_cut_one_still_gets_its_own_name():
 
     assert names[0] == cut
     assert names[1] != cut and VALID.match(names[1])
-    assert tools.resolve(names[0]) == ("a.b", "x")
-    assert tools.resolve(names[1]) == (service, tool_name)
+    assert resolve(tools, names[0]) == ("a.b", "x")
+    assert resolve(tools, names[1]) == (service, tool_name)
 
 
 def test_names_are_stable_between_builds():
@@ -108,7 +117,7 @@ def test_duplicates_and_unknown_names():
     assert len(tools) == 1
     assert tools.lookup("time__now") is not None
     assert tools.lookup("time__later") is None
-    assert tools.resolve("ask_user") is None
+    assert resolve(tools, "ask_user") is None
     assert tools.name_of("git", "status") is None
 
 

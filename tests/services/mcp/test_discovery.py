@@ -89,23 +89,9 @@ async def test_a_second_manager_reads_the_list_from_redis(
     assert notes_http_server.stats.methods["tools/list"] == 1
     assert notes_http_server.stats.handshakes == 1
     assert (other.initialize_count, other.list_tools_count) == (0, 0)
-    assert other.tool_info("notes", "delete_note") == next(
-        t for t in first.tools if t.name == "delete_note")
     stored = json.loads(await redis_client.get("vm:mcp-tools:notes") or "[]")
     assert {t["name"] for t in stored} == NOTES_TOOLS
     assert 0 < await redis_client.ttl("vm:mcp-tools:notes") <= 120
-
-
-async def test_tool_info_comes_from_memory(make_manager: MakeManager,
-                                           notes_http_server: RunningServer):
-    manager = make_manager(notes_http_server.service("notes"))
-    assert manager.tool_info("notes", "list_notes") is None
-
-    await manager.discover("alice", ["notes"])
-
-    info = manager.tool_info("notes", "list_notes")
-    assert info is not None and info.qualified_name == "notes.list_notes"
-    assert manager.tool_info("notes", "no_such_tool") is None
 
 
 @pytest.mark.parametrize("protocol_mode", ["auto", "legacy"])

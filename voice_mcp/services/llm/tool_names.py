@@ -90,10 +90,10 @@ class ToolSet:
         """The tool behind a function name the LLM called, or None when it made one up."""
         return self._by_name.get(name)
 
-    def resolve(self, name: str) -> tuple[str, str] | None:
-        """`(service, tool)` for a function name, or None when it is unknown."""
-        tool = self._by_name.get(name)
-        return None if tool is None else (tool.service, tool.name)
+    def find(self, service: str, tool: str) -> ToolInfo | None:
+        """A tool of this set by service and name, or None when it is not offered."""
+        name = self.name_of(service, tool)
+        return None if name is None else self._by_name[name]
 
     def name_of(self, service: str, tool: str) -> str | None:
         """The function name offered for a tool, or None when the tool is not in this set."""

@@ -57,7 +57,6 @@ class ToolCache:
         self._local_ttl_s = min(local_ttl_s, ttl_s)
         self._local: dict[CacheKey, _Entry] = {}
         self._generations: dict[CacheKey, int] = {}
-        self._by_service: dict[str, dict[str, ToolInfo]] = {}
         self._unsynced: set[CacheKey] = set()  # forgotten here, not yet deleted in Redis
 
     def generation(self, key: CacheKey) -> int:
@@ -103,19 +102,8 @@ class ToolCache:
         finally:
             self._unsynced.discard(key)
 
-    def tool(self, service_id: str, name: str, user_id: str | None = None) -> ToolInfo | None:
-        """A tool from the last listing seen (the user's own first, for OAuth services)."""
-        if user_id is not None:
-            entry = self._local.get(CacheKey(service_id, user_id))
-            if entry is not None:
-                found = next((t for t in entry.tools if t.name == name), None)
-                if found is not None:
-                    return found
-        return self._by_service.get(service_id, {}).get(name)
-
     def _remember(self, key: CacheKey, tools: list[ToolInfo]) -> None:
         self._local[key] = _Entry(tools, time.monotonic())
-        self._by_service[key.service_id] = {t.name: t for t in tools}
 
     async def _read_redis(self, key: CacheKey) -> list[ToolInfo] | None:
         try:

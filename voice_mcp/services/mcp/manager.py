@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, TextIO, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import mcp.types as types
 import redis.asyncio as aioredis
@@ -29,6 +29,7 @@ from voice_mcp.services.mcp.validation import ArgumentValidator
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Work = Callable[[ServiceConfig], Awaitable["types.CallToolResult | str"]]
 MAX_PAGES = 50  # a server whose cursor never ends cannot hang discovery
 
 
@@ -49,7 +50,7 @@ class McpManager:
                  discovery_timeout_s: float = 10, cache_ttl_s: int = 3600,
                  connect_timeout_s: float | None = None, idle_timeout_s: float = 600,
                  reconnect_backoff_s: float = 5,
-                 protocol_mode: Mode = "auto", server_errlog: TextIO | None = None,
+                 protocol_mode: Mode = "auto",
                  on_tools_changed: Callable[[str, str | None], None] | None = None) -> None:
         self.initialize_count = 0  # MCP handshakes started (initialize or server/discover)
         self.list_tools_count = 0  # tools/list requests sent
@@ -59,7 +60,6 @@ class McpManager:
         self.discovery_timeout_s = discovery_timeout_s
         self._connect_timeout_s = connect_timeout_s or discovery_timeout_s
         self._mode: Mode = protocol_mode
-        self._errlog = server_errlog
         self._on_tools_changed = on_tools_changed
         self._cache = ToolCache(redis, cache_ttl_s)
         self._validator = ArgumentValidator()
@@ -81,10 +81,44 @@ class McpManager:
                 result.tools.extend(outcome)
         return result
 
+    async def call(self, user_id: str, tool: ToolInfo, arguments: dict[str, Any], *,
+                   progress: ProgressFn | None = None,
+                   timeout_s: float | None = None) -> ToolCallResult:
+        """Call a tool already resolved and validated (from `discover`), once, in its budget."""
+        async def work(service: ServiceConfig) -> types.CallToolResult | str:
+            return await self._invoke(service, user_id, tool, arguments, progress)
+
+        return await self._bounded(tool.service, tool.name, arguments, timeout_s, work)
+
     async def call_tool(self, user_id: str, service_id: str, tool: str,
                         arguments: dict[str, Any], *, progress: ProgressFn | None = None,
                         timeout_s: float | None = None) -> ToolCallResult:
-        """Validate the arguments, then call the tool once within its time budget."""
+        """Call a tool known only by name: find it (listing if needed), validate, then call.
+
+        For callers without a discovered ToolInfo, such as an approval whose tool is no
+        longer in the current listing.
+        """
+        async def work(service: ServiceConfig) -> types.CallToolResult | str:
+            info = await self._find_tool(user_id, service, tool)
+            if info is None:
+                return f"unknown tool '{tool}'"
+            problem = self._validator.problem(info, arguments)
+            if problem is not None:
+                return problem
+            return await self._invoke(service, user_id, info, arguments, progress)
+
+        return await self._bounded(service_id, tool, arguments, timeout_s, work)
+
+    async def _invoke(self, service: ServiceConfig, user_id: str, info: ToolInfo,
+                      arguments: dict[str, Any],
+                      progress: ProgressFn | None) -> types.CallToolResult:
+        repeatable = bool(info.hints.read_only or info.hints.idempotent)
+        return await self._run(service, user_id, _call_op(info.name, arguments),
+                               progress=progress, repeatable=repeatable)
+
+    async def _bounded(self, service_id: str, tool: str, arguments: dict[str, Any],
+                       timeout_s: float | None, work: Work) -> ToolCallResult:
+        """Run one call's `work` in its time budget; every failure becomes a failed result."""
         started = time.perf_counter()
 
         def outcome(**fields: Any) -> ToolCallResult:
@@ -99,15 +133,7 @@ class McpManager:
         budget = timeout_s if timeout_s is not None else service.timeout_s or self.call_timeout_s
         try:
             async with asyncio.timeout(budget):
-                info = await self._find_tool(user_id, service, tool)
-                if info is None:
-                    return outcome(success=False, error=f"unknown tool '{tool}'")
-                problem = self._validator.problem(info, arguments)
-                if problem is not None:
-                    return outcome(success=False, error=problem)
-                repeatable = bool(info.hints.read_only or info.hints.idempotent)
-                result = await self._run(service, user_id, _call_op(tool, arguments),
-                                         progress=progress, repeatable=repeatable)
+                result = await work(service)
         except TimeoutError:
             return outcome(success=False, error=f"timed out after {budget:g}s")
         except TransportFailure as failure:
@@ -120,6 +146,8 @@ class McpManager:
             log.warning("tool call failed", extra={"service": service_id, "tool": tool,
                                                    "error_type": type(err).__name__})
             return outcome(success=False, error=f"tool call failed ({type(err).__name__})")
+        if isinstance(result, str):
+            return outcome(success=False, error=result)
         if result.is_error:
             return outcome(success=False, error=error_text(result))
         return outcome(success=True, output=result_text(result),
@@ -128,10 +156,6 @@ class McpManager:
     def validate_arguments(self, tool: ToolInfo, arguments: Any) -> str | None:
         """Why `arguments` do not fit the tool's inputSchema, or None when they do."""
         return self._validator.problem(tool, arguments)
-
-    def tool_info(self, service_id: str, tool: str, user_id: str | None = None) -> ToolInfo | None:
-        """A tool as last listed, from memory only (no I/O), or None."""
-        return self._cache.tool(service_id, tool, user_id)
 
     async def close_user_sessions(self, user_id: str, service_id: str) -> None:
         """Close one user's session to an OAuth service and forget their tool list."""
@@ -260,10 +284,8 @@ class McpManager:
 
     def _new_session(self, service: ServiceConfig, key: CacheKey) -> McpSession:
         auth = auth_for(service, key.user_id, self._token_provider)
-        errlog = self._errlog
-
         def streams() -> Any:
-            return open_streams(service, auth, errlog)
+            return open_streams(service, auth)
 
         return McpSession(service, user_id=key.user_id, streams=streams, auth=auth,
                           connect_timeout_s=self._connect_timeout_s,

@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import TextIO
 
 import anyio
 import httpx2
@@ -39,11 +38,10 @@ def stdio_parameters(service: ServiceConfig) -> StdioServerParameters:
 
 
 @contextlib.asynccontextmanager
-async def open_streams(service: ServiceConfig, auth: httpx2.Auth | None,
-                       errlog: TextIO | None = None) -> AsyncIterator[Streams]:
+async def open_streams(service: ServiceConfig, auth: httpx2.Auth | None) -> AsyncIterator[Streams]:
     """Connect to the service and yield its (read, write) message streams."""
     if service.transport == "stdio":
-        async with stdio_client(stdio_parameters(service), errlog=errlog or sys.stderr) as streams:
+        async with stdio_client(stdio_parameters(service), errlog=sys.stderr) as streams:
             yield streams
         return
     assert service.url, "the catalog guarantees a url for HTTP transports"

@@ -7,14 +7,15 @@ import time
 from voice_mcp.services.llm.models import AssistantTurn
 from voice_mcp.services.llm.prompts import ASK_USER
 from voice_mcp.services.orchestrator.deps import Deps
-from voice_mcp.services.orchestrator.events import Stage
+from voice_mcp.services.orchestrator.events import ConfirmationRequired, Selecting, Summarizing
 from voice_mcp.services.orchestrator.execution import (
     PlannedCall,
+    execute,
     frozen_actions,
     plan_calls,
-    run_calls,
 )
-from voice_mcp.services.orchestrator.payload import ActionView, ConfirmationView, Status
+from voice_mcp.services.orchestrator.payload import ConfirmationView, Status
+from voice_mcp.services.orchestrator.resume import ResumeContext
 from voice_mcp.services.orchestrator.state import RunState
 
 OUT_OF_ROUNDS = "I couldn't finish that in the steps I'm allowed. Please try a simpler request."
@@ -25,7 +26,7 @@ async def converse(deps: Deps, state: RunState) -> None:
     while state.rounds < deps.settings.llm_max_rounds:
         after_tools = bool(state.results) or state.rounds > 0
         if after_tools:
-            state.progress(Stage.SUMMARIZING, "Putting the answer together")
+            state.emit(Summarizing(message="Putting the answer together"))
         started = time.perf_counter()
         turn = await deps.llm.complete(state.messages, state.openai_tools)
         state.rounds += 1
@@ -53,13 +54,11 @@ async def _handle_tool_calls(deps: Deps, state: RunState, turn: AssistantTurn) -
         state.outcome.status = Status.CLARIFICATION_NEEDED
         return True
     plan = plan_calls(deps, state, turn.tool_calls)
-    chosen = [c.tool.qualified_name for c in plan.runnable + plan.held]
+    chosen = [c.qualified_name for c in plan.runnable + plan.held]
     if chosen:
-        state.progress(Stage.SELECTING, f"Chose {', '.join(chosen)}", tools=chosen)
+        state.emit(Selecting(message=f"Chose {', '.join(chosen)}", tools=chosen))
     if plan.runnable:
-        started = time.perf_counter()
-        await run_calls(deps, state, plan.runnable)
-        state.add_time("execute", started)
+        await execute(deps, state, plan.runnable)
     if plan.held:
         await hold(deps, state, plan.held)
         return True
@@ -69,16 +68,15 @@ async def _handle_tool_calls(deps: Deps, state: RunState, turn: AssistantTurn) -
 async def hold(deps: Deps, state: RunState, held: list[PlannedCall]) -> None:
     """Freeze the risky calls in a pending confirmation and stop the command there."""
     actions = frozen_actions(held)
-    context = {"messages": state.messages, "query": state.query, "transcript": state.transcript,
-               "rounds": state.rounds}
+    context = ResumeContext(messages=state.messages, query=state.query,
+                            transcript=state.transcript, rounds=state.rounds)
     pending = await deps.confirmations.create(state.command.user_id, state.command.conversation_id,
-                                              actions, context)
-    views = [ActionView.model_validate(a.to_payload()) for a in actions]
-    state.outcome.confirmation = ConfirmationView(confirmation_id=pending.id,
-                                                  expires_at=pending.expires_at, actions=views)
+                                              actions, context.dump())
+    state.outcome.confirmation = ConfirmationView.model_validate(pending.to_payload())
+    views = state.outcome.confirmation.actions
     state.outcome.status = Status.CONFIRMATION_REQUIRED
     names = ", ".join(f"{a.service}.{a.tool}" for a in views)
     state.outcome.response = f"I need your approval before I run {names}."
-    state.progress(Stage.CONFIRMATION_REQUIRED, state.outcome.response,
-                   confirmation_id=pending.id, expires_at=pending.expires_at,
-                   actions=[v.model_dump(by_alias=True) for v in views])
+    state.emit(ConfirmationRequired(message=state.outcome.response, confirmation_id=pending.id,
+                                    expires_at=pending.expires_at,
+                                    actions=[v.model_dump(by_alias=True) for v in views]))

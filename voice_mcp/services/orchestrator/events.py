@@ -1,12 +1,21 @@
-"""The typed events a command produces; the route layer writes them as SSE (contract section 5)."""
+"""The typed events a command produces; the route layer writes them as SSE (docs/api.md, "Events").
+
+Every event has a `kind`, the SSE `event:` name it is sent under, and `wire()`, its JSON
+`data:`. A progress event is one model per progress `type`, each with only its own fields.
+
+To add a progress type: add its wire name to `Stage`, subclass `Progress` with
+`type: Literal[Stage.X] = Stage.X` and its fields, and list it in `ProgressEvent`.
+To add an event kind (another `event:` name): subclass `EventBase` with `kind = "name"`
+and list it in `Event`. Emit either with `state.emit(Model(...))`.
+"""
 
 from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
 from voice_mcp.services.orchestrator.payload import DonePayload
@@ -32,54 +41,113 @@ class Stage(StrEnum):
     SUMMARIZING = "summarizing"
 
 
-class Progress(BaseModel):
-    """A `progress` event: a stage began or advanced. Unset extras are left off the wire."""
+class EventBase(BaseModel):
+    """What every event shares: strict fields, camelCase on the wire, unset extras left off."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True,
+                              extra="forbid")
 
-    kind: Literal["progress"] = Field("progress", exclude=True)
-    type: Stage
-    message: str
-    timestamp: int = Field(default_factory=now_ms)
-    transcript: str | None = None
-    services: int | None = None
-    tools: int | list[str] | None = None
-    unavailable: dict[str, str] | None = None
-    confirmation_id: str | None = None
-    expires_at: int | None = None
-    actions: list[dict[str, Any]] | None = None
-    service: str | None = None
-    tool: str | None = None
-    index: int | None = None
-    total: float | None = None
-    progress: float | None = None
-    success: bool | None = None
-    duration_ms: int | None = None
+    kind: ClassVar[str]
 
     def wire(self) -> dict[str, Any]:
+        """The event's JSON `data:`."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-class ErrorEvent(BaseModel):
+class Progress(EventBase):
+    """A `progress` event: a stage began or advanced. Subclasses set `type` and add fields."""
+
+    kind: ClassVar[str] = "progress"
+
+    type: Stage
+    message: str
+    timestamp: int = Field(default_factory=now_ms)
+
+
+class Transcribing(Progress):
+    type: Literal[Stage.TRANSCRIBING] = Stage.TRANSCRIBING
+
+
+class Transcribed(Progress):
+    type: Literal[Stage.TRANSCRIBED] = Stage.TRANSCRIBED
+    transcript: str
+
+
+class Analyzing(Progress):
+    type: Literal[Stage.ANALYZING] = Stage.ANALYZING
+
+
+class Discovering(Progress):
+    type: Literal[Stage.DISCOVERING] = Stage.DISCOVERING
+    services: int
+    tools: int
+    unavailable: dict[str, str] | None = None
+
+
+class Selecting(Progress):
+    type: Literal[Stage.SELECTING] = Stage.SELECTING
+    tools: list[str]
+
+
+class ConfirmationRequired(Progress):
+    type: Literal[Stage.CONFIRMATION_REQUIRED] = Stage.CONFIRMATION_REQUIRED
+    confirmation_id: str
+    expires_at: int
+    actions: list[dict[str, Any]]
+
+
+class Executing(Progress):
+    type: Literal[Stage.EXECUTING] = Stage.EXECUTING
+    service: str
+    tool: str
+    index: int
+    total: int
+
+
+class ToolProgress(Progress):
+    type: Literal[Stage.TOOL_PROGRESS] = Stage.TOOL_PROGRESS
+    service: str
+    tool: str
+    progress: float
+    total: float | None = None
+
+
+class Executed(Progress):
+    type: Literal[Stage.EXECUTED] = Stage.EXECUTED
+    service: str
+    tool: str
+    success: bool
+    duration_ms: int
+
+
+class Summarizing(Progress):
+    type: Literal[Stage.SUMMARIZING] = Stage.SUMMARIZING
+
+
+ProgressEvent = Annotated[
+    Transcribing | Transcribed | Analyzing | Discovering | Selecting | ConfirmationRequired
+    | Executing | ToolProgress | Executed | Summarizing,
+    Field(discriminator="type"),
+]
+"""Every progress type; parse a `progress` event's data with `PROGRESS.validate_python`."""
+PROGRESS: TypeAdapter[ProgressEvent] = TypeAdapter(ProgressEvent)
+
+
+class ErrorEvent(EventBase):
     """An `error` event; a `done` event always follows it."""
 
-    model_config = ConfigDict(frozen=True)
+    kind: ClassVar[str] = "error"
 
-    kind: Literal["error"] = Field("error", exclude=True)
     code: str
     message: str
     retryable: bool = False
 
-    def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
-
-class Done(BaseModel):
+class Done(EventBase):
     """The one `done` event that ends every command."""
 
-    model_config = ConfigDict(frozen=True)
+    kind: ClassVar[str] = "done"
 
-    kind: Literal["done"] = Field("done", exclude=True)
     payload: DonePayload
 
     def wire(self) -> dict[str, Any]:

@@ -1,9 +1,13 @@
-"""The execute stage: resolve the LLM's tool calls, hold the risky ones, run the rest at once."""
+"""The execute stage: resolve tool calls once, hold the risky ones, run the rest at once.
+
+`execute` is the one way tools run, for the LLM's calls and for approved actions alike.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +17,7 @@ from voice_mcp.services.llm.models import ToolCallRequest
 from voice_mcp.services.llm.models import tool_result_message as tool_message
 from voice_mcp.services.mcp.models import ToolCallResult, ToolInfo
 from voice_mcp.services.orchestrator.deps import Deps
-from voice_mcp.services.orchestrator.events import Stage
+from voice_mcp.services.orchestrator.events import Executed, Executing, ToolProgress
 from voice_mcp.services.orchestrator.state import RunState
 from voice_mcp.services.risk import RiskAssessment, assess, needs_confirmation
 
@@ -22,12 +26,27 @@ MAX_TOOL_OUTPUT_CHARS = 8000
 
 @dataclass(frozen=True)
 class PlannedCall:
-    """A tool call the LLM asked for, resolved to a known tool with checked arguments."""
+    """A tool call to run, with its arguments.
+
+    `tool` is the resolved, validated tool; None only for an approved action whose tool
+    is not in this run's tool set, which the MCP layer then resolves by name, once.
+    """
 
     call_id: str
-    tool: ToolInfo
+    service: str
+    name: str
     arguments: dict[str, Any]
-    risk: RiskAssessment
+    tool: ToolInfo | None = None
+    risk: RiskAssessment | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.service}.{self.name}"
+
+    @classmethod
+    def of(cls, call_id: str, tool: ToolInfo, arguments: dict[str, Any],
+           risk: RiskAssessment) -> PlannedCall:
+        return cls(call_id, tool.service, tool.name, arguments, tool, risk)
 
 
 @dataclass
@@ -47,7 +66,7 @@ def result_text(result: ToolCallResult) -> str:
 
 
 def plan_calls(deps: Deps, state: RunState, calls: list[ToolCallRequest]) -> Plan:
-    """Resolve each call; bad ones go straight back to the LLM as tool errors."""
+    """Resolve and validate each call once; bad ones go straight back to the LLM as errors."""
     plan = Plan(runnable=[], held=[])
     threshold = deps.settings.confirm_risk
     for call in calls:
@@ -64,7 +83,7 @@ def plan_calls(deps: Deps, state: RunState, calls: list[ToolCallRequest]) -> Pla
             continue
         service = deps.catalog.get(tool.service)
         risk = assess(tool, service.risk if service else {})
-        planned = PlannedCall(call.id, tool, call.arguments, risk)
+        planned = PlannedCall.of(call.id, tool, call.arguments, risk)
         if needs_confirmation(risk.level, threshold):
             plan.held.append(planned)
         else:
@@ -72,42 +91,65 @@ def plan_calls(deps: Deps, state: RunState, calls: list[ToolCallRequest]) -> Pla
     return plan
 
 
-async def run_calls(deps: Deps, state: RunState, calls: list[PlannedCall]) -> None:
+def resolve_actions(deps: Deps, state: RunState, actions: list[PendingAction]) -> list[PlannedCall]:
+    """Approved actions, exactly as frozen, resolved against this run's tool set."""
+    planned = []
+    for action in actions:
+        arguments = dict(action.arguments)
+        tool = state.tool_set.find(action.service, action.tool)
+        if tool is not None and deps.mcp.validate_arguments(tool, arguments) is not None:
+            tool = None  # let the MCP layer re-list it and report the problem
+        planned.append(PlannedCall(action.call_id, action.service, action.tool, arguments, tool))
+    return planned
+
+
+async def execute(deps: Deps, state: RunState, calls: list[PlannedCall]) -> None:
     """Run calls concurrently, each announced and reported, results fed to the conversation."""
+    started = time.perf_counter()
     total = len(calls)
-
-    async def one(index: int, call: PlannedCall) -> ToolCallResult:
-        service, name = call.tool.service, call.tool.name
-        state.progress(Stage.EXECUTING, f"Running {call.tool.qualified_name}", service=service,
-                       tool=name, index=index, total=total)
-
-        async def on_progress(progress: float, of: float | None, message: str | None) -> None:
-            state.progress(Stage.TOOL_PROGRESS, message or f"{call.tool.qualified_name} working",
-                           service=service, tool=name, progress=progress, total=of)
-
-        try:
-            result = await deps.mcp.call_tool(state.command.user_id, service, name,
-                                              call.arguments, progress=on_progress)
-        except AppError as err:
-            # e.g. reauth_required: this service is out, the others still run.
-            state.unavailable[service] = err.code
-            result = ToolCallResult(service=service, tool=name, arguments=call.arguments,
-                                    success=False, error=f"{err.code}: {err.message}")
-        deps.metrics.tool_calls.labels(service, str(result.success).lower()).inc()
-        state.progress(Stage.EXECUTED,
-                       f"{call.tool.qualified_name} {'done' if result.success else 'failed'}",
-                       service=service, tool=name, success=result.success,
-                       duration_ms=result.duration_ms)
-        return result
-
-    results = await asyncio.gather(*(one(i, c) for i, c in enumerate(calls, start=1)))
+    results = await asyncio.gather(*(_run_one(deps, state, call, i, total)
+                                     for i, call in enumerate(calls, start=1)))
     for call, result in zip(calls, results, strict=True):
         state.results.append(result)
         state.messages.append(tool_message(call.call_id, result_text(result)))
+    state.add_time("execute", started)
+
+
+async def _run_one(deps: Deps, state: RunState, call: PlannedCall, index: int,
+                   total: int) -> ToolCallResult:
+    service, name = call.service, call.name
+    state.emit(Executing(message=f"Running {call.qualified_name}", service=service, tool=name,
+                         index=index, total=total))
+
+    async def on_progress(progress: float, of: float | None, message: str | None) -> None:
+        state.emit(ToolProgress(message=message or f"{call.qualified_name} working",
+                                service=service, tool=name, progress=progress, total=of))
+
+    user_id = state.command.user_id
+    try:
+        if call.tool is not None:
+            result = await deps.mcp.call(user_id, call.tool, call.arguments, progress=on_progress)
+        else:
+            result = await deps.mcp.call_tool(user_id, service, name, call.arguments,
+                                              progress=on_progress)
+    except AppError as err:
+        # e.g. reauth_required: this service is out, the others still run.
+        state.unavailable[service] = err.code
+        result = ToolCallResult(service=service, tool=name, arguments=call.arguments,
+                                success=False, error=f"{err.code}: {err.message}")
+    deps.metrics.tool_calls.labels(service, str(result.success).lower()).inc()
+    state.emit(Executed(message=f"{call.qualified_name} {'done' if result.success else 'failed'}",
+                        service=service, tool=name, success=result.success,
+                        duration_ms=result.duration_ms))
+    return result
 
 
 def frozen_actions(calls: list[PlannedCall]) -> list[PendingAction]:
     """The held calls as they will be stored and shown, exactly what an approval will run."""
-    return [PendingAction(service=c.tool.service, tool=c.tool.name,
-                          arguments=json.loads(json.dumps(c.arguments)), risk=c.risk.level,
-                          reason=c.risk.reason, call_id=c.call_id) for c in calls]
+    actions = []
+    for c in calls:
+        assert c.risk is not None  # only planned (resolved, assessed) calls are held
+        actions.append(PendingAction(service=c.service, tool=c.name,
+                                     arguments=json.loads(json.dumps(c.arguments)),
+                                     risk=c.risk.level, reason=c.risk.reason, call_id=c.call_id))
+    return actions

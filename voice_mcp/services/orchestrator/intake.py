@@ -8,7 +8,7 @@ from voice_mcp.services.history import Turn
 from voice_mcp.services.llm.prompts import ASK_USER_TOOL, system_message
 from voice_mcp.services.llm.tool_names import tool_set_for
 from voice_mcp.services.orchestrator.deps import Deps
-from voice_mcp.services.orchestrator.events import Stage
+from voice_mcp.services.orchestrator.events import Discovering, Transcribed
 from voice_mcp.services.orchestrator.payload import Status
 from voice_mcp.services.orchestrator.state import RunState
 
@@ -28,7 +28,7 @@ async def transcribe(deps: Deps, state: RunState) -> bool:
     state.add_time("transcribe", started)
     state.transcript = text
     state.query = text
-    state.progress(Stage.TRANSCRIBED, "Heard you", transcript=text)
+    state.emit(Transcribed(message="Heard you", transcript=text))
     if not any(ch.isalnum() for ch in text):
         state.outcome.status = Status.CLARIFICATION_NEEDED
         state.outcome.question = NOT_CAUGHT
@@ -64,5 +64,5 @@ async def discover(deps: Deps, state: RunState, *, announce: bool = True) -> Non
                f"{_count(found.service_count, 'service')}")
     if state.unavailable:
         message += f"; unavailable: {', '.join(sorted(state.unavailable))}"
-    state.progress(Stage.DISCOVERING, message, services=found.service_count,
-                   tools=len(found.tools), unavailable=state.unavailable or None)
+    state.emit(Discovering(message=message, services=found.service_count, tools=len(found.tools),
+                           unavailable=state.unavailable or None))

@@ -6,21 +6,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
-from voice_mcp.errors import AppError
-from voice_mcp.services.confirmations import PendingConfirmation
+from voice_mcp.errors import AppError, to_app_error
+from voice_mcp.services.confirmations import PendingAction, PendingConfirmation
 from voice_mcp.services.history import Turn
-from voice_mcp.services.llm.models import tool_result_message as tool_message
-from voice_mcp.services.mcp.models import ToolCallResult
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.dialogue import converse
-from voice_mcp.services.orchestrator.events import Done, ErrorEvent, Event, Progress, Stage
-from voice_mcp.services.orchestrator.execution import result_text
+from voice_mcp.services.orchestrator.events import (
+    Analyzing,
+    Done,
+    ErrorEvent,
+    Event,
+    Progress,
+    Transcribing,
+)
+from voice_mcp.services.orchestrator.execution import execute, resolve_actions
 from voice_mcp.services.orchestrator.intake import analyze, discover, transcribe
 from voice_mcp.services.orchestrator.payload import ErrorView, Status
+from voice_mcp.services.orchestrator.resume import ResumeContext
 from voice_mcp.services.orchestrator.state import Command, RunState
-from voice_mcp.services.store import REDIS_DOWN, unavailable_error
 
 log = logging.getLogger(__name__)
 Body = Callable[[RunState], Awaitable[None]]
@@ -37,9 +41,8 @@ class Orchestrator:
     def run(self, command: Command) -> AsyncIterator[Event]:
         """Stream a new command: (transcribe) -> analyze -> discover -> select/execute."""
         # The first stage is announced by the stream itself, before any task or I/O starts.
-        first = (Progress(type=Stage.TRANSCRIBING, message="Listening to your recording")
-                 if command.audio is not None
-                 else Progress(type=Stage.ANALYZING, message=ANALYZING))
+        first: Progress = (Transcribing(message="Listening to your recording")
+                           if command.audio is not None else Analyzing(message=ANALYZING))
         return self._stream(command, self._new_command, first)
 
     async def take_confirmation(self, user_id: str, confirmation_id: str) -> PendingConfirmation:
@@ -48,11 +51,12 @@ class Orchestrator:
 
     def resume(self, pending: PendingConfirmation, approved: bool) -> AsyncIterator[Event]:
         """Stream what follows a claimed confirmation: the frozen actions, then the LLM."""
-        command = Command(user_id=pending.user_id, query=str(pending.context.get("query", "")),
+        context = ResumeContext.model_validate(pending.context)
+        command = Command(user_id=pending.user_id, query=context.query,
                           conversation_id=pending.conversation_id)
 
         async def body(state: RunState) -> None:
-            await self._resume(state, pending, approved)
+            await self._resume(state, context, pending.actions, approved)
 
         return self._stream(command, body)
 
@@ -61,45 +65,26 @@ class Orchestrator:
         if state.command.audio is not None:
             if not await transcribe(deps, state):
                 return
-            state.progress(Stage.ANALYZING, ANALYZING)
+            state.emit(Analyzing(message=ANALYZING))
         history = await deps.history.turns(state.command.user_id, state.command.conversation_id)
         await analyze(deps, state, history)
         await discover(deps, state)
         await converse(deps, state)
 
-    async def _resume(self, state: RunState, pending: PendingConfirmation, approved: bool) -> None:
-        context: dict[str, Any] = pending.context
-        state.transcript = context.get("transcript")
+    async def _resume(self, state: RunState, context: ResumeContext,
+                      actions: list[PendingAction], approved: bool) -> None:
+        state.transcript = context.transcript
         if not approved:
             state.outcome.status = Status.CANCELLED
             state.outcome.response = DECLINED
             return
-        state.messages = list(context.get("messages", []))
-        state.rounds = int(context.get("rounds", 0))
-        await self._run_frozen(state, pending)
-        # The LLM finishes the command with the tools as they are now (warm cache, no event:
-        # the stream already began with the approved actions).
+        state.messages = list(context.messages)
+        state.rounds = context.rounds
+        # The tools as they are now (warm cache, no event: the stream begins with the approved
+        # actions); the actions run exactly as frozen, then the LLM finishes the command.
         await discover(self.deps, state, announce=False)
+        await execute(self.deps, state, resolve_actions(self.deps, state, actions))
         await converse(self.deps, state)
-
-    async def _run_frozen(self, state: RunState, pending: PendingConfirmation) -> None:
-        """Run exactly the approved actions, as they were stored; nothing may change them."""
-        total = len(pending.actions)
-        for index, action in enumerate(pending.actions, start=1):
-            state.progress(Stage.EXECUTING, f"Running {action.service}.{action.tool}",
-                           service=action.service, tool=action.tool, index=index, total=total)
-            try:
-                result = await self.deps.mcp.call_tool(state.command.user_id, action.service,
-                                                       action.tool, dict(action.arguments))
-            except AppError as err:
-                result = ToolCallResult(service=action.service, tool=action.tool,
-                                        arguments=dict(action.arguments), success=False,
-                                        error=f"{err.code}: {err.message}")
-            state.results.append(result)
-            state.messages.append(tool_message(action.call_id, result_text(result)))
-            state.progress(Stage.EXECUTED, f"{action.service}.{action.tool} finished",
-                           service=action.service, tool=action.tool, success=result.success,
-                           duration_ms=result.duration_ms)
 
     async def _stream(self, command: Command, body: Body,
                       first: Progress | None = None) -> AsyncIterator[Event]:
@@ -134,13 +119,8 @@ class Orchestrator:
             else:
                 self._fail(state, AppError("The command took too long and was stopped.",
                                            code="timeout", retryable=True), Status.TIMEOUT)
-        except AppError as err:
-            self._fail(state, err)
-        except REDIS_DOWN:
-            self._fail(state, unavailable_error())
-        except Exception:
-            log.exception("command failed")
-            self._fail(state, AppError("Something went wrong on our side."))
+        except Exception as exc:
+            self._fail(state, to_app_error(exc, "command"))
         await self._finish(state)
 
     def _fail(self, state: RunState, err: AppError, status: Status = Status.FAILED) -> None:

@@ -1,4 +1,4 @@
-"""The done payload (contract section 6) and its parts."""
+"""The done payload (docs/api.md, "Done payload") and its parts."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Any
 from voice_mcp.services.audio_format import AudioFormat
 from voice_mcp.services.llm.tool_names import ToolSet
 from voice_mcp.services.mcp.models import ToolCallResult
-from voice_mcp.services.orchestrator.events import Event, Progress, Stage
+from voice_mcp.services.orchestrator.events import Event
 from voice_mcp.services.orchestrator.payload import (
     ConfirmationView,
     DonePayload,
@@ -70,10 +70,6 @@ class RunState:
     def __post_init__(self) -> None:
         if not self.query:
             self.query = self.command.query
-
-    def progress(self, stage: Stage, message: str, **extra: Any) -> None:
-        """Emit a progress event for this run."""
-        self.emit(Progress(type=stage, message=message, **extra))
 
     def add_time(self, stage: str, since: float) -> None:
         """Charge the time since `since` (perf_counter) to a stage."""
