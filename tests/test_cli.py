@@ -142,3 +142,21 @@ async def test_served_app_cancels_the_llm_call_when_the_client_leaves(openai_ser
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):
             await proc.wait()
+
+
+@pytest.mark.parametrize(("host", "expected"), [("127.0.0.1", True), ("::1", True),
+                                                ("localhost", True), ("0.0.0.0", False),
+                                                ("192.168.1.5", False)])
+async def test_console_link_only_on_loopback_with_a_secret(host: str, expected: bool) -> None:
+    from voice_mcp.cli import console_link
+    from voice_mcp.services.auth import TokenVerifier
+    from voice_mcp.settings import Settings
+
+    settings = Settings(_env_file=None, host=host, port=8123, jwt_secret="k" * 40)
+    link = console_link(settings)
+    assert (link is not None) == expected
+    if link is not None:
+        prefix, token = link.split("/#token=")
+        assert prefix == (f"http://[{host}]:8123" if ":" in host else f"http://{host}:8123")
+        assert await TokenVerifier(settings).verify(token) == "dev"
+    assert console_link(Settings(_env_file=None, host=host)) is None

@@ -75,7 +75,8 @@ def browser(servers: tuple[BackgroundLoop, Stack], spoken_wav: Path) -> Iterator
     options.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 "--window-size=1280,800", "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={spoken_wav}",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={spoken_wav}",
                 "--autoplay-policy=no-user-gesture-required", "--mute-audio",
                 "--disable-features=Translate,MediaRouter", "--no-first-run"):
         options.add_argument(arg)

@@ -36,7 +36,8 @@ def browser_missing() -> str | None:
     """Why no browser test can run here, or None."""
     if CHROMIUM.exists() and CHROMEDRIVER.exists():
         return None
-    return "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+    return ("chromium and chromium-driver are not installed"
+            " (apt-get install chromium chromium-driver)")
 
 
 def must_run_here() -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -26,10 +26,11 @@ class ConsolePage:
         """Load the console afresh (a new document: only the fragment would not reload it)."""
         self.driver.get("about:blank")
         self.driver.get(f"{self.base_url}/#token={token}" if token else f"{self.base_url}/")
-        self.wait(lambda: self.driver.execute_script("return document.documentElement.dataset.ready"))
+        self.wait(lambda: self.driver.execute_script(
+            "return document.documentElement.dataset.ready"))
 
     def wait(self, condition: Callable[[], T], timeout: float = 30, message: str = "") -> T:
-        def check(_driver: Any) -> T | bool:
+        def check(_driver: Any) -> T | Literal[False]:
             try:
                 return condition()
             except (StaleElementReferenceException, AssertionError):
@@ -72,13 +73,22 @@ class ConsolePage:
         return len(self.turns())
 
     def wait_turn(self, index: int, timeout: float = 30) -> WebElement:
-        return self.wait(lambda: self.turns()[index] if len(self.turns()) > index else False,
-                         timeout, f"turn {index} never appeared")
+        def nth() -> WebElement | None:
+            turns = self.turns()
+            return turns[index] if len(turns) > index else None
+
+        found = self.wait(nth, timeout, f"turn {index} never appeared")
+        assert found is not None
+        return found
 
     def wait_done(self, turn: WebElement, timeout: float = 30) -> str:
         """The done status shown on a turn (its data-status)."""
-        badge = self.wait(lambda: (turn.find_elements(By.CSS_SELECTOR, ".status") or [False])[0],
-                          timeout, "the command never finished")
+        def badge_of() -> WebElement | None:
+            found = turn.find_elements(By.CSS_SELECTOR, ".status")
+            return found[0] if found else None
+
+        badge = self.wait(badge_of, timeout, "the command never finished")
+        assert badge is not None
         return str(badge.get_attribute("data-status"))
 
     @staticmethod

@@ -38,7 +38,8 @@ def page(browser: Any, servers: tuple[BackgroundLoop, Stack], features: Features
 
 
 @pytest.fixture
-def world(servers: tuple[BackgroundLoop, Stack], page: ConsolePage) -> Iterator[tuple[BackgroundLoop, Stack]]:
+def world(servers: tuple[BackgroundLoop, Stack],
+          page: ConsolePage) -> Iterator[tuple[BackgroundLoop, Stack]]:
     """A fresh script for each test, and no browser error (a CSP violation is one) left over."""
     loop, stack = servers
     def fresh() -> None:
@@ -59,15 +60,16 @@ def test_sign_in_link_scrubs_the_token_and_names_every_control(page: ConsolePage
     _, stack = world
     page.open(stack.token("alice"))
     assert "token" not in page.driver.current_url
-    assert page.driver.execute_script("return sessionStorage.getItem('voice-mcp-token')") == stack.token("alice") or \
-        page.driver.execute_script("return sessionStorage.getItem('voice-mcp-token')").count(".") == 2
+    kept = page.driver.execute_script("return sessionStorage.getItem('voice-mcp-token')")
+    assert isinstance(kept, str) and kept.count(".") == 2, "the token is kept for this tab"
     assert page.driver.find_element(By.ID, "who").text == "Signed in as alice"
     assert page.command_field().is_displayed()
     for name in ("Send", "Talk", "New conversation"):
         assert page.button(name).is_displayed()
     assert page.button("Talk").get_attribute("aria-pressed") == "false"
     assert page.log().get_attribute("role") == "log"
-    service = page.wait(lambda: page.driver.find_element(By.CSS_SELECTOR, "li[data-service=secure_notes]"))
+    service = page.wait(lambda: page.driver.find_element(By.CSS_SELECTOR,
+                                                         "li[data-service=secure_notes]"))
     assert "Not connected" in service.text
     assert page.button("Connect", within=service).is_displayed()
     example = page.wait(lambda: page.button("List my notes"))
@@ -75,8 +77,7 @@ def test_sign_in_link_scrubs_the_token_and_names_every_control(page: ConsolePage
     page.screenshot("signed-in")
 
 
-def test_typed_command_stages_streamed_answer_busy_state_and_timings(page: ConsolePage, world,
-                                                                   features: Features) -> None:
+def test_typed_command_stages_answer_busy_state_and_timings(page: ConsolePage, world) -> None:
     loop, stack = world
     page.open(stack.token("typed"))
     answer = "You have no notes yet. Say add a note to make one."
@@ -97,8 +98,6 @@ def test_typed_command_stages_streamed_answer_busy_state_and_timings(page: Conso
     assert types[0] == "analyzing"
     assert {"discovering", "selecting", "executing", "executed"} <= set(types), types
     assert page.answer(turn) == answer
-    if features.deltas:
-        assert int(turn.find_element(By.CSS_SELECTOR, ".answer").get_attribute("data-deltas")) > 1
     badge = turn.find_element(By.CSS_SELECTOR, ".status")
     assert badge.text.startswith("Done")
     rows = turn.find_elements(By.CSS_SELECTOR, ".waterfall .track")
@@ -122,8 +121,10 @@ def _hold_space(page: ConsolePage, seconds: float) -> None:
     page.driver.find_element(By.TAG_NAME, "body").click()
     ActionChains(page.driver).key_down(Keys.SPACE).perform()
     talk = page.button("Talk")
-    page.wait(lambda: talk.get_attribute("aria-pressed") == "true", message="recording never started")
-    page.wait(lambda: int(page.driver.find_element(By.ID, "level").get_attribute("aria-valuenow")) > 0,
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "true",
+              message="recording never started")
+    level = page.driver.find_element(By.ID, "level")
+    page.wait(lambda: int(level.get_attribute("aria-valuenow") or 0) > 0,
               message="the input level never moved")
     page.screenshot("recording")
     time.sleep(seconds)
@@ -295,3 +296,87 @@ def test_usable_at_390_px(page: ConsolePage, world) -> None:
         page.screenshot("mobile-390")
     finally:
         driver.set_window_size(1280, 800)
+
+
+def _needs(available: bool, what: str) -> None:
+    """Skip only when the server under test lacks the feature (it lands in another issue)."""
+    if not available:
+        pytest.skip(f"the server does not offer {what} yet")
+
+
+def _speech_requests(page: ConsolePage) -> int:
+    return int(page.driver.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => e.name.endsWith('/api/voice/speech')).length"))
+
+
+def test_answer_streams_as_deltas_and_is_spoken_sentence_by_sentence(page: ConsolePage, world,
+                                                                    features: Features) -> None:
+    _needs(features.deltas, "streamed `delta` events (issue 12)")
+    loop, stack = world
+    page.open(stack.token("listener"))
+    answer = "Your notebook is empty right now. Say add a note to start one!"
+    script(loop, stack, tool_turn(call("notes__list_notes")), answer)
+    before = page.turn_count()
+    page.send_text("read my notes")
+    turn = page.wait_turn(before)
+    assert page.wait_done(turn) == "completed"
+    assert page.answer(turn) == answer
+    deltas = turn.find_element(By.CSS_SELECTOR, ".answer").get_attribute("data-deltas")
+    assert int(deltas or 0) > 1
+    _needs(features.speech, "POST /api/voice/speech (issue 12)")
+    page.wait(lambda: _speech_requests(page) == 2, message="one speech request per sentence")
+    mute = page.button("Mute speech")
+    mute.click()
+    assert mute.get_attribute("aria-pressed") == "true"
+    script(loop, stack, tool_turn(call("notes__list_notes")), "Quiet now. Nothing is said.")
+    page.send_text("read them again")
+    assert page.wait_done(page.wait_turn(before + 1)) == "completed"
+    assert _speech_requests(page) == 2, "muted: nothing more was sent to be spoken"
+    mute.click()
+    assert mute.get_attribute("aria-pressed") == "false"
+
+
+def test_reconnects_a_cut_stream_with_last_event_id(page: ConsolePage, world,
+                                                    features: Features) -> None:
+    loop, stack = world
+    page.open(stack.token("roamer"))
+    answer = "You have no notes, and the network hiccup did not lose this answer."
+    gate = Gate(loop, answer)
+    script(loop, stack, tool_turn(call("notes__list_notes")), gate)
+    before = page.turn_count()
+    page.send_text("list my notes please")
+    turn = page.wait_turn(before)
+    gate.wait_arrived()
+    assert loop.call(stack.proxy.cut) >= 1
+    if not features.command_ids:
+        page.wait(lambda: turn.find_element(By.CSS_SELECTOR, ".notice.error"))
+        gate.open()
+        _needs(False, "resumable commands (commandId, /api/voice/commands/{id}/events; issue 13)")
+    page.wait(lambda: any("Connection lost" in t for t in page.stage_texts(turn)),
+              message="the console never said the connection dropped")
+    gate.open()
+    assert page.wait_done(turn) == "completed"
+    texts = page.stage_texts(turn)
+    assert any(t.startswith("Reconnected: resuming after event") for t in texts), texts
+    types = [t for t in page.stage_types(turn) if t]
+    assert len(types) == len(set(types)), f"no stage twice after resuming: {types}"
+    assert page.answer(turn) == answer
+    page.screenshot("reconnected")
+
+
+def test_microphone_reopens_when_the_answer_asks_something(page: ConsolePage, world,
+                                                           features: Features) -> None:
+    _needs(features.continue_field, "`continueConversation` in the done payload (issue 12)")
+    loop, stack = world
+    page.open(stack.token("asker"))
+    script(loop, stack, "Which note should I read to you?")
+    before = page.turn_count()
+    page.send_text("read a note")
+    turn = page.wait_turn(before)
+    assert page.wait_done(turn) in ("completed", "clarification_needed")
+    talk = page.button("Talk")
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "true",
+              message="the microphone did not reopen")
+    ActionChains(page.driver).send_keys(Keys.ESCAPE).perform()
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "false")
