@@ -16,7 +16,11 @@ const AUTO_STOP_SILENCE_MS = 1500, AUTO_STOP_MAX_MS = 15000;
 const state = { conversationId: null, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0 };
 const log = $("log"), query = $("query"), send = $("send"), talk = $("talk");
 const levelBar = document.querySelector(".level-bar");
-const speaker = new Speaker((message) => note(`Speech output is off: ${message}`));
+const speaker = new Speaker(() => {
+  $("mute").disabled = true;
+  $("mute").title = "This server does not offer speech output";
+  note("Answers are shown but not spoken: this server does not offer speech output.");
+});
 const recorder = new Recorder(showLevel);
 const services = new ServicesPanel(loadExamples);
 
