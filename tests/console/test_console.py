@@ -77,6 +77,19 @@ def test_sign_in_link_scrubs_the_token_and_names_every_control(page: ConsolePage
     page.screenshot("signed-in")
 
 
+def test_a_same_origin_page_can_hand_over_a_token(page: ConsolePage, world) -> None:
+    _, stack = world
+    page.open()
+    page.driver.execute_script("sessionStorage.clear()")
+    page.open()
+    assert page.driver.find_element(By.ID, "signin").is_displayed()
+    page.driver.execute_script(
+        "window.postMessage({type: 'voice-mcp:token', token: arguments[0]}, location.origin)",
+        stack.token("handed"))
+    page.wait(lambda: page.driver.find_element(By.ID, "who").text == "Signed in as handed")
+    assert not page.driver.find_element(By.ID, "signin").is_displayed()
+
+
 def test_typed_command_stages_answer_busy_state_and_timings(page: ConsolePage, world) -> None:
     loop, stack = world
     page.open(stack.token("typed"))

@@ -102,7 +102,7 @@ async def test_console_and_openapi(client) -> None:
     script = await client.get("/static/console.js")
     assert script.status == 200 and script.content_type == "text/javascript"
     assert "/api/voice/llm/stream" in await script.text()
-    for missing in ("/static/nope.js", "/static/..%2Fcli.py", "/static/"):
+    for missing in ("/static/nope.js", "/static/..%2Fcli.py", "/static/", "/static/index.html"):
         assert (await client.get(missing)).status == 404, missing
     doc = await (await client.get("/api/openapi.json")).json()
     assert doc["openapi"].startswith("3.")

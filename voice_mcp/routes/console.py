@@ -15,9 +15,10 @@ _TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript",
 # The console runs within this policy: no inline script or style, nothing from elsewhere.
 CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-               "form-action 'self'; frame-ancestors 'self'")
+               "form-action 'self'; frame-ancestors 'none'")
 _HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": CONSOLE_CSP,
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY"}
 
 
 def _load_static() -> dict[str, tuple[bytes, str]]:
@@ -50,7 +51,10 @@ async def console(_request: web.Request) -> web.Response:
 
 @routes.get("/static/{name}")
 async def static_file(request: web.Request) -> web.Response:
-    return _file(request.match_info["name"])
+    name = request.match_info["name"]
+    if name == "index.html":  # the page lives at `/` only
+        raise web.HTTPNotFound()
+    return _file(name)
 
 
 @routes.get("/api/openapi.json")

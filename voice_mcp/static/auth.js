@@ -2,7 +2,7 @@
 //
 // Ways in: `/#token=<JWT>` (the link `voice-mcp serve` prints; removed from the address bar at
 // once), a same-origin `window.postMessage({type: "voice-mcp:token", token})` from the page that
-// embeds or opened the console (a front-end's own sign-in), or pasting one by hand.
+// opened the console (a front-end's own sign-in), or pasting one by hand.
 
 const KEY = "voice-mcp-token";
 const listeners = new Set();
@@ -37,7 +37,7 @@ export function takeTokenFromLocation() {
   setToken(value);
 }
 
-/** Accept a token posted by a same-origin page (an embedding front-end or the opener). */
+/** Accept a token posted by a same-origin page (the front-end that opened the console). */
 export function listenForPostedToken() {
   window.addEventListener("message", (event) => {
     if (event.origin !== location.origin) return;

@@ -162,7 +162,7 @@ $("mute").addEventListener("click", () => {
   const muted = $("mute").getAttribute("aria-pressed") !== "true";
   $("mute").setAttribute("aria-pressed", String(muted));
   speaker.setMuted(muted);
-  localStorage.setItem("voice-mcp-muted", muted ? "1" : "");
+  sessionStorage.setItem("voice-mcp-muted", muted ? "1" : "");
 });
 
 // ---- push to talk -------------------------------------------------------------------------
@@ -267,7 +267,7 @@ takeTokenFromLocation();
 window.addEventListener("hashchange", takeTokenFromLocation);
 listenForPostedToken();
 showWho();
-if (localStorage.getItem("voice-mcp-muted")) { $("mute").setAttribute("aria-pressed", "true"); speaker.setMuted(true); }
+if (sessionStorage.getItem("voice-mcp-muted")) { $("mute").setAttribute("aria-pressed", "true"); speaker.setMuted(true); }
 if (!Recorder.supported()) { talk.disabled = true; $("talk-help").textContent = "This browser cannot record audio here (a secure origin is needed)."; }
 if (token()) services.refresh();
 document.documentElement.dataset.ready = "true";
