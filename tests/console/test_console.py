@@ -90,6 +90,37 @@ def test_a_same_origin_page_can_hand_over_a_token(page: ConsolePage, world) -> N
     assert not page.driver.find_element(By.ID, "signin").is_displayed()
 
 
+SSE_PARSE = """
+const done = arguments[arguments.length - 1];
+(async () => {
+  const {readEvents} = await import("/static/api.js");
+  const bytes = new TextEncoder().encode(arguments[0]);
+  const body = new ReadableStream({start(c) {
+    for (const b of bytes) c.enqueue(new Uint8Array([b]));
+    c.close();
+  }});
+  const out = [];
+  for await (const r of readEvents(new Response(body))) out.push(r);
+  return out;
+})().then(done, (e) => done(String(e)));
+"""
+
+
+def test_event_parser_survives_byte_by_byte_delivery(page: ConsolePage, world) -> None:
+    """CRLF pairs and multi-byte characters split across reads, comments, multi-line data."""
+    _, stack = world
+    page.open(stack.token("parser"))
+    wire = ('id: 1\r\nevent: progress\r\ndata: {"t":"é ✓ 東京"}\r\n\r\n: ping\r\n\r\n'
+            'id: 2\nevent: delta\ndata: {"a":\ndata: 1}\n\n'
+            'id: 3\revent: done\rdata: {"ok":true}\r\r')
+    events = page.driver.execute_async_script(SSE_PARSE, wire)
+    assert events == [
+        {"id": "1", "event": "progress", "data": '{"t":"é ✓ 東京"}'},
+        {"id": "2", "event": "delta", "data": '{"a":\n1}'},
+        {"id": "3", "event": "done", "data": '{"ok":true}'},
+    ]
+
+
 def test_typed_command_stages_answer_busy_state_and_timings(page: ConsolePage, world) -> None:
     loop, stack = world
     page.open(stack.token("typed"))

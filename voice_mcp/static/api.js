@@ -59,10 +59,11 @@ export async function* readEvents(response) {
   let record = { id: null, event: "message", data: [] };
   for (;;) {
     const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value;
+    if (done && !buffer.endsWith("\r")) return; // an event without its blank line is dropped
+    buffer += done ? "\n" : value;                // a last lone \r ends its line
     let newline;
     while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+      if (newline === buffer.length - 1 && buffer.endsWith("\r")) break; // maybe half of \r\n
       const line = buffer.slice(0, newline);
       buffer = buffer.slice(newline + (buffer.startsWith("\r\n", newline) ? 2 : 1));
       if (line === "") {
