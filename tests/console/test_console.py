@@ -121,6 +121,61 @@ def test_event_parser_survives_byte_by_byte_delivery(page: ConsolePage, world) -
     ]
 
 
+FOLLOW = """
+const done = arguments[arguments.length - 1];
+(async () => {
+  const {followCommand} = await import("/static/api.js");
+  const enc = new TextEncoder();
+  let sent = false;
+  const first = new ReadableStream({pull(c) {
+    if (sent) { c.error(new TypeError("network error")); return; }
+    sent = true;
+    c.enqueue(enc.encode('id: 1\\nevent: progress\\ndata: {"type":"analyzing","commandId":"c-1"}\\n\\n' +
+                         'id: 2\\nevent: delta\\ndata: {"text":"Hel"}\\n\\n'));
+  }});
+  const resumed = 'id: 2\\nevent: delta\\ndata: {"text":"Hel"}\\n\\n' +
+                  'id: 3\\nevent: delta\\ndata: {"text":"lo"}\\n\\n' +
+                  'id: 4\\nevent: done\\ndata: {"status":"completed"}\\n\\n';
+  const asked = [];
+  const realFetch = window.fetch;
+  window.fetch = async (url, init) => {
+    const headers = new Headers(init.headers);
+    asked.push([String(url), headers.get("Last-Event-ID"), headers.get("Authorization")]);
+    return new Response(resumed, {headers: {"Content-Type": "text/event-stream"}});
+  };
+  const log = [];
+  try {
+    await followCommand(async () => new Response(first), {
+      event: (kind, data) => log.push([kind, data]),
+      reconnecting: (attempt) => log.push(["reconnecting", attempt]),
+      reconnected: (lastId) => log.push(["reconnected", lastId]),
+      lost: (message) => log.push(["lost", message]),
+    });
+  } finally { window.fetch = realFetch; }
+  return {log, asked};
+})().then(done, (e) => done(String(e)));
+"""
+
+
+def test_a_dropped_stream_is_resumed_from_the_last_event_id(page: ConsolePage, world) -> None:
+    """The client half of resuming, with the network faked in the page (the whole path
+    against the server is test_reconnects_a_cut_stream_with_last_event_id)."""
+    _, stack = world
+    page.open(stack.token("resumer"))
+    result = page.driver.execute_async_script(FOLLOW)
+    [(url, last_id, authorization)] = result["asked"]
+    assert (url, last_id) == ("/api/voice/commands/c-1/events", "2")
+    assert authorization.startswith("Bearer ") and authorization.count(".") == 2
+    assert result["log"] == [
+        ["progress", {"type": "analyzing", "commandId": "c-1"}],
+        ["delta", {"text": "Hel"}],
+        ["reconnecting", 1],
+        ["reconnected", "2"],
+        ["delta", {"text": "lo"}],
+        ["done", {"status": "completed"}],
+    ], "event 2 is not delivered twice"
+
+
 def test_typed_command_stages_answer_busy_state_and_timings(page: ConsolePage, world) -> None:
     loop, stack = world
     page.open(stack.token("typed"))
