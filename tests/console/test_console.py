@@ -130,8 +130,9 @@ const done = arguments[arguments.length - 1];
   const first = new ReadableStream({pull(c) {
     if (sent) { c.error(new TypeError("network error")); return; }
     sent = true;
-    c.enqueue(enc.encode('id: 1\\nevent: progress\\ndata: {"type":"analyzing","commandId":"c-1"}\\n\\n' +
-                         'id: 2\\nevent: delta\\ndata: {"text":"Hel"}\\n\\n'));
+    c.enqueue(enc.encode(
+      'id: 1\\nevent: progress\\ndata: {"type":"analyzing","commandId":"c-1"}\\n\\n' +
+      'id: 2\\nevent: delta\\ndata: {"text":"Hel"}\\n\\n'));
   }});
   const resumed = 'id: 2\\nevent: delta\\ndata: {"text":"Hel"}\\n\\n' +
                   'id: 3\\nevent: delta\\ndata: {"text":"lo"}\\n\\n' +
