@@ -480,3 +480,48 @@ def test_microphone_reopens_when_the_answer_asks_something(page: ConsolePage, wo
               message="the microphone did not reopen")
     ActionChains(page.driver).send_keys(Keys.ESCAPE).perform()
     page.wait(lambda: talk.get_attribute("aria-pressed") == "false")
+
+
+CONTRAST = """
+const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => {
+  const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+};
+const background = (el) => {
+  for (let e = el; e; e = e.parentElement) {
+    const c = parse(getComputedStyle(e).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+const worst = [];
+for (const el of document.querySelectorAll("body *")) {
+  if (!el.checkVisibility() || el.closest("[hidden], button:disabled, .level")) continue;
+  const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own) continue;
+  const style = getComputedStyle(el);
+  if (parseFloat(style.opacity) < 1) continue;
+  const a = lum(parse(style.color).slice(0, 3)), b = lum(background(el));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < 4.5) worst.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)}`);
+}
+return worst;
+"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_meets_wcag_aa(page: ConsolePage, world, scheme: str) -> None:
+    loop, stack = world
+    driver = page.driver
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+    try:
+        page.open(stack.token("contrast"))
+        loop.call(lambda: stack.openai.script(tool_turn(call("notes__send_email", EMAIL))))
+        page.send_text("email bob")
+        page.wait_done(page.wait_turn(0))
+        assert driver.execute_script(CONTRAST) == []
+        page.screenshot(f"contrast-{scheme}")
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
