@@ -263,6 +263,31 @@ def test_push_to_talk_sends_real_audio_and_shows_what_was_heard(page: ConsolePag
     page.screenshot("voice-command")
 
 
+def test_talk_by_keyboard_and_by_holding_the_pointer(page: ConsolePage, world) -> None:
+    loop, stack = world
+    page.open(stack.token("holder"))
+    talk = page.button("Talk")
+    before = page.turn_count()
+    talk.send_keys(Keys.ENTER)  # a keyboard press toggles
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "true")
+    ActionChains(page.driver).send_keys(Keys.ESCAPE).perform()  # Escape throws it away
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "false")
+    assert page.turn_count() == before and loop.call(lambda: stack.openai.transcription_count) == 0
+
+    loop.call(lambda: stack.openai.script_transcription(SPOKEN))
+    script(loop, stack, tool_turn(call("notes__list_notes")), "Nothing there.")
+    hold = ActionChains(page.driver).click_and_hold(talk)
+    hold.perform()
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "true")
+    time.sleep(1.5)  # the length of the recording
+    ActionChains(page.driver).release(talk).perform()
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "false",
+              message="releasing a held Talk button stops recording")
+    turn = page.wait_turn(before)
+    assert page.wait_done(turn) == "completed"
+    assert page.said(turn) == f"You said{SPOKEN}"
+
+
 EMAIL = {"to": "bob@example.com", "subject": "Lunch", "body": "<b>Noon</b> at the usual place"}
 
 
