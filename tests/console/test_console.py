@@ -237,11 +237,17 @@ def test_push_to_talk_sends_real_audio_and_shows_what_was_heard(page: ConsolePag
     loop, stack = world
     page.open(stack.token("talker"))
     loop.call(lambda: stack.openai.script_transcription(SPOKEN, SPOKEN))
-    script(loop, stack, tool_turn(call("notes__list_notes")), "Your notebook is empty.",
+    planning = Gate(loop, tool_turn(call("notes__list_notes")))
+    script(loop, stack, planning, "Your notebook is empty.",
            tool_turn(call("notes__list_notes")), "Still empty.")
     before = page.turn_count()
     _hold_space(page, 2.5)
     turn = page.wait_turn(before)
+    planning.wait_arrived()
+    page.wait(lambda: page.said(turn) == f"You said{SPOKEN}",
+              message="what was heard shows while the command still runs")
+    assert turn.find_elements(By.CSS_SELECTOR, ".status") == []
+    planning.open()
     assert page.wait_done(turn) == "completed"
     assert page.said(turn) == f"You said{SPOKEN}"
     types = page.stage_types(turn)
