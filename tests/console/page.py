@@ -44,11 +44,17 @@ class ConsolePage:
     # -- controls by accessible name (contract section 14) --
 
     def button(self, name: str, within: WebElement | None = None) -> WebElement:
+        """The (last) visible button with this accessible name; waits while the page renders."""
         root = within or self.driver
-        found = [b for b in root.find_elements(By.CSS_SELECTOR, "button")
-                 if b.is_displayed() and b.accessible_name == name]
-        assert found, f"no visible button named {name!r}"
-        return found[-1]
+
+        def find() -> WebElement | None:
+            found = [b for b in root.find_elements(By.CSS_SELECTOR, "button")
+                     if b.is_displayed() and b.accessible_name == name]
+            return found[-1] if found else None
+
+        button = self.wait(find, 10, f"no visible button named {name!r}")
+        assert button is not None
+        return button
 
     def command_field(self) -> WebElement:
         field = self.driver.find_element(By.ID, "query")

@@ -13,7 +13,7 @@ const HOLD_MS = 350;          // a press longer than this is push-to-talk; short
 const MIN_RECORDING_MS = 300;
 const AUTO_STOP_SILENCE_MS = 1500, AUTO_STOP_MAX_MS = 15000;
 
-const state = { conversationId: null, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0 };
+const state = { conversationId: null, epoch: 0, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0 };
 const log = $("log"), query = $("query"), send = $("send"), talk = $("talk");
 const levelBar = document.querySelector(".level-bar");
 const speaker = new Speaker(() => {
@@ -66,6 +66,7 @@ onTokenChange(() => { showWho(); if (token()) services.refresh(); });
 async function run(turn, open) {
   $("empty")?.remove();
   setBusy(true);
+  const epoch = state.epoch;
   let spokeDeltas = false, done = null;
   try {
     await followCommand(open, {
@@ -73,7 +74,7 @@ async function run(turn, open) {
         if (kind === "progress") onProgress(turn, data);
         else if (kind === "delta" && typeof data.text === "string") { spokeDeltas = true; turn.delta(data.text); speaker.feed(data.text); }
         else if (kind === "error") turn.error(data);
-        else if (kind === "done") { done = data; onDone(turn, data, spokeDeltas); }
+        else if (kind === "done") { done = data; onDone(turn, data, spokeDeltas, epoch === state.epoch); }
       },
       reconnecting(attempt, delay) { turn.stage(`Connection lost: reconnecting (attempt ${attempt}) in ${delay} ms…`, "note"); },
       reconnected(lastId) { turn.stage(`Reconnected: resuming after event ${lastId ?? "0"}`, "note"); },
@@ -86,7 +87,7 @@ async function run(turn, open) {
     setBusy(false);
   }
   loadExamples();
-  if (done && done.continueConversation) reopenMicrophone();
+  if (done && done.continueConversation && epoch === state.epoch) reopenMicrophone();
 }
 
 function onProgress(turn, data) {
@@ -94,9 +95,10 @@ function onProgress(turn, data) {
   if (data.type === "confirmation_required" && data.confirmationId) showApproval(turn, data);
 }
 
-function onDone(turn, payload, spokeDeltas) {
+function onDone(turn, payload, spokeDeltas, current) {
   turn.done(payload);
-  if (typeof payload.conversationId === "string") state.conversationId = payload.conversationId;
+  // A command that ends after "New conversation" must not pull the old conversation back.
+  if (current && typeof payload.conversationId === "string") state.conversationId = payload.conversationId;
   if (!spokeDeltas && payload.response) speaker.feed(payload.response);
   speaker.flush();
   if (payload.status === "confirmation_required" && payload.confirmation) showApproval(turn, payload.confirmation);
@@ -118,13 +120,16 @@ function showApproval(turn, { confirmationId, actions, expiresAt }) {
   view.approve.focus({ preventScroll: true });
 }
 
+/** Answer a held action; false (and nothing sent) while another command is running. */
 function decide(confirmationId, approved) {
+  if (state.busy) { note("Wait for the running command to finish, then answer."); return false; }
   const turn = new Turn(log, approved ? "Approve" : "Decline", "You answered");
-  return run(turn, () => apiFetch("/api/voice/confirm", {
+  run(turn, () => apiFetch("/api/voice/confirm", {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
     body: JSON.stringify({ confirmationId, approved }),
   }));
+  return true;
 }
 
 function sendText(text) {
@@ -153,6 +158,7 @@ $("ask").addEventListener("submit", (event) => { event.preventDefault(); sendTex
 
 $("new-conversation").addEventListener("click", () => {
   state.conversationId = null;
+  state.epoch += 1;
   speaker.stop();
   log.replaceChildren(h("p", { class: "empty", text: "New conversation. Ask anything.", attrs: { id: "empty" } }));
   query.focus();
@@ -253,7 +259,10 @@ async function loadExamples() {
       }
     } catch { return; }
   }
-  $("examples").replaceChildren(...examples.slice(0, 6).filter((e) => typeof e === "string").map((example) => {
+  const chosen = examples.filter((e) => typeof e === "string").slice(0, 6);
+  const shown = [...$("examples").querySelectorAll("button")].map((b) => b.textContent);
+  if (chosen.join("\n") === shown.join("\n")) return; // unchanged: keep the buttons (and focus)
+  $("examples").replaceChildren(...chosen.map((example) => {
     const button = h("button", { text: example, attrs: { type: "button" } });
     button.disabled = state.busy;
     button.addEventListener("click", () => sendText(example));

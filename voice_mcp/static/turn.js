@@ -161,8 +161,8 @@ export function approvalCard({ confirmationId, actions, expiresAt, serviceTitle,
     card.querySelector("h3").textContent = text;
     countdown.textContent = "";
   };
-  approve.addEventListener("click", () => { settle("Approved"); decide(true); });
-  decline.addEventListener("click", () => { settle("Declined"); decide(false); });
+  approve.addEventListener("click", () => { if (decide(true)) settle("Approved"); });
+  decline.addEventListener("click", () => { if (decide(false)) settle("Declined"); });
   const tick = () => {
     if (typeof expiresAt !== "number") return;
     const left = Math.max(0, Math.round((toLocal(expiresAt) - Date.now()) / 1000));
