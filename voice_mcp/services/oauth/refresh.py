@@ -109,9 +109,10 @@ class TokenManager:
             if client is None:
                 await self._store.mark_reauth(user_id, service.id)
                 raise ReauthRequired(service.id)
+            policy = await self._resolver.policy(service)
             try:
                 fresh = await self._endpoint.refresh(client, found.metadata, tokens,
-                                                     resource=found.resource)
+                                                     resource=found.resource, policy=policy)
             except GrantRejected as err:
                 log.info("oauth refresh refused", extra={"service": service.id,
                                                          "error": err.error})
