@@ -22,25 +22,33 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
 
     from voice_mcp.app import create_app
     from voice_mcp.logs import configure_logging
+    from voice_mcp.startup import bind_listen_socket, with_client_auth
 
+    settings = with_client_auth(settings)
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
+    sock = bind_listen_socket(settings.host, settings.port)  # a busy port: one line, no trace
     app.on_startup.append(_started)
     # handler_cancellation: a client that goes away cancels its command's LLM and tool calls.
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None,
-                shutdown_timeout=5, handler_cancellation=True)
+    web.run_app(app, sock=sock, access_log=None, print=None, shutdown_timeout=5,
+                handler_cancellation=True)
     return 0
 
 
 async def _started(app: web.Application) -> None:
-    """Freeze the start-up heap (full collections get much shorter) and say we are up."""
+    """Freeze the start-up heap, start stdio servers in the background, and say we are up."""
     gc.collect()
     gc.freeze()
     from voice_mcp import keys
+    from voice_mcp.startup import missing_parts
 
+    app[keys.MCP].warm_up()
     settings = app[keys.SETTINGS]
-    logging.getLogger("voice_mcp").info("voice-mcp listening on http://%s:%s", settings.host,
-                                        settings.port)
+    log = logging.getLogger("voice_mcp")
+    log.info("voice-mcp listening on http://%s:%s", settings.host, settings.port)
+    missing = missing_parts(settings)
+    if missing is not None:
+        log.warning("%s", missing)
     link = console_link(settings)
     if link is not None:
         # To the terminal only, never to the log: the link carries a (short-lived) token.
@@ -75,7 +83,9 @@ def console_link(settings: Settings) -> str | None:
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     from voice_mcp.services.auth import issue_dev_token
+    from voice_mcp.startup import with_client_auth
 
+    settings = with_client_auth(settings)  # the development secret `serve` uses, if none is set
     if settings.jwt_secret is None:
         raise ConfigError("VOICE_MCP_JWT_SECRET: must be set to sign development tokens")
     print(issue_dev_token(settings, args.user, args.ttl))

@@ -30,7 +30,7 @@ async def build_oauth_client(aiohttp_client: Any, openai_server: Any, redis_url:
     values: dict[str, Any] = {"redis_url": redis_url, "jwt_secret": JWT_SECRET,
                               "llm_max_retries": 0, "token_key": token_key,
                               "public_url": f"http://127.0.0.1:{port}",
-                              "discovery_timeout_s": 5}
+                              "discovery_timeout_s": 20}
     values.update(overrides)
     settings = settings_for(openai_server, **values)
     client: TestClient[Any, Any] = await aiohttp_client(

@@ -1,4 +1,4 @@
-"""The web console at `/` (plain files from voice_mcp/static) and the OpenAPI document."""
+"""The web console at `/` (its files under `/static/`) and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -10,19 +10,14 @@ from voice_mcp.openapi import openapi_document
 
 routes = web.RouteTableDef()
 
+# The security headers (a strict CSP among them) come from routes/security_headers.py.
 _TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript",
-          ".png": "image/png", ".svg": "image/svg+xml"}
-# The console runs within this policy: no inline script or style, nothing from elsewhere.
-CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-               "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-               "form-action 'self'; frame-ancestors 'none'")
-_HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": CONSOLE_CSP,
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-            "X-Frame-Options": "DENY"}
+          ".svg": "image/svg+xml"}
 
 
 def _load_static() -> dict[str, tuple[bytes, str]]:
-    """Every console file, read once: name -> (bytes, content type). Nothing else is served."""
+    """Every console file, read once: name -> (bytes, content type). No path from a request
+    ever reaches the file system."""
     folder = resources.files("voice_mcp").joinpath("static")
     files: dict[str, tuple[bytes, str]] = {}
     for entry in folder.iterdir():
@@ -41,7 +36,7 @@ def _file(name: str) -> web.Response:
         raise web.HTTPNotFound()
     body, content_type = found
     return web.Response(body=body, content_type=content_type, charset="utf-8",
-                        headers=_HEADERS)
+                        headers={"Cache-Control": "no-cache"})
 
 
 @routes.get("/")

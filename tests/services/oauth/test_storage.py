@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 from tests.oauth_server import OAuthServers
 from tests.services.oauth.conftest import REDIRECT_URI, browser_start, connect
 from voice_mcp.errors import ReauthRequired
+from voice_mcp.services.keyspace import user_part
 from voice_mcp.services.oauth import OAuthService
 from voice_mcp.services.oauth.crypto import TokenCipher, UndecryptableError
 from voice_mcp.services.oauth.models import PendingAuthorization, TokenSet
@@ -48,7 +49,7 @@ async def test_raw_redis_never_holds_a_secret_in_clear(
 
     stored = await all_redis_bytes(redis_client)
 
-    assert any(b"tokens:notes:alice" in item for item in stored)
+    assert any(f"tokens:notes:{user_part('alice')}".encode() in item for item in stored)
     secrets = [secret, state]
     for token in oauth_servers.auth_server.tokens_of("alice"):
         secrets += [token.access_token, token.refresh_token or "absent"]

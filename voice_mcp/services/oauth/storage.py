@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
+from voice_mcp.services.keyspace import user_part
 from voice_mcp.services.oauth.crypto import TokenCipher, UndecryptableError
 from voice_mcp.services.oauth.models import (
     ClientInfo,
@@ -39,13 +40,13 @@ class OAuthStore:
         self._cipher = cipher
         self._prefix = prefix
 
-    # -- keys: service ids match [a-z0-9_-]+, so "service:user" cannot collide --------------
+    # -- keys: a user id only ever as keyspace.user_part (a digest), like every other store ---
 
     def _tokens_key(self, user_id: str, service_id: str) -> str:
-        return f"{self._prefix}tokens:{service_id}:{user_id}"
+        return f"{self._prefix}tokens:{service_id}:{user_part(user_id)}"
 
     def _reauth_key(self, user_id: str, service_id: str) -> str:
-        return f"{self._prefix}reauth:{service_id}:{user_id}"
+        return f"{self._prefix}reauth:{service_id}:{user_part(user_id)}"
 
     def _client_key(self, service_id: str) -> str:
         return f"{self._prefix}client:{service_id}"
@@ -65,7 +66,7 @@ class OAuthStore:
         return f"{self._prefix}bind:{self._digest(state)}"
 
     def _pending_index_key(self, user_id: str, service_id: str) -> str:
-        return f"{self._prefix}pending:{service_id}:{self._digest(user_id)}"
+        return f"{self._prefix}pending:{service_id}:{user_part(user_id)}"
 
     # -- encoding -----------------------------------------------------------------------------
 
