@@ -140,6 +140,7 @@ const done = arguments[arguments.length - 1];
   const asked = [];
   const realFetch = window.fetch;
   window.fetch = async (url, init) => {
+    if (!String(url).startsWith("/api/voice/commands/")) return realFetch(url, init);
     const headers = new Headers(init.headers);
     asked.push([String(url), headers.get("Last-Event-ID"), headers.get("Authorization")]);
     return new Response(resumed, {headers: {"Content-Type": "text/event-stream"}});
