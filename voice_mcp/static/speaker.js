@@ -27,12 +27,13 @@ export class Speaker {
   feed(text) {
     if (!text) return;
     this.pending += text;
-    let cut = 0;
-    for (const match of this.pending.matchAll(SENTENCE_END)) cut = match.index + match[0].length;
-    if (cut > 0) {
-      this.say(this.pending.slice(0, cut));
-      this.pending = this.pending.slice(cut);
+    let start = 0;
+    for (const match of this.pending.matchAll(SENTENCE_END)) {
+      const end = match.index + match[0].length;
+      this.say(this.pending.slice(start, end)); // one request per sentence
+      start = end;
     }
+    this.pending = this.pending.slice(start);
   }
 
   /** The answer ended: speak whatever is left. */
