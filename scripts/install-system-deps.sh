@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Install the system programs voice-mcp needs (redis-server; for tests also espeak-ng, sox,
-# ffmpeg, and chromium with its driver for the console's browser tests)
+# Install the system programs voice-mcp needs (redis-server, espeak-ng for local speech out;
+# for tests also sox, ffmpeg, and chromium with its driver for the console's browser tests)
 # when they are missing and we are root. Otherwise say what to install.
 set -eu
-want=("redis-server:redis-server")
+want=("redis-server:redis-server" "espeak-ng:espeak-ng")
 # Without these (and not root) only the browser tests are skipped, so they do not stop `make test`.
 optional=("chromium" "chromedriver")
 if [ "${1:-}" = "--test" ]; then
-  want+=("espeak-ng:espeak-ng" "sox:sox libsox-fmt-all" "ffmpeg:ffmpeg"
+  want+=("sox:sox libsox-fmt-all" "ffmpeg:ffmpeg"
          "chromium:chromium" "chromedriver:chromium-driver")
 fi
 missing=()

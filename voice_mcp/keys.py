@@ -13,6 +13,7 @@ from voice_mcp.services.metrics import Metrics
 from voice_mcp.services.oauth.service import OAuthService
 from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.ratelimit import CommandRateLimiter
+from voice_mcp.services.speech import Synthesizer
 from voice_mcp.services.store import Redis
 from voice_mcp.settings import Settings
 
@@ -27,3 +28,4 @@ HISTORY = web.AppKey("history", HistoryStore)
 ORCHESTRATOR = web.AppKey("orchestrator", Orchestrator)
 CAPABILITIES = web.AppKey("capabilities", Capabilities)
 RATE_LIMITER = web.AppKey("rate_limiter", CommandRateLimiter)
+SPEECH = web.AppKey("speech", Synthesizer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -62,7 +63,7 @@ def _command_route(read: Callable[[web.Request], Awaitable[Command]],
     """A handler that reads a command one way and answers it as SSE or as JSON."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        command = await read(request)
+        command = dataclasses.replace(await read(request), stream_text=stream)
         return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream)
 
     return handler
@@ -79,8 +80,9 @@ async def confirm(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, ConfirmRequest)
     orchestrator = request.app[keys.ORCHESTRATOR]
     pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
-    events = orchestrator.resume(pending, body.approved)
-    return await _answer(request, events, stream=wants_event_stream(request))
+    stream = wants_event_stream(request)
+    events = orchestrator.resume(pending, body.approved, stream_text=stream)
+    return await _answer(request, events, stream=stream)
 
 
 @routes.get("/api/voice/capabilities")
