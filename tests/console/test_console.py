@@ -203,7 +203,9 @@ def test_typed_command_stages_answer_busy_state_and_timings(page: ConsolePage, w
     assert badge.text.startswith("Done")
     rows = turn.find_elements(By.CSS_SELECTOR, ".waterfall .track")
     assert len(rows) >= 3, "a waterfall row per stage and tool"
-    assert "notes.list_notes" in turn.find_element(By.CSS_SELECTOR, ".waterfall").text
+    waterfall = turn.find_element(By.CSS_SELECTOR, ".waterfall").text
+    assert "notes.list_notes" in waterfall
+    assert "LLM round 1" in waterfall and "LLM round 2" in waterfall, waterfall
     page.screenshot("typed-command")
 
 

@@ -103,41 +103,59 @@ export class Turn {
 const COLOURS = ["", "c1", "c2", "c3", "c4"];
 const STAGE_NAMES = {
   transcribe: "transcription", analyze: "analysis", discover: "discovery",
-  plan: "LLM (planning)", execute: "tools", summarize: "LLM (answer)", local: "local match",
+  plan: "LLM (planning)", execute: "tools", hold: "holding for approval", summarize: "LLM (answer)",
 };
+// Parts inside the stages (docs/streaming.md): drawn under their stage, not added to the total.
+const PART = /^(llm\d+|llm\d+FirstToken|tool\d+|firstDelta)$/;
 
-/** A small waterfall from done.timings (stages in order) and each tool's duration. */
+/** A small waterfall from done.timings: the stages one after another (they add up to the
+ *  total), each LLM round under the stage it belongs to, each tool call under "tools". */
 function timingView(payload) {
   const timings = payload.timings && typeof payload.timings === "object" ? payload.timings : {};
-  const stages = Object.entries(timings).filter(([name, value]) => name !== "firstDelta" && typeof value === "number");
+  const number = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
+  const stages = Object.entries(timings).filter(([name, value]) => !PART.test(name) && number(value));
   if (!stages.length) return null;
-  const total = Math.max(1, payload.totalExecutionTime || 0, stages.reduce((sum, [, v]) => sum + v, 0));
+  const total = Math.max(1, stages.reduce((sum, [, v]) => sum + v, 0));
   const grid = h("div", { class: "waterfall", attrs: { role: "table", "aria-label": "Timings" } });
-  let offset = 0, colour = 0;
   const row = (label, start, length, klass) => {
     const seg = h("span", { class: `seg ${klass}` });
-    seg.style.left = `${(100 * start) / total}%`;
-    seg.style.width = `${(100 * length) / total}%`;
+    seg.style.left = `${Math.min(100, (100 * start) / total)}%`;
+    seg.style.width = `${Math.min(100, (100 * length) / total)}%`;
     grid.append(h("span", { class: "label", text: label, attrs: { role: "cell", title: label } }),
       h("span", { class: "track", attrs: { role: "cell", "aria-hidden": "true" } }, seg),
       h("span", { class: "ms", text: ms(length), attrs: { role: "cell" } }));
   };
+  const rounds = Object.keys(timings).filter((k) => /^llm\d+$/.test(k) && number(timings[k]))
+    .sort((a, b) => Number(a.slice(3)) - Number(b.slice(3)));
+  const results = Array.isArray(payload.results) ? payload.results : [];
+  let offset = 0, colour = 0;
   for (const [name, value] of stages) {
     const klass = COLOURS[colour++ % COLOURS.length];
     row(STAGE_NAMES[name] || name, offset, value, klass);
+    let cursor = offset;
+    if (name === "plan" || name === "summarize") {
+      while (rounds.length) {
+        const round = rounds[0], length = timings[round], first = timings[`${round}FirstToken`];
+        // Planning holds the rounds that fit in it (at least one); the answer holds the rest.
+        if (name === "plan" && cursor !== offset && cursor + length > offset + value + 2) break;
+        rounds.shift();
+        row(`↳ LLM round ${round.slice(3)}${number(first) ? ` (first token ${ms(first)})` : ""}`,
+          cursor, length, klass);
+        cursor += length;
+      }
+    }
     if (name === "execute") {
-      let toolOffset = offset;
-      for (const result of Array.isArray(payload.results) ? payload.results : []) {
-        const d = typeof result.durationMs === "number" ? result.durationMs : 0;
-        row(`↳ ${result.service}.${result.tool}`, toolOffset, d, klass);
-        toolOffset += d;
+      for (const result of results) {
+        const d = number(result.durationMs) ? result.durationMs : 0;
+        row(`↳ ${result.service}.${result.tool}`, cursor, d, klass);
+        cursor += d;
       }
     }
     offset += value;
   }
   const details = h("details", { class: "timing", attrs: { open: "" } },
     h("summary", { text: `Where the time went (${ms(total)})` }), grid);
-  if (typeof timings.firstDelta === "number") {
+  if (number(timings.firstDelta)) {
     details.append(h("p", { class: "hint", text: `First words after ${ms(timings.firstDelta)}.` }));
   }
   return details;
