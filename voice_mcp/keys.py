@@ -7,6 +7,7 @@ from aiohttp import web
 from voice_mcp.services.auth import TokenVerifier
 from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.catalog import Catalog
+from voice_mcp.services.commands import CommandRegistry
 from voice_mcp.services.history import HistoryStore
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.metrics import Metrics
@@ -28,4 +29,5 @@ HISTORY = web.AppKey("history", HistoryStore)
 ORCHESTRATOR = web.AppKey("orchestrator", Orchestrator)
 CAPABILITIES = web.AppKey("capabilities", Capabilities)
 RATE_LIMITER = web.AppKey("rate_limiter", CommandRateLimiter)
+COMMANDS = web.AppKey("commands", CommandRegistry)
 SPEECH = web.AppKey("speech", Synthesizer)
