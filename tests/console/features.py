@@ -1,5 +1,6 @@
-"""What the server under test can do, found by asking it (for tests of features that land
-separately: streamed deltas, resumable commands, speech out, continueConversation)."""
+"""What the server under test offers, found by asking it over HTTP (streamed deltas, resumable
+commands, speech out, continueConversation), so a console test that needs one says which is
+missing instead of timing out in the browser."""
 
 from __future__ import annotations
 

@@ -433,9 +433,8 @@ def test_usable_at_390_px(page: ConsolePage, world) -> None:
 
 
 def _needs(available: bool, what: str) -> None:
-    """Skip only when the server under test lacks the feature (it lands in another issue)."""
-    if not available:
-        pytest.skip(f"the server does not offer {what} yet")
+    """The server under test must offer what the console relies on (probed over HTTP)."""
+    assert available, f"the server does not offer {what}"
 
 
 def _speech_requests(page: ConsolePage) -> int:
@@ -446,7 +445,7 @@ def _speech_requests(page: ConsolePage) -> int:
 
 def test_answer_streams_as_deltas_and_is_spoken_sentence_by_sentence(page: ConsolePage, world,
                                                                     features: Features) -> None:
-    _needs(features.deltas, "streamed `delta` events (issue 12)")
+    _needs(features.deltas, "streamed `delta` events")
     loop, stack = world
     page.open(stack.token("listener"))
     answer = "Your notebook is empty right now. Say add a note to start one!"
@@ -458,7 +457,7 @@ def test_answer_streams_as_deltas_and_is_spoken_sentence_by_sentence(page: Conso
     assert page.answer(turn) == answer
     deltas = turn.find_element(By.CSS_SELECTOR, ".answer").get_attribute("data-deltas")
     assert int(deltas or 0) > 1
-    _needs(features.speech, "POST /api/voice/speech (issue 12)")
+    _needs(features.speech, "POST /api/voice/speech")
     page.wait(lambda: _speech_requests(page) == 2, message="one speech request per sentence")
     mute = page.button("Mute speech")
     mute.click()
@@ -483,10 +482,7 @@ def test_reconnects_a_cut_stream_with_last_event_id(page: ConsolePage, world,
     turn = page.wait_turn(before)
     gate.wait_arrived()
     assert loop.call(stack.proxy.cut) >= 1
-    if not features.command_ids:
-        page.wait(lambda: turn.find_element(By.CSS_SELECTOR, ".notice.error"))
-        gate.open()
-        _needs(False, "resumable commands (commandId, /api/voice/commands/{id}/events; issue 13)")
+    _needs(features.command_ids, "resumable commands (commandId in the first event)")
     page.wait(lambda: any("Connection lost" in t for t in page.stage_texts(turn)),
               message="the console never said the connection dropped")
     gate.open()
@@ -501,7 +497,7 @@ def test_reconnects_a_cut_stream_with_last_event_id(page: ConsolePage, world,
 
 def test_microphone_reopens_when_the_answer_asks_something(page: ConsolePage, world,
                                                            features: Features) -> None:
-    _needs(features.continue_field, "`continueConversation` in the done payload (issue 12)")
+    _needs(features.continue_field, "`continueConversation` in the done payload")
     loop, stack = world
     page.open(stack.token("asker"))
     script(loop, stack, "Which note should I read to you?")
