@@ -11,6 +11,7 @@ from voice_mcp.services.history import HistoryStore
 from voice_mcp.services.llm.client import LLMClient
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.metrics import Metrics
+from voice_mcp.services.tool_index import ToolOffering
 from voice_mcp.services.transcription import Transcriber
 from voice_mcp.settings import Settings
 
@@ -32,3 +33,4 @@ class Deps:
     directory: ServiceDirectory
     transcriber: Transcriber
     metrics: Metrics
+    offering: ToolOffering
