@@ -26,6 +26,7 @@ from voice_mcp.services.mcp.validation import ArgumentValidator
 from voice_mcp.services.metrics import Metrics
 from voice_mcp.services.orchestrator import Command, Event, Orchestrator
 from voice_mcp.services.orchestrator.deps import Deps
+from voice_mcp.services.tool_index import ToolOffering
 from voice_mcp.services.transcription import Transcriber
 
 SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
@@ -142,7 +143,7 @@ async def harness(make_settings, redis_client: aioredis.Redis):  # type: ignore[
                     mcp=cast(McpManager, fake_mcp), llm=cast(LLMClient, llm),
                     history=HistoryStore(redis_client), confirmations=confirmations,
                     directory=Directory(), transcriber=cast(Transcriber, None), metrics=metrics,
-                    intents=LocalIntents([]))
+                    offering=ToolOffering(settings.tool_budget), intents=LocalIntents([]))
         return Harness(Orchestrator(deps), llm, fake_mcp, metrics, confirmations)
 
     return build
