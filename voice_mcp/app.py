@@ -10,6 +10,7 @@ from voice_mcp.routes import console, health, services, voice
 from voice_mcp.routes.middleware import authenticate, errors, request_context
 from voice_mcp.services.auth import TokenVerifier
 from voice_mcp.services.catalog import Catalog, load_catalog
+from voice_mcp.services.lifecycle import Lifecycle
 from voice_mcp.services.metrics import Metrics
 from voice_mcp.settings import Settings
 
@@ -24,6 +25,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> web.App
     app[keys.CATALOG] = catalog
     app[keys.METRICS] = Metrics()
     app[keys.TOKEN_VERIFIER] = TokenVerifier(settings)
+    app[keys.LIFECYCLE] = Lifecycle()
     app.cleanup_ctx.append(redis_context)
     app.cleanup_ctx.append(services_context)
     app.add_routes(health.routes)

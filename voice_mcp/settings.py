@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     tool_timeout_s: float = Field(30.0, gt=0)
     discovery_timeout_s: float = Field(10.0, gt=0)
     tools_cache_ttl_s: int = Field(3600, ge=1)
+    workers: int = Field(1, ge=1, le=64)
+    drain_s: float = Field(30.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
 

@@ -201,12 +201,14 @@ def tool_results(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 @dataclass
 class _Fault:
-    kind: Literal["status", "hang", "drop"]
+    kind: Literal["status", "hang", "drop", "raw"]
     remaining: float  # math.inf: for ever
     status: int = 500
     message: str = "scripted failure"
     retry_after_ms: int | None = 1
     mid_stream: bool = False
+    body: bytes = b""
+    content_type: str = "application/json"
 
     def take(self) -> _Fault:
         self.remaining -= 1
@@ -348,6 +350,16 @@ class OpenAIServer:
         )
         return self
 
+    def garbage(
+        self, body: bytes, *, content_type: str = "application/json", times: int | None = 1
+    ) -> OpenAIServer:
+        """Answer the next `times` chat requests (None: all) with `body` verbatim and a 200."""
+        self._faults["chat"].append(
+            _Fault("raw", math.inf if times is None else times, body=body,
+                   content_type=content_type)
+        )
+        return self
+
     def reset(self) -> None:
         """Forget the script, the faults and what was recorded."""
         self._turns.clear()
@@ -434,6 +446,8 @@ class OpenAIServer:
             fault = self._next_fault(endpoint)
             if fault is not None and fault.kind == "status":
                 return _error(fault.status, fault.message, fault.retry_after_ms)
+            if fault is not None and fault.kind == "raw":
+                return web.Response(body=fault.body, content_type=fault.content_type)
             if fault is None:
                 return await answer()
             if fault.kind == "drop":

@@ -61,8 +61,9 @@ def _command_route(read: Callable[[web.Request], Awaitable[Command]],
     """A handler that reads a command one way and answers it as SSE or as JSON."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        command = await read(request)
-        return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream)
+        with request.app[keys.LIFECYCLE].command():  # 503 draining once a drain began
+            command = await read(request)
+            return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream)
 
     return handler
 
@@ -75,11 +76,12 @@ routes.post("/api/voice/audio/stream")(_command_route(_audio_command, stream=Tru
 
 @routes.post("/api/voice/confirm")
 async def confirm(request: web.Request) -> web.StreamResponse:
-    body = await read_json(request, ConfirmRequest)
-    orchestrator = request.app[keys.ORCHESTRATOR]
-    pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
-    events = orchestrator.resume(pending, body.approved)
-    return await _answer(request, events, stream=wants_event_stream(request))
+    with request.app[keys.LIFECYCLE].command():  # refused before the confirmation is claimed
+        body = await read_json(request, ConfirmRequest)
+        orchestrator = request.app[keys.ORCHESTRATOR]
+        pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
+        events = orchestrator.resume(pending, body.approved)
+        return await _answer(request, events, stream=wants_event_stream(request))
 
 
 @routes.get("/api/voice/capabilities")
