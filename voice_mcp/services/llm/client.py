@@ -26,6 +26,10 @@ NOT_CONFIGURED_MESSAGE: Final = (
 )
 
 
+# What reading an answer that is not a chat completion raises (HTML, cut JSON, wrong shapes).
+UNREADABLE = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+
+
 def api_key_for(settings: Settings) -> str:
     """The key to send: the configured one, else a placeholder for keyless self-hosted servers."""
     key = settings.openai_api_key
@@ -70,6 +74,8 @@ class LLMClient:
                 turn = await self._whole(self._client, messages, tools)
         except openai.OpenAIError as err:
             raise self._unavailable(classify(err)) from err
+        except UNREADABLE as err:  # a 200 whose body is not a chat completion: fail closed
+            raise self._unavailable(Failure(FailureKind.BAD_RESPONSE)) from err
         log.debug(
             "llm turn: %d tool calls, %s tokens",
             len(turn.tool_calls),
@@ -86,6 +92,8 @@ class LLMClient:
         completion = await client.chat.completions.create(
             model=self.model, messages=[], extra_body=_wire_body(messages, tools)
         )
+        if not getattr(completion, "choices", None):
+            raise ValueError("a chat completion without choices")
         return from_completion(completion)
 
     async def _streamed(
@@ -102,10 +110,14 @@ class LLMClient:
             extra_body=_wire_body(messages, tools),
         )
         accumulator = StreamAccumulator()
+        choices = 0
         # Leaving the block closes the response, so a cancelled caller drops the connection.
         async with stream:
             async for chunk in stream:
+                choices += len(chunk.choices or ())
                 accumulator.feed(chunk)
+        if not choices:
+            raise ValueError("a chat completion stream without choices")
         return accumulator.result()
 
     def _unavailable(self, failure: Failure) -> LLMUnavailable:
