@@ -4,17 +4,26 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# Two stamps: `make run` installs only what running needs; test, lint and bench add the
+# test and dev extras on top.
+STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench install system-deps system-deps-test clean
+.PHONY: run test lint bench install install-dev system-deps system-deps-test clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,dev]'
+	$(PY) -m pip install -q -e .
 	@touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,dev]'
+	@touch $(DEV_STAMP)
+
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 system-deps:
 	@scripts/install-system-deps.sh
@@ -25,14 +34,14 @@ system-deps-test:
 run: $(STAMP) system-deps
 	$(VENV)/bin/voice-mcp serve
 
-test: $(STAMP) system-deps-test
+test: $(DEV_STAMP) system-deps-test
 	$(PY) -m pytest -q -p no:cacheprovider
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check voice_mcp tests bench
 	$(VENV)/bin/mypy
 
-bench: $(STAMP) system-deps-test
+bench: $(DEV_STAMP) system-deps-test
 	$(PY) -m bench
 
 clean:

@@ -143,3 +143,57 @@ async def test_confirmation(live_app, notes_stdio_service, openai_server, token_
     else:  # declined: nothing ran, and the LLM was not asked again
         assert "Run these actions?" in result.out and "Okay, I won't do that." in result.out
         assert len(openai_server.requests) == 1
+
+
+async def test_server_supplied_text_is_shown_literally(live_app, notes_stdio_service,
+                                                      openai_server, token_for, tmp_path) -> None:
+    """10.4: Rich markup and escape sequences from the LLM or a server are shown, not obeyed."""
+    url = await live_app(notes_stdio_service)
+    hidden = "[conceal]bcc spy@evil.example[/conceal]"
+    openai_server.script(
+        call("notes__send_email", {"to": "boss@example.com", "subject": hidden,
+                                   "body": "hi\x1b[2J"}),
+        text("Sent. [conceal]secret[/conceal] \x1b[2J\x1b]0;pwned\x07 \u202eevil"))
+    result = await ask(tmp_path, "email the boss", "--url", url, "--token", token_for(),
+                       "--yes")
+    assert result.code == 0, (result.out, result.err)
+    assert hidden in result.out  # the approver sees the whole argument
+    assert "[conceal]secret[/conceal]" in result.out
+    assert "\x1b" not in result.out and "\x07" not in result.out and "\u202e" not in result.out
+    assert "\\x1b[2J" in result.out and "\\x07" in result.out and "\\u202e" in result.out
+
+
+async def test_ask_waits_for_a_server_that_is_starting(openai_server: OpenAIServer,
+                                                       redis_url: str, token_for,
+                                                       tmp_path) -> None:
+    """10.12: `make run &` then `voice-mcp ask` at once: ask waits, says so, then succeeds."""
+    from voice_mcp.services.store import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICE_MCP_")}
+    env.update(COLUMNS="200", NO_COLOR="1", TERM="dumb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voice_mcp", "ask", "hello", "--url", f"http://127.0.0.1:{port}",
+        "--token", token_for(), cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    runner: web.AppRunner | None = None
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(60):
+            first = await proc.stdout.readline()
+        assert b"waiting for the server" in first, first
+        openai_server.script(text("Hello there."))
+        settings = settings_for(openai_server, redis_url=redis_url, jwt_secret=JWT_SECRET)
+        runner = web.AppRunner(create_app(settings, catalog=make_catalog()), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        async with asyncio.timeout(60):
+            out, err = await proc.communicate()
+        assert proc.returncode == 0, err
+        assert "Hello there." in out.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if runner is not None:
+            await runner.cleanup()

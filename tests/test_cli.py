@@ -17,6 +17,12 @@ from voice_mcp.services.store import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The development secret `serve` and `token` make goes here, never to the real home."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+
+
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICE_MCP_")}
     env.update(extra)
@@ -31,9 +37,17 @@ def test_token_prints_a_verifiable_jwt(tmp_path: Path) -> None:
     assert token.count(".") == 2
 
 
-def test_token_without_secret_says_what_to_set(tmp_path: Path) -> None:
+def test_token_without_secret_uses_the_development_secret(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "voice_mcp", "token", "--user", "u7"],
                          capture_output=True, text=True, cwd=tmp_path, env=_env())
+    assert out.returncode == 0 and out.stdout.count(".") == 2, out.stderr
+    assert (tmp_path / "xdg-state" / "voice-mcp" / "dev-jwt-secret").is_file()
+
+
+def test_token_without_secret_on_a_public_address_says_what_to_set(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "voice_mcp", "token", "--user", "u7"],
+                         capture_output=True, text=True, cwd=tmp_path,
+                         env=_env(VOICE_MCP_HOST="0.0.0.0"))
     assert out.returncode == 2 and "VOICE_MCP_JWT_SECRET" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
 

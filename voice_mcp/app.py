@@ -8,6 +8,7 @@ from voice_mcp import keys
 from voice_mcp.resources import redis_context, services_context
 from voice_mcp.routes import console, health, services, voice
 from voice_mcp.routes.middleware import authenticate, errors, request_context
+from voice_mcp.routes.security_headers import add_security_headers
 from voice_mcp.services.auth import TokenVerifier
 from voice_mcp.services.catalog import Catalog, load_catalog
 from voice_mcp.services.lifecycle import Lifecycle
@@ -26,6 +27,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> web.App
     app[keys.METRICS] = Metrics()
     app[keys.TOKEN_VERIFIER] = TokenVerifier(settings)
     app[keys.LIFECYCLE] = Lifecycle()
+    app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(redis_context)
     app.cleanup_ctx.append(services_context)
     app.add_routes(health.routes)

@@ -17,8 +17,8 @@ from rich.panel import Panel
 from rich.prompt import Confirm
 from rich.spinner import Spinner
 from rich.table import Table
-from rich.text import Text
 
+from voice_mcp.literal import literal, visible
 from voice_mcp.settings import ConfigError, Settings
 from voice_mcp.sse_client import read_events
 
@@ -60,11 +60,11 @@ class StageBoard:
         for i, (kind, message) in enumerate(self.lines):
             last = i == len(self.lines) - 1 and not self.done
             if last and kind != "error":
-                rows.append(Spinner("dots", text=Text(message)))
+                rows.append(Spinner("dots", text=literal(message)))
             else:
                 icon = ICONS.get(kind, "•")
                 style = "red" if kind == "error" else "dim" if not last else ""
-                rows.append(Text(f"{icon} {message}", style=style))
+                rows.append(literal(f"{icon} {message}", style))
         return Group(*rows)
 
 
@@ -98,14 +98,16 @@ class AskClient:
     async def _follow(self, response: aiohttp.ClientResponse) -> dict[str, Any]:
         if response.status != 200:
             error = (await response.json(content_type=None)).get("error", {})
-            raise ConfigError(f"{error.get('code', response.status)}: {error.get('message', '')}")
+            raise ConfigError(visible(f"{error.get('code', response.status)}:"
+                                      f" {error.get('message', '')}"))
         board = StageBoard()
         done: dict[str, Any] = {}
         with Live(board, console=self.console, refresh_per_second=12, transient=False):
             async for event in read_events(response.content.iter_any()):
                 data = event.json()
                 if event.event == "progress":
-                    board.add(data["type"], data.get("message", data["type"]))
+                    kind = str(data["type"])
+                    board.add(kind, str(data.get("message", kind)))
                 elif event.event == "error":
                     board.add("error", f"{data['code']}: {data['message']}")
                 elif event.event == "done":
@@ -134,8 +136,10 @@ class AskClient:
         for column in ("service", "tool", "arguments", "risk", "why"):
             table.add_column(column)
         for action in confirmation["actions"]:
-            table.add_row(action["service"], action["tool"], json.dumps(action["arguments"]),
-                          action["risk"], action["reason"])
+            # Literal cells: what the user approves is exactly what will run (no markup).
+            table.add_row(*(literal(action[k]) for k in ("service", "tool")),
+                          literal(json.dumps(action["arguments"])),
+                          *(literal(action[k]) for k in ("risk", "reason")))
         self.console.print(table)
         if self.auto_approve:
             return True
@@ -144,18 +148,47 @@ class AskClient:
     def _show_answer(self, done: dict[str, Any]) -> None:
         status = done.get("status", "failed")
         style = "green" if status == "completed" else "yellow"
-        title = f"{status} · {done.get('totalExecutionTime', 0)} ms"
-        self.console.print(Panel(done.get("response") or "(no response)", title=title,
+        title = literal(f"{status} · {done.get('totalExecutionTime', 0)} ms")
+        response = done.get("response") or "(no response)"
+        self.console.print(Panel(literal(response, keep_newlines=True), title=title,
                                  border_style=style))
         if done.get("transcript"):
-            self.console.print(Text(f"heard: {done['transcript']}", style="dim"))
+            self.console.print(literal(f"heard: {done['transcript']}", "dim"))
         if done.get("conversationId"):
-            self.console.print(Text(f"conversation: {done['conversationId']}", style="dim"))
+            self.console.print(literal(f"conversation: {done['conversationId']}", "dim"))
+
+
+SERVER_WAIT_S = 15.0
+
+
+async def wait_for_server(session: aiohttp.ClientSession, base_url: str, console: Console,
+                          wait_s: float) -> None:
+    """Give a server that is still starting (`make run &` just before) a few seconds."""
+    said = False
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        try:
+            async with session.get(f"{base_url}/healthz",
+                                   timeout=aiohttp.ClientTimeout(total=2)) as response:
+                if response.status < 500:
+                    return
+        except (aiohttp.ClientConnectionError, TimeoutError):
+            pass
+        if loop.time() >= deadline:
+            raise ConfigError(f"cannot reach {base_url}: is `voice-mcp serve` running?")
+        if not said:
+            console.print(literal(f"waiting for the server at {base_url} to start...", "dim"))
+            said = True
+        await asyncio.sleep(0.25)
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> str:
     if args.token:
         return str(args.token)
+    from voice_mcp.startup import with_client_auth
+
+    settings = with_client_auth(settings)  # the development secret `serve` made, if none is set
     if settings.jwt_secret is None:
         raise ConfigError("set VOICE_MCP_TOKEN (or --token), or VOICE_MCP_JWT_SECRET to sign one")
     from voice_mcp.services.auth import issue_dev_token
@@ -171,6 +204,7 @@ async def _run(args: argparse.Namespace, settings: Settings, console: Console) -
     timeout = aiohttp.ClientTimeout(total=None, sock_read=settings.heartbeat_s * 3 + 30)
     async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
         client = AskClient(session, args.url or settings.public_url, console, args.yes)
+        await wait_for_server(session, client.base_url, console, SERVER_WAIT_S)
         try:
             return await client.send(args.query, audio, args.conversation)
         except aiohttp.ClientConnectionError:

@@ -22,7 +22,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from voice_mcp.app import create_app
     from voice_mcp.logs import configure_logging
     from voice_mcp.server import serve
+    from voice_mcp.startup import bind_listen_socket, with_client_auth
 
+    settings = with_client_auth(settings)
     configure_logging(settings.log_level, settings.log_format)
     workers = settings.workers if args.workers is None else args.workers
     if workers < 1:
@@ -34,8 +36,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.worker:
         _die_with_parent()
     app = create_app(settings)
+    # A busy port: one line, no trace. Workers share the port (SO_REUSEPORT).
+    sock = bind_listen_socket(settings.host, settings.port, reuse_port=args.worker)
     app.on_startup.append(_started)
-    asyncio.run(serve(app, settings, reuse_port=args.worker))
+    asyncio.run(serve(app, settings, sock))
     return 0
 
 
@@ -51,19 +55,26 @@ def _die_with_parent() -> None:
 
 
 async def _started(app: web.Application) -> None:
-    """Freeze the start-up heap (full collections get much shorter) and say we are up."""
+    """Freeze the start-up heap, start stdio servers in the background, and say we are up."""
     gc.collect()
     gc.freeze()
     from voice_mcp import keys
+    from voice_mcp.startup import missing_parts
 
+    app[keys.MCP].warm_up()
     settings = app[keys.SETTINGS]
-    logging.getLogger("voice_mcp").info("voice-mcp listening on http://%s:%s", settings.host,
-                                        settings.port)
+    log = logging.getLogger("voice_mcp")
+    log.info("voice-mcp listening on http://%s:%s", settings.host, settings.port)
+    missing = missing_parts(settings)
+    if missing is not None:
+        log.warning("%s", missing)
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     from voice_mcp.services.auth import issue_dev_token
+    from voice_mcp.startup import with_client_auth
 
+    settings = with_client_auth(settings)  # the development secret `serve` uses, if none is set
     if settings.jwt_secret is None:
         raise ConfigError("VOICE_MCP_JWT_SECRET: must be set to sign development tokens")
     print(issue_dev_token(settings, args.user, args.ttl))

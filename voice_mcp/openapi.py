@@ -48,6 +48,20 @@ def _get(summary: str, *, secured: bool = True, schema: dict[str, Any] | None = 
     return {"get": op}
 
 
+def _oauth_paths() -> dict[str, Any]:
+    """The browser's two steps of connecting a service (docs/oauth.md)."""
+    return {
+        "/oauth/start": {"get": {
+            "summary": "Open a start link: sets the browser-binding cookie, 302 to the provider",
+            "parameters": [{"name": "state", "in": "query", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"302": {"description": "to the authorization server"},
+                          "400": {"description": "an HTML error page"}}}},
+        "/oauth/callback": _get("OAuth redirect target", secured=False, content_type="text/html",
+                                schema={"type": "string"}),
+    }
+
+
 def _schemas() -> dict[str, Any]:
     """The request, done-payload and error schemas, from the pydantic models."""
     _, defs = models_json_schema(
@@ -91,14 +105,14 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {"type": "string"}}],
             "responses": {"200": {"description": "authorizationUrl", "content": {
                 "application/json": {"schema": {"type": "object", "properties": {
-                    "authorizationUrl": {"type": "string"}}}}}}, **_errors(401, 404)}}},
+                    "authorizationUrl": {"type": "string"}}}}}},
+                **_errors(401, 404, 429)}}},
         "/api/services/{id}": {"delete": {
             "summary": "Disconnect a service (revokes tokens)", "security": BEARER,
             "parameters": [{"name": "id", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "responses": {"204": {"description": "disconnected"}, **_errors(401, 404)}}},
-        "/oauth/callback": _get("OAuth redirect target", secured=False, content_type="text/html",
-                                schema={"type": "string"}),
+        **_oauth_paths(),
     }
     return {"openapi": "3.1.0",
             "info": {"title": "voice-mcp", "version": __version__},

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import signal
+import socket
 
 from aiohttp import web
 
 from voice_mcp import keys
-from voice_mcp.settings import ConfigError, Settings
+from voice_mcp.settings import Settings
 
 log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-async def serve(app: web.Application, settings: Settings, *, reuse_port: bool = False) -> None:
-    """Serve `app` until a signal, then drain it and clean up."""
+async def serve(app: web.Application, settings: Settings, sock: socket.socket) -> None:
+    """Serve `app` on the bound `sock` until a signal, then drain it and clean up."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     main = asyncio.current_task()
@@ -45,7 +45,7 @@ async def serve(app: web.Application, settings: Settings, *, reuse_port: bool = 
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=5)
     await runner.setup()
     try:
-        await _listen(runner, settings, reuse_port)
+        await web.SockSite(runner, sock).start()
         await stop.wait()
         await app[keys.LIFECYCLE].drain(settings.drain_s)
     finally:
@@ -53,15 +53,3 @@ async def serve(app: web.Application, settings: Settings, *, reuse_port: bool = 
             await runner.cleanup()
         for sig in SIGNALS:
             loop.remove_signal_handler(sig)
-
-
-async def _listen(runner: web.AppRunner, settings: Settings, reuse_port: bool) -> None:
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
-    try:
-        await site.start()
-    except OSError as err:
-        if err.errno == errno.EADDRINUSE:
-            raise ConfigError(f"{settings.host}:{settings.port} is already in use: stop the "
-                              "other server or set VOICE_MCP_PORT") from None
-        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: "
-                          f"{err.strerror}") from None

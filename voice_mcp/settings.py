@@ -5,10 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RiskThreshold = Literal["medium", "high"]
+MIN_JWT_SECRET_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -24,6 +32,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        # `OPENAI_API_KEY=` (as config/.env.example ships it) means unset, for every setting.
+        env_ignore_empty=True,
     )
 
     host: str = "127.0.0.1"
@@ -51,6 +61,7 @@ class Settings(BaseSettings):
     stt_timeout_s: float = Field(30.0, gt=0)
 
     services_file: Path = Path("config/services.toml")
+    state_dir: Path | None = None  # default: $XDG_STATE_HOME/voice-mcp (the dev secret)
     token_key: SecretStr | None = None
 
     max_query_chars: int = Field(500, ge=1)
@@ -61,6 +72,7 @@ class Settings(BaseSettings):
     max_audio_bytes: int = Field(26_214_400, ge=1)
     oauth_return_url: str | None = None
 
+    metrics_token: SecretStr | None = None  # unset: /metrics for loopback clients only
     rate_limit_per_minute: int = Field(60, ge=0)
     tool_timeout_s: float = Field(30.0, gt=0)
     discovery_timeout_s: float = Field(10.0, gt=0)
@@ -74,6 +86,24 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _safe_client_auth(self) -> Settings:
+        # A short HMAC key can be brute-forced offline from one token; a JWKS without issuer
+        # and audience accepts any token the identity provider ever signed for anyone.
+        if self.jwt_secret is not None and \
+                len(self.jwt_secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(f"VOICE_MCP_JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES}"
+                             " bytes (make one: openssl rand -hex 32)")
+        if self.jwt_jwks_url and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError("VOICE_MCP_JWT_JWKS_URL: needs both VOICE_MCP_JWT_ISSUER and"
+                             " VOICE_MCP_JWT_AUDIENCE")
+        return self
+
+    @property
+    def client_auth_configured(self) -> bool:
+        """True when client bearer tokens can be verified (a secret or a JWKS)."""
+        return self.jwt_secret is not None or self.jwt_jwks_url is not None
 
     @property
     def llm_configured(self) -> bool:
@@ -100,5 +130,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as err:
         first = err.errors()[0]
+        if not first["loc"]:  # a check across fields: its message names the variables
+            raise ConfigError(str(first["msg"]).removeprefix("Value error, ")) from None
         field = str(first["loc"][0]) if first["loc"] else "settings"
         raise ConfigError(f"{_env_name(field)}: {first['msg']}") from None

@@ -297,6 +297,8 @@ class TestAuthorizationServer:
         self.metadata_style = "oauth"  # "oauth": RFC 8414 URL only; "openid": OIDC URL only
         self.token_endpoint_auth_methods = list(AUTH_METHODS)
         self.issuer_override: str | None = None  # metadata claiming another issuer (mix-up)
+        self.metadata_overrides: dict[str, Any] = {}  # hostile fields merged into the metadata
+        self.hosts_seen: list[str] = []  # Host headers of /protected-resource requests
         # what happened
         self.counts: Counter[str] = Counter()
         self.authorize_requests: list[dict[str, str]] = []
@@ -354,7 +356,7 @@ class TestAuthorizationServer:
             data["revocation_endpoint"] = f"{self.issuer}/revoke"
             data["revocation_endpoint_auth_methods_supported"] = self.token_endpoint_auth_methods
         AuthorizationServerMetadata(data).validate()
-        return data
+        return {**data, **self.metadata_overrides}
 
     # -- aiohttp handlers --
 
@@ -366,7 +368,27 @@ class TestAuthorizationServer:
         app.router.add_post("/token", self._token)
         app.router.add_post("/revoke", self._revoke)
         app.router.add_post("/register", self._register)
+        # For hostile-server tests: a redirect to a canary, and RFC 9728 metadata naming this
+        # server as the authorization server of the first accepted resource.
+        app.router.add_get("/redirect", self._redirect)
+        app.router.add_get("/canary", self._canary)
+        app.router.add_get("/protected-resource", self._protected_resource)
         return app
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        self.counts["redirect"] += 1
+        raise web.HTTPFound(f"{self.issuer}/canary")
+
+    async def _canary(self, request: web.Request) -> web.Response:
+        self.counts["canary"] += 1
+        return web.json_response({"resource": self.resources[0] if self.resources else "",
+                                  "authorization_servers": [self.issuer]})
+
+    async def _protected_resource(self, request: web.Request) -> web.Response:
+        self.counts["protected_resource"] += 1
+        self.hosts_seen.append(request.host)
+        return web.json_response({"resource": self.resources[0],
+                                  "authorization_servers": [self.issuer]})
 
     async def _oauth_metadata(self, request: web.Request) -> web.Response:
         self.counts["metadata"] += 1

@@ -41,6 +41,8 @@ class OAuthServers:
     notes: dict[str, list[str]] = field(default_factory=dict)  # the MCP server's data per user
     # False: the MCP server's 401 carries no `resource_metadata` (clients must try well-known URLs)
     advertise_resource_metadata: bool = True
+    # Set: the 401 names this URL as its `resource_metadata` (a hostile MCP server)
+    resource_metadata_override: str | None = None
 
     def service(self, service_id: str = "notes", **overrides: Any) -> ServiceConfig:
         """A catalog entry for the protected MCP server (auth = "oauth")."""
@@ -106,14 +108,19 @@ class OAuthServers:
 
 
 def _challenge_switch(app: ASGIApp, servers: OAuthServers) -> ASGIApp:
-    """Drop the 401's `resource_metadata` while `servers.advertise_resource_metadata` is off."""
+    """Drop (advertise_resource_metadata off) or replace (resource_metadata_override) the 401's
+    `resource_metadata`."""
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         async def send_maybe_bare(message: Message) -> None:
-            if (message["type"] == "http.response.start"
-                    and not servers.advertise_resource_metadata):
+            override = servers.resource_metadata_override
+            if message["type"] == "http.response.start" and (
+                    override or not servers.advertise_resource_metadata):
+                challenge = b'Bearer error="invalid_token"'
+                if override:
+                    challenge += f', resource_metadata="{override}"'.encode()
                 message = {**message, "headers": [
-                    (name, b'Bearer error="invalid_token"' if name.lower() == b"www-authenticate"
+                    (name, challenge if name.lower() == b"www-authenticate"
                      else value) for name, value in message["headers"]]}
             await send(message)
 

@@ -30,7 +30,7 @@ async def build_oauth_client(aiohttp_client: Any, openai_server: Any, redis_url:
     values: dict[str, Any] = {"redis_url": redis_url, "jwt_secret": JWT_SECRET,
                               "llm_max_retries": 0, "token_key": token_key,
                               "public_url": f"http://127.0.0.1:{port}",
-                              "discovery_timeout_s": 5}
+                              "discovery_timeout_s": 20}
     values.update(overrides)
     settings = settings_for(openai_server, **values)
     client: TestClient[Any, Any] = await aiohttp_client(
@@ -39,14 +39,31 @@ async def build_oauth_client(aiohttp_client: Any, openai_server: Any, redis_url:
     return client
 
 
-async def start_connect(client: TestClient[Any, Any], headers: dict[str, str],
-                        service_id: str = "notes") -> str:
-    """POST connect; the authorization URL."""
+async def connect_link(client: TestClient[Any, Any], headers: dict[str, str],
+                       service_id: str = "notes") -> str:
+    """POST connect; the `authorizationUrl` (this server's start link)."""
     resp = await client.post(f"/api/services/{service_id}/connect", headers=headers)
     assert resp.status == 200, await resp.text()
     url = (await resp.json())["authorizationUrl"]
     assert isinstance(url, str)
+    public_url = client.app[keys.SETTINGS].public_url
+    assert url.startswith(f"{public_url}/oauth/start?state="), url
     return url
+
+
+async def open_link(client: TestClient[Any, Any], link: str) -> str:
+    """Open a start link in the client's browser (its cookie jar keeps the binding cookie);
+    the provider URL it redirects to."""
+    public_url = client.app[keys.SETTINGS].public_url
+    resp = await client.get(link.removeprefix(public_url), allow_redirects=False)
+    assert resp.status == 302, await resp.text()
+    return resp.headers["Location"]
+
+
+async def start_connect(client: TestClient[Any, Any], headers: dict[str, str],
+                        service_id: str = "notes") -> str:
+    """POST connect and open the start link; the authorization server's URL."""
+    return await open_link(client, await connect_link(client, headers, service_id))
 
 
 async def callback(client: TestClient[Any, Any], location: str) -> Any:

@@ -317,7 +317,7 @@ async def test_bad_uploads_are_400(voice_client, openai_server, auth_for, speech
         ("", b"", raw("audio/wav", **auth_for()), "empty_audio"),
         ("", form(b""), auth_for(), "empty_audio"),
         ("", only_id, auth_for(), "missing_audio"),
-        ("", form(wav, field="file"), auth_for(), "missing_audio"),
+        ("", form(wav, field="file"), auth_for(), "invalid_multipart"),
         ("", form(wav, conversation_id="no spaces allowed"), auth_for(), "invalid_body"),
         ("", form(wav, conversation_id="x" * 65), auth_for(), "invalid_body"),
         ("", form(wav, conversation_id="x" * 300), auth_for(), "invalid_body"),

@@ -97,7 +97,8 @@ async def test_api_answers_503_when_redis_is_down(aiohttp_client, make_settings,
 async def test_console_and_openapi(client) -> None:
     page = await client.get("/")
     assert page.status == 200 and page.content_type == "text/html"
-    assert "/api/voice/llm/stream" in await page.text()
+    assert '<script src="/static/console.js">' in await page.text()
+    assert "/api/voice/llm/stream" in await (await client.get("/static/console.js")).text()
     doc = await (await client.get("/api/openapi.json")).json()
     assert doc["openapi"].startswith("3.")
     for path in ("/healthz", "/readyz", "/api/voice/llm", "/api/voice/llm/stream",

@@ -196,9 +196,9 @@ async def test_provider_down_during_refresh_keeps_the_grant(
     await connect("alice")
     assert (await command("alice", WHOAMI, text("alice")))["results"][0]["success"] is True
     # The token endpoint stops answering: point the cached discovery result at a dead port.
-    meta = json.loads(await redis_client.get("oauth:meta:notes"))
+    meta = json.loads(await redis_client.get("oauth:meta:v2:notes"))
     meta["metadata"]["token_endpoint"] = f"http://127.0.0.1:{free_port()}/token"
-    await redis_client.set("oauth:meta:notes", json.dumps(meta))
+    await redis_client.set("oauth:meta:v2:notes", json.dumps(meta))
     oauth_servers.auth_server.expire_access_tokens("alice")
 
     done = await command("alice", WHOAMI, text("Notes are down."))
@@ -208,7 +208,7 @@ async def test_provider_down_during_refresh_keeps_the_grant(
     notes = (await services_of(app, auth_for()))["notes"]
     assert notes["connected"] is True and notes["needsReauth"] is False
 
-    await redis_client.delete("oauth:meta:notes")  # the provider is back: discovered again
+    await redis_client.delete("oauth:meta:v2:notes")  # the provider is back: discovered again
     done = await command("alice", WHOAMI, text("alice"))
     assert done["results"][0]["output"] == "alice" and done["unavailable"] == {}
     assert oauth_servers.auth_server.counts["refresh_token"] == 1

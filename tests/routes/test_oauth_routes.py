@@ -79,7 +79,8 @@ async def test_connect_with_a_static_client(oauth_client, oauth_servers: OAuthSe
     else:
         monkeypatch.delenv("NOTES_CLIENT_SECRET", raising=False)
     service = oauth_servers.service(client_id_env="NOTES_CLIENT_ID",
-                                    client_secret_env="NOTES_CLIENT_SECRET")
+                                    client_secret_env="NOTES_CLIENT_SECRET",
+                                    issuer=oauth_servers.issuer)
     client = await oauth_client(service)
     oauth_servers.auth_server.add_client(
         "static-notes", f"{client.app[keys.SETTINGS].public_url}/oauth/callback", secret=secret)
@@ -162,10 +163,11 @@ async def test_expired_state_is_refused(oauth_client, oauth_servers: OAuthServer
     # Age the pending authorization past its 10 minutes (the app's clock is the real one).
     store = OAuthStore(redis_client, TokenCipher([token_key]))
     state = query(location)["state"]
-    pending = await store.pop_pending(state)
-    assert pending is not None and pending.expires_at - time.time() > 500
+    pending, bound = await store.pop_pending(state)
+    assert pending is not None and pending.expires_at - time.time() > 500 and bound
     await store.save_pending(state, pending.model_copy(update={"expires_at": time.time() - 1}),
-                             60)
+                             60, keep=3)
+    assert await store.bind_browser(state, bound, 60)  # the same browser comes back
 
     await assert_failed_page(await callback(client, location), "took too long", "Notes")
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
@@ -243,7 +245,7 @@ async def test_an_unexpected_callback_failure_is_a_page_without_details(
         caplog: pytest.LogCaptureFixture) -> None:
     client = await oauth_client(oauth_servers.service())
 
-    async def broken(*_args: Any) -> Any:
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("refresh_token=sekrit-123")
 
     monkeypatch.setattr(client.app[keys.OAUTH], "complete", broken)

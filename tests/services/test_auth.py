@@ -100,10 +100,27 @@ async def test_jwks_rs256_and_es256_with_issuer_and_audience(jwks_server) -> Non
 
 async def test_jwks_refetched_for_a_rotated_key(jwks_server) -> None:
     server, _rsa, _ec, state = jwks_server
-    verifier = TokenVerifier(_settings(jwt_jwks_url=str(server.make_url("/jwks.json"))))
+    verifier = TokenVerifier(_settings(jwt_jwks_url=str(server.make_url("/jwks.json")),
+                                       jwt_issuer="https://idp", jwt_audience="voice"))
     await verifier._jwks.get()  # type: ignore[union-attr]
     verifier._jwks._fetched_at -= 60  # type: ignore[union-attr]  # past the refetch rate limit
     new = RSAKey.generate_key(2048, parameters={"kid": "r2"})
     state["keys"] = [new.as_dict(private=False)]
-    assert await verifier.verify(_signed(new, "RS256", iss=None, aud=None)) == "bob"
+    assert await verifier.verify(_signed(new, "RS256")) == "bob"
     assert state["hits"] == 2
+
+
+@pytest.mark.parametrize(("settings", "needle"), [
+    ({"jwt_secret": "s" * 31}, "at least 32 bytes"),
+    ({"jwt_jwks_url": "https://idp/jwks.json"}, "VOICE_MCP_JWT_ISSUER"),
+    ({"jwt_jwks_url": "https://idp/jwks.json", "jwt_issuer": "https://idp"},
+     "VOICE_MCP_JWT_AUDIENCE"),
+    ({"jwt_jwks_url": "https://idp/jwks.json", "jwt_audience": "voice"}, "VOICE_MCP_JWT_ISSUER"),
+], ids=["short secret", "jwks alone", "jwks without audience", "jwks without issuer"])
+def test_weak_client_auth_refuses_to_start(settings: dict[str, str], needle: str) -> None:
+    """Issue 10.7: one line naming what to set, from the same loader `serve` uses."""
+    from voice_mcp.settings import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None, **settings)
+    assert needle in str(caught.value) and "\n" not in str(caught.value)

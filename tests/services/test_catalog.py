@@ -28,6 +28,8 @@ url = "https://mcp.example.com/mcp"
 auth = "oauth"
 scopes = ["calendar.read"]
 client_id_env = "CAL_ID"
+client_secret_env = "CAL_SECRET"
+issuer = "https://auth.example.com"
 [services.calendar.risk]
 "delete_*" = "high"
 "list_*" = "low"
@@ -35,6 +37,7 @@ client_id_env = "CAL_ID"
     catalog = load_catalog(path, token_keys=["k"])
     cal = catalog.services["calendar"]
     assert cal.risk == {"delete_*": "high", "list_*": "low"} and not cal.is_shared
+    assert cal.issuer == "https://auth.example.com"
 
 
 BAD_CASES = [
@@ -54,6 +57,15 @@ BAD_CASES = [
      "service 'a'", "field 'token_env'"),
     ('[services.a]\ntitle="A"\ntransport="streamable-http"\nurl="https://x"\nauth="oauth"',
      "service 'a'", "VOICE_MCP_TOKEN_KEY"),
+    # A client secret goes only to the authorization server the operator pinned.
+    ('[services.a]\ntitle="A"\ntransport="streamable-http"\nurl="https://x"\nauth="oauth"\n'
+     'client_id_env="A_ID"\nclient_secret_env="A_SECRET"', "service 'a'",
+     "field 'issuer': required with client_secret_env"),
+    ('[services.a]\ntitle="A"\ntransport="streamable-http"\nurl="https://x"\nauth="oauth"\n'
+     'client_id_env="A_ID"\nclient_secret_env="A_SECRET"\nissuer="javascript:x"',
+     "service 'a'", "field 'issuer'"),
+    ('[services.a]\ntitle="A"\ntransport="streamable-http"\nurl="https://x"\n'
+     'issuer="https://auth.example.com"', "service 'a'", "field 'issuer'"),
 ]
 
 

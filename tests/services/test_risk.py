@@ -10,6 +10,7 @@ import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from tests.services.real_tools import ANNOTATED_VARIANTS, REAL_TOOLS
 from voice_mcp.services import risk
 from voice_mcp.services.mcp.models import ToolHints, ToolInfo
 from voice_mcp.services.risk import RiskAssessment, assess, needs_confirmation, tokens
@@ -30,16 +31,19 @@ def tool(name: str, description: str = "", **hints: bool | None) -> ToolInfo:
         ({R: True, D: True}, "high", risk.CONTRADICTS),
         ({R: False, D: True}, "high", risk.OVERWRITES),
         ({R: False, D: True, "idempotent": True}, "high", risk.OVERWRITES),
-        ({R: False, D: False}, "medium", risk.WRITES),
+        ({R: False, D: False, OW: False}, "medium", risk.WRITES),
         ({R: False, D: False, "idempotent": True, OW: False}, "medium", risk.WRITES),
+        ({D: False, OW: False}, "medium", risk.WRITES),  # readOnlyHint defaults to false
+        # The MCP spec's defaults for absent hints: destructive, open world.
+        ({R: False, D: False}, "high", risk.MAY_ACT_OUTSIDE),
         ({R: False, D: False, OW: True}, "high", risk.OUTSIDE),
-        ({R: False}, "high", risk.MAY_OVERWRITE),  # MCP spec: destructive defaults to true
+        ({R: False}, "high", risk.MAY_OVERWRITE),
         ({R: False, "idempotent": True}, "high", risk.MAY_OVERWRITE),
-        ({D: True}, "high", risk.OVERWRITES),  # destructive implies a write
-        ({D: False}, "medium", risk.WRITES),
-        ({}, "medium", risk.UNKNOWN),
-        ({"idempotent": True}, "medium", risk.UNKNOWN),  # idempotent lowers nothing
-        ({OW: True}, "medium", risk.UNKNOWN),
+        ({D: True}, "high", risk.OVERWRITES),
+        ({D: False}, "high", risk.MAY_ACT_OUTSIDE),
+        ({OW: True}, "high", risk.MAY_OVERWRITE),
+        ({"idempotent": True}, "high", risk.MAY_OVERWRITE),  # idempotent lowers nothing
+        ({}, "high", risk.UNKNOWN),  # nothing shows it harmless: fail closed
     ],
 )
 def test_annotations_on_a_neutral_name(hints, level, reason):
@@ -61,18 +65,24 @@ def test_annotations_on_a_neutral_name(hints, level, reason):
         ("sendEmail", "high", risk.SENDS),
         ("reply_to_thread", "high", risk.SENDS),
         ("email_user", "high", risk.SENDS),
-        ("post_message", "high", risk.PUBLISHES),
+        ("email_get", "high", risk.SENDS),  # for a write, message words count
+        ("post_message", "high", risk.SENDS),
         ("publishPost", "high", risk.PUBLISHES),
         ("share_file", "high", risk.PUBLISHES),
         ("tweet", "high", risk.PUBLISHES),
         ("pay_invoice", "high", risk.PAYS),
         ("transferFunds", "high", risk.PAYS),
+        ("wire_funds", "high", risk.PAYS),
         ("buy", "high", risk.PAYS),
         ("issue_refund", "high", risk.PAYS),
         ("merge_pull_request", "high", risk.SHIPS),
         ("deploy", "high", risk.SHIPS),
         ("git_push", "high", risk.SHIPS),
         ("execute_sql", "high", risk.RUNS),
+        ("run_command", "high", risk.RUNS),
+        ("sql_query", "high", risk.RUNS),
+        ("eval", "high", risk.RUNS),
+        ("spawn_process", "high", risk.RUNS),
         ("create_event", "medium", risk.WRITES),
         ("addAttendee", "medium", risk.WRITES),
         ("update-issue", "medium", risk.WRITES),
@@ -87,19 +97,28 @@ def test_annotations_on_a_neutral_name(hints, level, reason):
         ("listEvents", "low", risk.READS),
         ("search-messages", "low", risk.READS),
         ("get_post", "low", risk.READS),  # post is a noun here
-        ("email_get", "low", risk.READS),
         ("list_merge_requests", "low", risk.READS),
         ("messages_list", "low", risk.READS),
         ("list_deleted_items", "low", risk.READS),  # whole words only in names
         ("get_and_delete", "high", risk.DELETES),  # each clause counts
         ("list_then_post", "high", risk.PUBLISHES),
-        ("frobnicate", "medium", risk.UNKNOWN),
-        ("", "medium", risk.UNKNOWN),
-        ("x9_42", "medium", risk.UNKNOWN),
+        ("frobnicate", None, None),
+        ("", None, None),
+        ("x9_42", None, None),
     ],
 )
-def test_names_without_annotations(name, level, reason):
-    assert assess(tool(name), {}) == RiskAssessment(level=level, reason=reason)
+def test_what_a_name_says(name, level, reason):
+    expected = RiskAssessment(level=level, reason=reason) if level else None
+    assert risk.from_words(name, "") == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "level"),
+    [("email_get", "low"), ("get_message", "low"), ("open_nodes", "low"), ("get_payment", "low"),
+     ("delete_everything", "high"), ("run_command", "high"), ("create_page", "medium")],
+)
+def test_noun_or_verb_words_cannot_raise_a_read_only_tool(name, level):
+    assert assess(tool(name, read_only=True), {}).level == level
 
 
 @pytest.mark.parametrize(
@@ -109,37 +128,69 @@ def test_names_without_annotations(name, level, reason):
         ("Creates an event and emails the attendees.", "high", risk.SENDS),
         ("Pushes the branch to the remote", "high", risk.SHIPS),
         ("Replies to a thread on your behalf.", "high", risk.SENDS),
+        ("Run a shell command", "high", risk.RUNS),
+        ("Execute any SQL including DROP", "high", risk.RUNS),
+        ("Moves money", "high", risk.PAYS),
         ("Stopped jobs are restarted.", "medium", risk.WRITES),
         ("Shows the commit logs", "low", risk.READS),
         ("Get the weather. Never deletes anything.", "low", risk.READS),  # first sentence only
-        ("Does something mysterious", "medium", risk.UNKNOWN),
+        ("Does something mysterious", None, None),
     ],
 )
-def test_description_when_the_name_says_nothing(description, level, reason):
-    assert assess(tool("widget", description), {}) == RiskAssessment(level=level, reason=reason)
+def test_what_a_description_says(description, level, reason):
+    expected = RiskAssessment(level=level, reason=reason) if level else None
+    assert risk.from_words("widget", description) == expected
 
 
-def test_the_name_beats_the_description():
-    t = tool("list_files", "Lists files; the delete tool removes them.")
-    assert assess(t, {}).level == "low"
+def test_the_highest_of_name_and_description_counts():
+    t = tool("list_files", "Lists files; the delete tool removes them.", read_only=True)
+    assert assess(t, {}).level == "high"
 
 
 @pytest.mark.parametrize(
     ("name", "hints", "level", "reason"),
     [
-        ("delete_everything", {R: True}, "low", risk.READS),  # readOnlyHint beats a scary name
-        ("send_report", {R: True, OW: True}, "low", risk.READS),
-        ("delete_event", {R: False, D: False}, "high", risk.DELETES),  # names raise writes
+        ("delete_everything", {R: True}, "high", risk.DELETES),  # words raise a read-only tool
+        ("send_report", {R: True, OW: True}, "high", risk.SENDS),
+        ("delete_event", {R: False, D: False, OW: False}, "high", risk.DELETES),
         ("send_email", {R: False, D: False, OW: False}, "high", risk.SENDS),
-        ("list_events", {R: False, D: False}, "medium", risk.WRITES),  # ... never lower them
+        ("list_events", {R: False, D: False, OW: False}, "medium", risk.WRITES),  # never lower
         ("get_thing", {R: False, D: True}, "high", risk.OVERWRITES),
-        ("create_page", {OW: True}, "high", risk.OUTSIDE),  # open world on a write by name
-        ("get_page", {OW: True}, "low", risk.READS),
+        ("create_page", {OW: True}, "high", risk.MAY_OVERWRITE),
+        ("get_page", {OW: True}, "high", risk.MAY_OVERWRITE),  # not declared read-only
+        ("get_page", {R: True, OW: True}, "low", risk.READS),
         ("delete_page", {OW: True}, "high", risk.DELETES),
     ],
 )
 def test_annotations_and_names_together(name, hints, level, reason):
     assert assess(tool(name, **hints), {}) == RiskAssessment(level=level, reason=reason)
+
+
+def _hints(annotations: dict[str, bool]) -> ToolHints:
+    return ToolHints(read_only=annotations.get("readOnlyHint"),
+                     destructive=annotations.get("destructiveHint"),
+                     idempotent=annotations.get("idempotentHint"),
+                     open_world=annotations.get("openWorldHint"))
+
+
+def test_the_table_holds_enough_real_tools():
+    assert len(REAL_TOOLS) >= 40
+    assert len({(origin, name) for origin, name, *_ in REAL_TOOLS}) == len(REAL_TOOLS)
+
+
+@pytest.mark.parametrize(("origin", "name", "description", "annotations", "level"), REAL_TOOLS,
+                         ids=[f"{name}" for _o, name, *_ in REAL_TOOLS])
+def test_real_tool_definitions(origin, name, description, annotations, level):
+    info = ToolInfo(service="svc", name=name, description=description, hints=_hints(annotations))
+    assert assess(info, {}).level == level, origin
+
+
+@pytest.mark.parametrize(("name", "description", "annotations", "level"), ANNOTATED_VARIANTS,
+                         ids=[name for name, *_ in ANNOTATED_VARIANTS])
+def test_words_about_commands_sql_money_and_messages(name, description, annotations, level):
+    info = ToolInfo(service="svc", name=name, description=description, hints=_hints(annotations))
+    assert assess(info, {}).level == level
+    assert assess(tool(name, description), {}).level == "high"  # unannotated: always high
 
 
 @pytest.mark.parametrize(

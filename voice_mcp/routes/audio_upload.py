@@ -82,22 +82,42 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, str 
                          code="invalid_multipart") from err
 
 
+def _body_capped(request: web.Request, read_chunk: ReadChunk, limit: int) -> ReadChunk:
+    """Wrap a part's reader so the WHOLE body (every part, boundaries included) stays under
+    the cap, even when it is chunked and declares no length."""
+    cap = limit + FORM_OVERHEAD
+
+    async def read() -> bytes:
+        chunk = await read_chunk()
+        if request.content.total_bytes > cap:
+            raise _too_large(limit)
+        return chunk
+
+    return read
+
+
+def _unexpected(name: str | None) -> BadRequest:
+    shown = repr(name[:40]) if name else "a nameless part"
+    return BadRequest(f"The form has an unexpected field {shown}: send only `audio` and"
+                      " `conversationId`.", code="invalid_multipart")
+
+
 async def _read_form(request: web.Request, limit: int) -> tuple[bytes, str | None]:
     reader = await request.multipart()
     data: bytes | None = None
     conversation_id: str | None = None
     while (part := await reader.next()) is not None:
+        # Anything else is refused unread: releasing it would read it whole.
         if not isinstance(part, BodyPartReader):
-            await part.release()  # a nested multipart is not part of the API
-            continue
-        if part.name == "audio":
-            data = await _read_capped(partial(part.read_chunk, CHUNK), limit, _too_large(limit))
-        elif part.name == "conversationId":
-            raw = await _read_capped(partial(part.read_chunk, CHUNK), CONVERSATION_ID_BYTES,
-                                     _bad_conversation_id())
+            raise _unexpected(None)
+        read = _body_capped(request, partial(part.read_chunk, CHUNK), limit)
+        if part.name == "audio" and data is None:
+            data = await _read_capped(read, limit, _too_large(limit))
+        elif part.name == "conversationId" and conversation_id is None:
+            raw = await _read_capped(read, CONVERSATION_ID_BYTES, _bad_conversation_id())
             conversation_id = raw.decode("utf-8", "replace").strip() or None
         else:
-            await part.release()
+            raise _unexpected(part.name)
     if data is None:
         raise BadRequest("The form has no `audio` file field.", code="missing_audio")
     return data, conversation_id

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from voice_mcp import keys
 from voice_mcp.services import store
+from voice_mcp.services.metrics_access import PROXY_HEADERS, check_metrics_access
 
 routes = web.RouteTableDef()
 
@@ -34,7 +35,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text exposition."""
+    """Prometheus text exposition, for the metrics token's holder or a local scraper only."""
+    token = request.app[keys.SETTINGS].metrics_token
+    check_metrics_access(token.get_secret_value() if token else None,
+                         request.headers.get("Authorization", ""), request.remote,
+                         proxied=any(h in request.headers for h in PROXY_HEADERS))
     body = request.app[keys.METRICS].render()
     return web.Response(body=body, content_type="text/plain", charset="utf-8",
                         headers={"X-Metrics-Format": "0.0.4"})

@@ -6,13 +6,14 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
-CONVERSATION_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+CONVERSATION_ID = r"^[A-Za-z0-9_.:-]{1,64}$"  # pydantic's regex: `$` is the very end
 _CONVERSATION_ID = re.compile(CONVERSATION_ID)
 
 
 def is_conversation_id(value: str) -> bool:
     """True for an id a client may name a conversation with (query strings, form fields)."""
-    return _CONVERSATION_ID.match(value) is not None
+    # fullmatch: Python's `$` also matches before a final newline (`abc\n`).
+    return _CONVERSATION_ID.fullmatch(value) is not None
 
 
 class CommandRequest(BaseModel):

@@ -8,8 +8,9 @@ from aiohttp import web
 from yarl import URL
 
 from voice_mcp import keys
-from voice_mcp.errors import NotFound, to_app_error
+from voice_mcp.errors import AppError, NotFound, to_app_error
 from voice_mcp.routes.middleware import user_id
+from voice_mcp.services.oauth import CALLBACK_PATH, START_PATH, BrowserCookie, OAuthService
 from voice_mcp.services.oauth.errors import CallbackError
 
 routes = web.RouteTableDef()
@@ -36,9 +37,10 @@ def _page(title: str, message: str, *, ok: bool, status: int = 200) -> web.Respo
                         headers=PAGE_HEADERS)
 
 
-def _back_to_app(return_url: str, **params: str) -> web.HTTPFound:
+def _back_to_app(return_url: str, **params: str) -> web.Response:
     """A redirect to the app's own page, the outcome added to whatever query it has."""
-    return web.HTTPFound(str(URL(return_url).update_query(params)), headers=NO_TRACE)
+    location = str(URL(return_url).update_query(params))
+    return web.Response(status=302, headers={**NO_TRACE, "Location": location})
 
 
 @routes.get("/api/services")
@@ -54,7 +56,10 @@ async def list_services(request: web.Request) -> web.Response:
 
 @routes.post("/api/services/{id}/connect")
 async def connect(request: web.Request) -> web.Response:
-    url = await request.app[keys.OAUTH].start(user_id(request), request.match_info["id"])
+    """A start link on this server (it binds the browser, then goes on to the provider)."""
+    user = user_id(request)
+    await request.app[keys.RATE_LIMITER].check(user)
+    url = await request.app[keys.OAUTH].start(user, request.match_info["id"])
     return web.json_response({"authorizationUrl": url})
 
 
@@ -67,25 +72,58 @@ async def disconnect(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.get("/oauth/callback")
+def _failure(request: web.Request, err: AppError) -> web.Response:
+    """A failed start or callback, for a browser: the error page, or back to the app."""
+    service_id = err.service_id if isinstance(err, CallbackError) else None
+    return_url = request.app[keys.SETTINGS].oauth_return_url
+    if return_url:
+        extra = {"service": service_id} if service_id else {}
+        return _back_to_app(return_url, status="error", error=err.code, **extra)
+    return _page("Connection failed", err.message, ok=False, status=err.status)
+
+
+def _set_cookie(response: web.Response, cookie: BrowserCookie, oauth: OAuthService) -> None:
+    response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age,
+                        path=oauth.cookie_path, httponly=True, samesite="Lax",
+                        secure=oauth.cookie_secure)
+
+
+@routes.get(START_PATH)
+async def oauth_start(request: web.Request) -> web.Response:
+    """Open a start link: bind this browser to the state with a cookie, then go to the provider."""
+    oauth = request.app[keys.OAUTH]
+    try:
+        started = await oauth.open_start(request.query.get("state"))
+    except Exception as exc:
+        return _failure(request, to_app_error(exc, "oauth start"))
+    response = web.Response(status=302, headers={**NO_TRACE, "Location": started.url})
+    _set_cookie(response, started.cookie, oauth)
+    return response
+
+
+@routes.get(CALLBACK_PATH)
 async def oauth_callback(request: web.Request) -> web.Response:
     """Finish a connection in the user's browser: a small page, or a redirect to the app.
 
     Every failure ends here as a page (or redirect) too: a browser has no use for JSON.
+    The browser-binding cookie is cleared whatever the outcome: a state works once.
     """
-    query = request.query
-    return_url = request.app[keys.SETTINGS].oauth_return_url
+    query, oauth = request.query, request.app[keys.OAUTH]
+    state = query.get("state")
+    cookie = oauth.cookie_name(state) if state else None
     try:
-        result = await request.app[keys.OAUTH].complete(query.get("code"), query.get("state"),
-                                                        query.get("error"))
+        result = await oauth.complete(
+            query.get("code"), state, query.get("error"), iss=query.get("iss"),
+            browser_secret=request.cookies.get(cookie) if cookie else None)
     except Exception as exc:
-        err = to_app_error(exc, "oauth callback")
-        service_id = err.service_id if isinstance(err, CallbackError) else None
-        if return_url:
-            extra = {"service": service_id} if service_id else {}
-            raise _back_to_app(return_url, status="error", error=err.code, **extra) from None
-        return _page("Connection failed", err.message, ok=False, status=err.status)
-    if return_url:
-        raise _back_to_app(return_url, status="connected", service=result.service_id)
-    return _page(f"{result.service_title} connected",
-                 f"voice-mcp can now use {result.service_title} for you.", ok=True)
+        response = _failure(request, to_app_error(exc, "oauth callback"))
+    else:
+        return_url = request.app[keys.SETTINGS].oauth_return_url
+        response = (_back_to_app(return_url, status="connected", service=result.service_id)
+                    if return_url else
+                    _page(f"{result.service_title} connected",
+                          f"voice-mcp can now use {result.service_title} for you.", ok=True))
+    if cookie and cookie in request.cookies:
+        response.del_cookie(cookie, path=oauth.cookie_path, secure=oauth.cookie_secure,
+                            httponly=True, samesite="Lax")
+    return response

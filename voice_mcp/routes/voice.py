@@ -27,19 +27,20 @@ def _require_llm(request: web.Request) -> None:
 
 async def _text_command(request: web.Request) -> Command:
     _require_llm(request)
+    # Counted before the body is read: a client over its limit costs no upload.
+    await request.app[keys.RATE_LIMITER].check(user_id(request))
     body = await read_json(request, CommandRequest)
     limit = request.app[keys.SETTINGS].max_query_chars
     if len(body.query) > limit:
         raise BadRequest(f"query: longer than {limit} characters.", code="query_too_long")
-    await request.app[keys.RATE_LIMITER].check(user_id(request))
     return Command(user_id=user_id(request), query=body.query,
                    conversation_id=body.conversation_id or secrets.token_hex(8))
 
 
 async def _audio_command(request: web.Request) -> Command:
     _require_llm(request)
+    await request.app[keys.RATE_LIMITER].check(user_id(request))  # before reading the upload
     upload = await read_audio(request, request.app[keys.SETTINGS].max_audio_bytes)
-    await request.app[keys.RATE_LIMITER].check(user_id(request))
     conversation_id = upload.conversation_id or secrets.token_hex(8)
     return Command(user_id=user_id(request), query="", conversation_id=conversation_id,
                    audio=AudioInput(data=upload.data, format=upload.format))

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import json
 import time
+import unicodedata
 from typing import Any
 
 import aiohttp
@@ -21,7 +22,7 @@ from voice_mcp.settings import Settings
 
 ASYMMETRIC_ALGS = ["RS256", "ES256"]
 JWKS_TTL_S = 300.0
-MIN_HS256_SECRET = 32
+MAX_SUB_CHARS = 256  # user ids land in logs and key digests: bounded, no control characters
 
 
 class JwksCache:
@@ -115,6 +116,8 @@ class TokenVerifier:
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub:
             raise Unauthorized("The token has no user.", code="invalid_token")
+        if len(sub) > MAX_SUB_CHARS or any(unicodedata.category(c) == "Cc" for c in sub):
+            raise Unauthorized("The token's user id is not accepted.", code="invalid_token")
         return sub
 
 

@@ -38,6 +38,7 @@ class ServiceConfig(BaseModel):
     scopes: list[str] = Field(default_factory=list)
     client_id_env: str | None = None
     client_secret_env: str | None = None
+    issuer: str | None = None  # the authorization server pinned for a static client's secret
     risk: dict[str, RiskLevel] = Field(default_factory=dict)
     examples: list[str] = Field(default_factory=list)
     timeout_s: float | None = Field(None, gt=0)
@@ -55,7 +56,20 @@ class ServiceConfig(BaseModel):
             raise ValueError("url: must start with http:// or https://")
         if self.auth == "bearer" and not self.token_env:
             raise ValueError("token_env: required when auth = 'bearer'")
+        self._check_issuer()
         return self
+
+    def _check_issuer(self) -> None:
+        """A client secret only ever goes to the authorization server the operator named."""
+        if self.client_secret_env and not self.issuer:
+            raise ValueError("issuer: required with client_secret_env (the authorization"
+                             " server the secret may be sent to, e.g. issuer ="
+                             " \"https://auth.example.com\")")
+        if self.issuer is not None:
+            if self.auth != "oauth":
+                raise ValueError("issuer: only for auth = 'oauth'")
+            if not self.issuer.startswith(("http://", "https://")):
+                raise ValueError("issuer: must start with http:// or https://")
 
     @property
     def is_shared(self) -> bool:

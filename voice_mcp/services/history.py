@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from voice_mcp.services.keyspace import user_key
 from voice_mcp.services.store import Redis
 
 MAX_TURNS = 10
@@ -39,11 +40,11 @@ class HistoryStore:
 
     @staticmethod
     def _key(user_id: str, conversation_id: str) -> str:
-        return f"vm:hist:{user_id}:{conversation_id}"
+        return user_key("vm:hist", user_id, conversation_id)
 
     @staticmethod
     def _index_key(user_id: str) -> str:
-        return f"vm:hist-index:{user_id}"
+        return user_key("vm:hist-index", user_id)
 
     async def append(self, user_id: str, conversation_id: str, turn: Turn) -> None:
         """Add a turn, keep the newest MAX_TURNS, refresh the day-long expiry."""

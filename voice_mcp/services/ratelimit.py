@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from voice_mcp.errors import RateLimited
+from voice_mcp.services.keyspace import user_key
 from voice_mcp.services.store import Redis
 
 WINDOW_S = 60
@@ -23,7 +24,7 @@ class CommandRateLimiter:
             return
         now = time.time()
         window = int(now // WINDOW_S)
-        key = f"vm:rate:{user_id}:{window}"
+        key = user_key("vm:rate", user_id, str(window))
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, WINDOW_S * 2)

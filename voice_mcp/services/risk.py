@@ -1,35 +1,26 @@
 """Risk of a tool (docs/api.md, "Risk"): a level and a short human reason, decided by code.
 
-Order of evidence, each step described where it is decided:
+It fails closed. A catalog override (`[services.<id>.risk]`, globs on the tool name) wins
+outright; otherwise the level is the HIGHEST that any piece of evidence gives:
 
-1. The catalog's overrides (`[services.<id>.risk]`, globs on the tool name) win outright.
-   When several globs match, the most specific one wins: an exact name beats any glob,
-   then the glob with the most literal characters; on a tie, the one listed first.
-   Matching is case-sensitive (`fnmatchcase`), as tool names are.
-2. The MCP annotations. `readOnlyHint: true` -> low, and the name cannot raise it (the
-   server declares no side effects; a catalog override fixes a server that lies).
-   A server that says both read-only and destructive contradicts itself: high.
-   A tool the server declares a write (`readOnlyHint: false`, or a `destructiveHint`
-   given without `readOnlyHint`) is at least medium: `destructiveHint: true` -> high;
-   `destructiveHint` absent -> high, as the MCP spec defaults it to true for writes;
-   `openWorldHint: true` -> high; `destructiveHint: false` -> medium. An absent
-   `openWorldHint` is not taken as true (the spec's default), or almost every write would
-   be high; outward verbs in the name (send, pay, publish) still raise such a write.
-   `idempotentHint` never lowers anything.
-3. Keywords in the name (snake_case, camelCase, kebab-case; whole words only, so
-   `list_deleted_items` reads), or when the name has none, in the first sentence of the
-   description (where "Deletes", "pushes", "replied" count too). Text is cut into clauses
-   on and/or/then (and commas in descriptions); in a clause the highest clear verb counts,
-   and words that are nouns as often as verbs (post, email, merge, update ...) count only
-   when the clause has no other keyword, so `get_post` reads and `post_message`
-   publishes; the highest clause wins (`get_or_create_user` is medium). For a declared
-   write, keywords can only raise the level, never lower it. Misreadings of prose lean
-   towards the higher level, which only costs a question.
+1. The MCP annotations, with the spec's defaults where a hint is absent (`readOnlyHint`
+   false, `destructiveHint` true, `openWorldHint` true). So a tool that does not declare
+   itself read-only, or a non-destructive write confined to its own service, is `high`:
+   nothing shows it harmless. `readOnlyHint: true` gives `low` (and `destructiveHint` with
+   it is a contradiction: `high`); `readOnlyHint: false, destructiveHint: false,
+   openWorldHint: false` gives `medium`. `idempotentHint` never lowers anything.
+2. Keywords in the name (snake_case, camelCase, kebab-case; whole words only, so
+   `list_deleted_items` reads).
+3. Keywords in the description's first sentence (where "Deletes", "pushes", "replied" count).
 
-A tool with no evidence at all is medium ("unknown effect"), not high: high would ask
-for confirmation of every unannotated tool with an unfamiliar name, and users who are
-always asked learn to say yes. Destructive and outward-facing tools nearly always carry
-a recognisable verb or annotation, and the catalog can pin any tool to high.
+Text is cut into clauses on and/or/then (and punctuation in descriptions); in a clause the
+highest clear verb counts. Words that are nouns as often as verbs (post, email, merge,
+update ...) count only when the clause has no other keyword, so `get_post` reads and
+`post_message` publishes. For a tool that declares itself read-only they do not count at
+all (they cannot contradict the declaration); for a declared write, words about messages
+and money count as clearly as verbs. Anything that runs commands or code, speaks SQL, moves
+money or messages people is `high`. Misreadings of prose lean towards the higher level,
+which only costs a question; the catalog can pin any tool to any level.
 """
 
 from __future__ import annotations
@@ -70,6 +61,7 @@ SHIPS = "changes shared code or live systems"
 RUNS = "runs commands that can change anything"
 OUTSIDE = "acts outside this service"
 CONTRADICTS = "the service calls it both read-only and destructive"
+MAY_ACT_OUTSIDE = "may act outside this service"
 CATALOG = "set by the service catalog"
 UNKNOWN = "unknown effect"
 
@@ -118,9 +110,10 @@ KEYWORDS: dict[str, RiskAssessment] = {
     **_keywords("high", SENDS, "send email mail reply forward notify invite message dm sms"),
     **_keywords("high", PUBLISHES, "post publish share tweet comment broadcast announce"),
     **_keywords("high", PAYS, "pay transfer purchase buy charge refund withdraw donate order"
-                " book reserve"),
+                " book reserve payment payments funds fund money wire invoice payout"),
     **_keywords("high", SHIPS, "merge deploy push release rollout"),
-    **_keywords("high", RUNS, "exec execute eval shell sudo"),
+    **_keywords("high", RUNS, "exec execute eval shell sudo command cmd process spawn script"
+                " bash powershell terminal sql javascript evaluate"),
 }
 
 # Words used as nouns as often as verbs (`get_post`, `list_merge_request`, `get_new_items`):
@@ -129,7 +122,13 @@ AMBIGUOUS = _wordset(
     "email mail message dm sms post comment share reply tweet transfer charge refund order book"
     " purchase pay merge push release tag label star stage trash mark commit patch reset rollback"
     " invite update change run archive schedule upload query view preview check new open close"
-    " start stop set move make copy clear empty"
+    " start stop set move make copy clear empty process payment payments funds fund money wire"
+    " invoice"
+)
+# For a declared write these count as clearly as verbs: `create_message` sends, `add_payment` pays.
+OUTWARD_NOUNS = _wordset(
+    "email mail message dm sms transfer charge refund pay purchase payment payments funds fund"
+    " money wire invoice"
 )
 CLAUSE_WORDS = frozenset({"and", "or", "then", "also"})
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -159,17 +158,18 @@ def _inflected(word: str) -> str | None:
     return next((c for c in candidates if c in KEYWORDS), None)
 
 
-def _clause_level(words: list[str]) -> RiskAssessment | None:
+def _clause_level(words: list[str], ambiguous: frozenset[str],
+                  ignore_ambiguous: bool) -> RiskAssessment | None:
     """Judge one clause: the highest clear verb, else the first noun-or-verb keyword."""
-    clear = [KEYWORDS[w] for w in words if w not in AMBIGUOUS]
+    clear = [KEYWORDS[w] for w in words if w not in ambiguous]
     if clear:
         return max(clear, key=lambda v: rank(v.level))
-    return KEYWORDS[words[0]] if words else None
+    return KEYWORDS[words[0]] if words and not ignore_ambiguous else None
 
 
-def _highest(clauses: Iterable[list[str]]) -> RiskAssessment | None:
-    verdicts = [v for v in map(_clause_level, clauses) if v is not None]
-    return max(verdicts, key=lambda v: rank(v.level)) if verdicts else None
+def _highest(verdicts: Iterable[RiskAssessment | None]) -> RiskAssessment | None:
+    found = [v for v in verdicts if v is not None]
+    return max(found, key=lambda v: rank(v.level)) if found else None
 
 
 def _name_clauses(name: str) -> list[list[str]]:
@@ -189,9 +189,15 @@ def _description_clauses(description: str) -> list[list[str]]:
             for part in _CLAUSE_BREAK.split(first)]
 
 
-def from_words(name: str, description: str) -> RiskAssessment | None:
-    """Judge by the name's verbs, or by the description's first sentence when the name has none."""
-    return _highest(_name_clauses(name)) or _highest(_description_clauses(description))
+def from_words(name: str, description: str, *, read_only: bool = False) -> RiskAssessment | None:
+    """The highest level the name's and the description's first sentence's words give.
+
+    For a tool declared read-only, noun-or-verb words are ignored; for a write, words about
+    messages and money count as clear verbs.
+    """
+    ambiguous = AMBIGUOUS if read_only else AMBIGUOUS - OUTWARD_NOUNS
+    clauses = _name_clauses(name) + _description_clauses(description)
+    return _highest(_clause_level(c, ambiguous, read_only) for c in clauses)
 
 
 def _specificity(pattern: str) -> tuple[int, int]:
@@ -210,21 +216,22 @@ def match_override(name: str, overrides: Iterable[tuple[str, RiskLevel]]) -> Ris
     return best[1] if best else None
 
 
-def _from_hints(hints: ToolHints) -> RiskAssessment | None:
-    """Read the annotations; None when they do not say whether the tool writes."""
+def from_hints(hints: ToolHints) -> RiskAssessment:
+    """Read the annotations with the MCP spec's defaults for absent hints (fail closed)."""
+    if hints == ToolHints():
+        return RiskAssessment(level="high", reason=UNKNOWN)
     if hints.read_only is True:
         if hints.destructive is True:
             return RiskAssessment(level="high", reason=CONTRADICTS)
         return RiskAssessment(level="low", reason=READS)
-    declared_write = hints.read_only is False or hints.destructive is not None
-    if not declared_write:
-        return None
     if hints.destructive is True:
         return RiskAssessment(level="high", reason=OVERWRITES)
     if hints.destructive is None:
         return RiskAssessment(level="high", reason=MAY_OVERWRITE)
     if hints.open_world is True:
         return RiskAssessment(level="high", reason=OUTSIDE)
+    if hints.open_world is None:
+        return RiskAssessment(level="high", reason=MAY_ACT_OUTSIDE)
     return RiskAssessment(level="medium", reason=WRITES)
 
 
@@ -234,17 +241,10 @@ def _assess(name: str, description: str, hints: ToolHints,
     override = match_override(name, overrides)
     if override is not None:
         return RiskAssessment(level=override, reason=CATALOG)
-    by_hints = _from_hints(hints)
-    by_words = from_words(name, description)
-    if by_hints is not None:
-        if by_hints.level == "low" or by_words is None:
-            return by_hints
-        return by_words if rank(by_words.level) > rank(by_hints.level) else by_hints
-    if by_words is None:
-        return RiskAssessment(level="medium", reason=UNKNOWN)
-    if hints.open_world is True and by_words.level == "medium":
-        return RiskAssessment(level="high", reason=OUTSIDE)
-    return by_words
+    by_hints = from_hints(hints)
+    by_words = from_words(name, description, read_only=hints.read_only is True)
+    # On a tie the words' reason wins: "deletes data" says more than "may overwrite data".
+    return _highest([by_words, by_hints]) or by_hints
 
 
 def assess(tool: ToolInfo, overrides: Mapping[str, RiskLevel]) -> RiskAssessment:

@@ -278,14 +278,18 @@ async def test_rejected_request_is_not_retryable(
     assert len(openai_server.requests) == 1
 
 
-async def test_unreachable_server_is_retryable(make_client: MakeClient):
-    client = make_client(llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_max_retries=0)
+async def test_unreachable_server_is_retryable_and_named(make_client: MakeClient):
+    port = free_port()
+    client = make_client(llm_base_url=f"http://127.0.0.1:{port}/v1/secret-path",
+                         llm_max_retries=0)
 
     with pytest.raises(LLMUnavailable) as caught:
         await client.complete(USER, [])
 
     assert caught.value.retryable is True
-    assert "could not be reached" in caught.value.message
+    origin = f"http://127.0.0.1:{port}"
+    assert caught.value.message == f"The LLM server at {origin} could not be reached."
+    assert caught.value.code == "llm_unavailable"
 
 
 @pytest.mark.parametrize("mid_stream", [False, True], ids=["before-answer", "mid-stream"])

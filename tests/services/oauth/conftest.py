@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis.asyncio as aioredis
@@ -61,9 +62,29 @@ def oauth(make_oauth: Callable[..., OAuthService]) -> OAuthService:
     return make_oauth()
 
 
+# The browser's cookies, by name (states are random, so one jar serves every test).
+COOKIES: dict[str, str] = {}
+
+
+async def browser_start(oauth: OAuthService, user: str, service_id: str = "notes") -> str:
+    """Start as `user` and open the start link as a browser would: the provider URL."""
+    link = await oauth.start(user, service_id)
+    assert link.startswith(f"{PUBLIC_URL}/oauth/start?state="), link
+    started = await oauth.open_start(parse_qs(urlsplit(link).query)["state"][0])
+    COOKIES[started.cookie.name] = started.cookie.value
+    return started.url
+
+
+async def browser_complete(oauth: OAuthService, code: str | None, state: str | None,
+                           error: str | None = None, **options: Any) -> CallbackResult:
+    """The callback, from the browser that opened the start link."""
+    secret = COOKIES.get(oauth.cookie_name(state)) if state else None
+    return await oauth.complete(code, state, error, browser_secret=secret, **options)
+
+
 async def connect(oauth: OAuthService, servers: OAuthServers, user: str = "alice",
                   service_id: str = "notes") -> CallbackResult:
     """The whole browser round trip: start, approve at the server, complete."""
-    url = await oauth.start(user, service_id)
+    url = await browser_start(oauth, user, service_id)
     params = await servers.authorize_params(url, user)
-    return await oauth.complete(params["code"], params["state"])
+    return await browser_complete(oauth, params["code"], params["state"])

@@ -8,7 +8,7 @@ import pytest
 
 from tests.oauth_server import OAuthServers
 from tests.oauth_server.runner import base_url, listening_socket
-from tests.services.oauth.conftest import connect
+from tests.services.oauth.conftest import browser_start, connect
 from voice_mcp.errors import ServiceUnavailable
 from voice_mcp.services.oauth import OAuthService
 from voice_mcp.services.oauth.discovery import (
@@ -69,8 +69,8 @@ async def test_openid_configuration_is_a_fallback(oauth: OAuthService,
 
 
 async def test_discovery_is_cached(oauth: OAuthService, oauth_servers: OAuthServers) -> None:
-    await oauth.start("alice", "notes")
-    await oauth.start("bob", "notes")
+    await browser_start(oauth, "alice", "notes")
+    await browser_start(oauth, "bob", "notes")
 
     assert oauth_servers.auth_server.counts["metadata"] == 1
 
@@ -79,7 +79,7 @@ async def test_scopes_come_from_the_resource_server_when_the_catalog_has_none(
         make_oauth, oauth_servers: OAuthServers) -> None:
     oauth = make_oauth(oauth_servers.catalog(oauth_servers.service(scopes=[])))
 
-    url = await oauth.start("alice", "notes")
+    url = await browser_start(oauth, "alice", "notes")
 
     assert parse_qs(urlsplit(url).query)["scope"] == ["notes.read"]
 
@@ -104,7 +104,7 @@ async def test_no_registration_and_no_static_client_is_a_clear_error(
     oauth_servers.auth_server.registration_enabled = False
 
     with pytest.raises(ServiceUnavailable) as caught:
-        await oauth.start("alice", "notes")
+        await browser_start(oauth, "alice", "notes")
 
     assert caught.value.code == "oauth_not_configured" and not caught.value.retryable
 
@@ -116,7 +116,7 @@ async def test_static_client_without_its_variable_is_a_clear_error(
         oauth_servers.service(client_id_env="MISSING_CLIENT_ID")))
 
     with pytest.raises(ServiceUnavailable) as caught:
-        await oauth.start("alice", "notes")
+        await browser_start(oauth, "alice", "notes")
 
     assert caught.value.code == "oauth_not_configured"
     assert "MISSING_CLIENT_ID" in caught.value.message
@@ -130,7 +130,7 @@ async def test_unreachable_mcp_server_is_a_discovery_error(make_oauth,
     oauth = make_oauth(oauth_servers.catalog(oauth_servers.service(url=url)))
 
     with pytest.raises(ServiceUnavailable) as caught:
-        await oauth.start("alice", "notes")
+        await browser_start(oauth, "alice", "notes")
 
     assert caught.value.code == "oauth_discovery_failed" and caught.value.retryable
 
@@ -140,7 +140,7 @@ async def test_metadata_naming_another_issuer_is_refused(oauth: OAuthService,
     oauth_servers.auth_server.issuer_override = "https://evil.example"
 
     with pytest.raises(ServiceUnavailable) as caught:
-        await oauth.start("alice", "notes")
+        await browser_start(oauth, "alice", "notes")
 
     assert caught.value.code == "oauth_discovery_failed"
     assert oauth_servers.auth_server.counts["register"] == 0

@@ -8,9 +8,16 @@ import httpx2
 import pytest
 
 from tests.oauth_server import OAuthServers
-from tests.services.oauth.conftest import REDIRECT_URI, Clock, connect
+from tests.services.oauth.conftest import (
+    REDIRECT_URI,
+    Clock,
+    browser_complete,
+    browser_start,
+    connect,
+)
 from voice_mcp.errors import NotConnected, NotFound
 from voice_mcp.services.oauth import CallbackError, OAuthService
+from voice_mcp.settings import Settings
 
 
 def query(url: str) -> dict[str, str]:
@@ -25,7 +32,7 @@ async def test_whole_flow_with_dynamic_registration(oauth: OAuthService,
         connected.append((user_id, service_id))
 
     oauth.on_connected = on_connected
-    url = await oauth.start("alice", "notes")
+    url = await browser_start(oauth, "alice", "notes")
 
     params = query(url)
     assert url.startswith(f"{oauth_servers.issuer}/authorize?")
@@ -42,7 +49,7 @@ async def test_whole_flow_with_dynamic_registration(oauth: OAuthService,
 
     callback = query(await oauth_servers.authorize(url, "alice"))
     assert callback["state"] == params["state"]
-    result = await oauth.complete(callback["code"], callback["state"])
+    result = await browser_complete(oauth, callback["code"], callback["state"])
 
     assert (result.user_id, result.service_id, result.service_title) == ("alice", "notes", "Notes")
     assert connected == [("alice", "notes")]
@@ -57,8 +64,8 @@ async def test_whole_flow_with_dynamic_registration(oauth: OAuthService,
 
 async def test_registered_client_is_reused(oauth: OAuthService,
                                            oauth_servers: OAuthServers) -> None:
-    first = query(await oauth.start("alice", "notes"))["client_id"]
-    second = query(await oauth.start("bob", "notes"))["client_id"]
+    first = query(await browser_start(oauth, "alice", "notes"))["client_id"]
+    second = query(await browser_start(oauth, "bob", "notes"))["client_id"]
 
     assert first == second
     assert oauth_servers.auth_server.counts["register"] == 1
@@ -75,12 +82,13 @@ async def test_whole_flow_with_static_client(make_oauth, oauth_servers: OAuthSer
     else:
         monkeypatch.delenv("NOTES_CLIENT_SECRET", raising=False)
     service = oauth_servers.service(client_id_env="NOTES_CLIENT_ID",
-                                    client_secret_env="NOTES_CLIENT_SECRET")
+                                    client_secret_env="NOTES_CLIENT_SECRET",
+                                    issuer=oauth_servers.issuer)
     oauth = make_oauth(oauth_servers.catalog(service))
 
-    url = await oauth.start("alice", "notes")
+    url = await browser_start(oauth, "alice", "notes")
     assert query(url)["client_id"] == "static-notes"
-    await oauth.complete(**{k: v for k, v in
+    await browser_complete(oauth, **{k: v for k, v in
                             (await oauth_servers.authorize_params(url, "alice")).items()
                             if k in ("code", "state")})
 
@@ -90,7 +98,7 @@ async def test_whole_flow_with_static_client(make_oauth, oauth_servers: OAuthSer
 
 
 async def test_server_verifies_pkce(oauth: OAuthService, oauth_servers: OAuthServers) -> None:
-    url = await oauth.start("alice", "notes")
+    url = await browser_start(oauth, "alice", "notes")
     params = query(url)
     callback = await oauth_servers.authorize_params(url, "alice")
     token_endpoint = f"{oauth_servers.issuer}/token"
@@ -105,17 +113,17 @@ async def test_server_verifies_pkce(oauth: OAuthService, oauth_servers: OAuthSer
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
     # The service's own exchange carries the right verifier, so the same code still works.
-    await oauth.complete(callback["code"], callback["state"])
+    await browser_complete(oauth, callback["code"], callback["state"])
     assert (await oauth.status("alice"))["notes"].connected
 
 
 async def test_tampered_state_is_refused_and_nothing_stored(
         oauth: OAuthService, oauth_servers: OAuthServers) -> None:
-    callback = await oauth_servers.authorize_params(await oauth.start("alice", "notes"), "alice")
+    callback = await oauth_servers.authorize_params(await browser_start(oauth, "alice"), "alice")
     tampered = callback["state"][:-2] + ("AA" if not callback["state"].endswith("AA") else "BB")
 
     with pytest.raises(CallbackError) as caught:
-        await oauth.complete(callback["code"], tampered)
+        await browser_complete(oauth, callback["code"], tampered)
 
     assert caught.value.code == "invalid_state" and caught.value.status == 400
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
@@ -126,17 +134,17 @@ async def test_tampered_state_is_refused_and_nothing_stored(
 
 async def test_missing_state_is_refused(oauth: OAuthService) -> None:
     with pytest.raises(CallbackError) as caught:
-        await oauth.complete("some-code", None)
+        await browser_complete(oauth, "some-code", None)
     assert caught.value.code == "invalid_state"
 
 
 async def test_replayed_state_is_refused(oauth: OAuthService,
                                          oauth_servers: OAuthServers) -> None:
-    callback = await oauth_servers.authorize_params(await oauth.start("alice", "notes"), "alice")
-    await oauth.complete(callback["code"], callback["state"])
+    callback = await oauth_servers.authorize_params(await browser_start(oauth, "alice"), "alice")
+    await browser_complete(oauth, callback["code"], callback["state"])
 
     with pytest.raises(CallbackError) as caught:
-        await oauth.complete(callback["code"], callback["state"])
+        await browser_complete(oauth, callback["code"], callback["state"])
 
     assert caught.value.code == "invalid_state"
     assert oauth_servers.auth_server.counts["authorization_code"] == 1
@@ -146,11 +154,11 @@ async def test_expired_state_is_refused_and_nothing_stored(
         make_oauth, oauth_servers: OAuthServers) -> None:
     clock = Clock()
     oauth = make_oauth(clock=clock, state_ttl_s=600)
-    callback = await oauth_servers.authorize_params(await oauth.start("alice", "notes"), "alice")
+    callback = await oauth_servers.authorize_params(await browser_start(oauth, "alice"), "alice")
     clock.now += 601
 
     with pytest.raises(CallbackError) as caught:
-        await oauth.complete(callback["code"], callback["state"])
+        await browser_complete(oauth, callback["code"], callback["state"])
 
     assert caught.value.code == "state_expired" and caught.value.service_id == "notes"
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
@@ -161,20 +169,20 @@ async def test_state_just_before_expiry_is_accepted(make_oauth,
                                                     oauth_servers: OAuthServers) -> None:
     clock = Clock()
     oauth = make_oauth(clock=clock, state_ttl_s=600)
-    callback = await oauth_servers.authorize_params(await oauth.start("alice", "notes"), "alice")
+    callback = await oauth_servers.authorize_params(await browser_start(oauth, "alice"), "alice")
     clock.now += 599
 
-    await oauth.complete(callback["code"], callback["state"])
+    await browser_complete(oauth, callback["code"], callback["state"])
 
     assert (await oauth.status("alice"))["notes"].connected
 
 
 async def test_state_is_bound_to_the_user_who_started(oauth: OAuthService,
                                                       oauth_servers: OAuthServers) -> None:
-    callback = await oauth_servers.authorize_params(await oauth.start("alice", "notes"), "alice")
+    callback = await oauth_servers.authorize_params(await browser_start(oauth, "alice"), "alice")
 
     with pytest.raises(CallbackError) as caught:
-        await oauth.complete(callback["code"], callback["state"], user_id="mallory")
+        await browser_complete(oauth, callback["code"], callback["state"], user_id="mallory")
 
     assert caught.value.code == "invalid_state"
     assert not (await oauth.status("mallory"))["notes"].connected
@@ -183,12 +191,12 @@ async def test_state_is_bound_to_the_user_who_started(oauth: OAuthService,
 
 async def test_provider_denial_is_reported_and_nothing_stored(
         oauth: OAuthService, oauth_servers: OAuthServers) -> None:
-    url = await oauth.start("alice", "notes")
+    url = await browser_start(oauth, "alice", "notes")
     callback = await oauth_servers.authorize_params(url, "alice", deny=True)
     assert callback["error"] == "access_denied" and "code" not in callback
 
     with pytest.raises(CallbackError) as caught:
-        await oauth.complete(None, callback["state"], callback["error"])
+        await browser_complete(oauth, None, callback["state"], callback["error"])
 
     assert caught.value.code == "oauth_denied" and caught.value.service_id == "notes"
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
@@ -197,13 +205,13 @@ async def test_provider_denial_is_reported_and_nothing_stored(
 
 async def test_other_provider_errors_are_reported_without_their_text(
         oauth: OAuthService) -> None:
-    first = query(await oauth.start("alice", "notes"))["state"]
-    second = query(await oauth.start("alice", "notes"))["state"]
+    first = query(await browser_start(oauth, "alice", "notes"))["state"]
+    second = query(await browser_start(oauth, "alice", "notes"))["state"]
 
     with pytest.raises(CallbackError) as known:
-        await oauth.complete(None, first, "temporarily_unavailable")
+        await browser_complete(oauth, None, first, "temporarily_unavailable")
     with pytest.raises(CallbackError) as odd:
-        await oauth.complete(None, second, "<script>alert(1)</script>")
+        await browser_complete(oauth, None, second, "<script>alert(1)</script>")
 
     assert known.value.code == "oauth_failed" and "temporarily_unavailable" in known.value.message
     assert odd.value.code == "oauth_failed" and "script" not in odd.value.message
@@ -211,10 +219,10 @@ async def test_other_provider_errors_are_reported_without_their_text(
 
 async def test_refused_code_is_reported_and_nothing_stored(oauth: OAuthService,
                                                            oauth_servers: OAuthServers) -> None:
-    callback = await oauth_servers.authorize_params(await oauth.start("alice", "notes"), "alice")
+    callback = await oauth_servers.authorize_params(await browser_start(oauth, "alice"), "alice")
 
     with pytest.raises(CallbackError) as caught:
-        await oauth.complete("not-the-code", callback["state"])
+        await browser_complete(oauth, "not-the-code", callback["state"])
 
     assert caught.value.code == "oauth_failed" and "invalid_grant" in caught.value.message
     assert not (await oauth.status("alice"))["notes"].connected
@@ -255,3 +263,40 @@ async def test_failing_hook_does_not_undo_the_connection(oauth: OAuthService,
     await connect(oauth, oauth_servers, "alice")
 
     assert (await oauth.status("alice"))["notes"].connected
+
+
+async def test_the_start_link_works_for_a_short_while_only(make_oauth) -> None:
+    clock = Clock()
+    oauth = make_oauth(clock=clock, state_ttl_s=600)
+    link = await oauth.start("alice", "notes")
+    clock.now += 121
+
+    with pytest.raises(CallbackError) as caught:
+        await oauth.open_start(query(link)["state"])
+
+    assert caught.value.code == "state_expired"
+
+
+async def test_a_callback_without_the_browser_secret_stores_nothing(
+        oauth: OAuthService, oauth_servers: OAuthServers) -> None:
+    callback = await oauth_servers.authorize_params(await browser_start(oauth, "alice"), "alice")
+
+    with pytest.raises(CallbackError) as caught:
+        await oauth.complete(callback["code"], callback["state"], browser_secret=None)
+
+    assert caught.value.code == "browser_mismatch"
+    assert oauth_servers.auth_server.counts["authorization_code"] == 0
+    assert not (await oauth.status("alice"))["notes"].connected
+
+
+async def test_the_cookie_follows_the_public_url(redis_client, oauth_servers: OAuthServers,
+                                                 token_key: str) -> None:
+    settings = Settings(_env_file=None, token_key=token_key,
+                        public_url="https://voice.example/assistant")
+    oauth = OAuthService(settings, oauth_servers.catalog(), redis_client)
+    try:
+        link = await oauth.start("alice", "notes")
+        assert link.startswith("https://voice.example/assistant/oauth/start?state=")
+        assert oauth.cookie_path == "/assistant/oauth/callback" and oauth.cookie_secure
+    finally:
+        await oauth.close()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
 
 from tests.oauth_server import OAuthServers
-from tests.services.oauth.conftest import REDIRECT_URI, connect
+from tests.services.oauth.conftest import REDIRECT_URI, browser_start, connect
 from voice_mcp.errors import ReauthRequired
+from voice_mcp.services.keyspace import user_part
 from voice_mcp.services.oauth import OAuthService
 from voice_mcp.services.oauth.crypto import TokenCipher, UndecryptableError
-from voice_mcp.services.oauth.models import TokenSet
+from voice_mcp.services.oauth.models import PendingAuthorization, TokenSet
+from voice_mcp.services.oauth.storage import OAuthStore
 from voice_mcp.settings import ConfigError
 
 
@@ -35,16 +39,17 @@ async def test_raw_redis_never_holds_a_secret_in_clear(
     monkeypatch.setenv("STATIC_ID", "static-notes")
     monkeypatch.setenv("STATIC_SECRET", secret)
     static = oauth_servers.service("static", client_id_env="STATIC_ID",
-                                   client_secret_env="STATIC_SECRET")
+                                   client_secret_env="STATIC_SECRET",
+                                   issuer=oauth_servers.issuer)
     oauth = make_oauth(oauth_servers.catalog(oauth_servers.service(), static))
     await connect(oauth, oauth_servers, "alice", "notes")
     await connect(oauth, oauth_servers, "alice", "static")
-    pending_url = await oauth.start("bob", "notes")  # a state and its verifier at rest too
+    pending_url = await browser_start(oauth, "bob", "notes")  # a state and its verifier at rest too
     state = pending_url.split("state=")[1].split("&")[0]
 
     stored = await all_redis_bytes(redis_client)
 
-    assert any(b"tokens:notes:alice" in item for item in stored)
+    assert any(f"tokens:notes:{user_part('alice')}".encode() in item for item in stored)
     secrets = [secret, state]
     for token in oauth_servers.auth_server.tokens_of("alice"):
         secrets += [token.access_token, token.refresh_token or "absent"]
@@ -116,3 +121,28 @@ def test_token_set_repr_hides_tokens() -> None:
     tokens = TokenSet(access_token="AT-secret", refresh_token="RT-secret", expires_at=1.0)
 
     assert "secret" not in repr(tokens) and "secret" not in str(tokens)
+
+
+async def test_concurrent_connects_keep_at_most_three_pending_states(
+        redis_client: aioredis.Redis) -> None:
+    store = OAuthStore(redis_client, TokenCipher([Fernet.generate_key().decode()]))
+
+    def pending(user: str) -> PendingAuthorization:
+        return PendingAuthorization(
+            user_id=user, service_id="notes", client_id="c", code_verifier="v" * 43,
+            redirect_uri=REDIRECT_URI, resource="https://mcp.example.com/mcp",
+            expires_at=2e9, issuer="https://auth.example.com", authorization_url="https://a",
+            open_by=2e9)
+
+    states = [f"state-{i}" for i in range(12)]
+    await asyncio.gather(*(store.save_pending(s, pending("alice"), 60, keep=3) for s in states))
+    await store.save_pending("bobs", pending("bob"), 60, keep=3)
+
+    kept = [s for s in states if await store.get_pending(s) is not None]
+    assert len(kept) == 3
+    assert await store.get_pending("bobs") is not None
+    assert len(await redis_client.keys("oauth:state:*")) == 4
+    # A consumed state leaves the index: three new ones fit before any is dropped.
+    await store.pop_pending(kept[0])
+    await store.save_pending("late", pending("alice"), 60, keep=3)
+    assert all([await store.get_pending(s) is not None for s in [*kept[1:], "late"]])

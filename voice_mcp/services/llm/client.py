@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import openai
 
@@ -26,6 +27,19 @@ NOT_CONFIGURED_MESSAGE: Final = (
 )
 
 
+def origin_of(url: str) -> str:
+    """`scheme://host:port` of a URL: what a message may name (no credentials, no path)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return "the configured URL"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
 # What reading an answer that is not a chat completion raises (HTML, cut JSON, wrong shapes).
 UNREADABLE = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 
@@ -44,6 +58,7 @@ class LLMClient:
         self.stream = settings.llm_stream
         self.timeout_s = settings.llm_timeout_s
         self.request_count = 0  # complete() calls, not counting the SDK's own retries
+        self.origin = origin_of(settings.llm_base_url or OPENAI_BASE_URL)
         self._client: openai.AsyncOpenAI | None = None
         if settings.llm_configured:
             self._client = openai.AsyncOpenAI(
@@ -133,7 +148,7 @@ class LLMClient:
             FailureKind.RATE_LIMITED: f"The LLM provider is rate limiting requests{detail}.",
             FailureKind.SERVER: f"The LLM server failed{detail}.",
             FailureKind.TIMEOUT: f"The LLM did not answer within {self.timeout_s:g} s.",
-            FailureKind.CONNECTION: "The LLM server could not be reached.",
+            FailureKind.CONNECTION: f"The LLM server at {self.origin} could not be reached.",
             FailureKind.REJECTED: (
                 f"The LLM server rejected the request{detail}; "
                 f"check VOICE_MCP_LLM_MODEL (now {self.model})."

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 
 from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.keyspace import user_key
 from voice_mcp.services.mcp.models import ToolInfo
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class CacheKey:
     @property
     def redis_key(self) -> str:
         base = f"vm:mcp-tools:{self.service_id}"
-        return base if self.user_id is None else f"{base}:{self.user_id}"
+        return base if self.user_id is None else user_key(base, self.user_id)
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,23 @@ class McpManager:
         await self._pool.close_key(key)
         await self._cache.invalidate(key)
 
+    def warm_up(self) -> None:
+        """Start every shared stdio server in the background, so the first command finds it
+        running (its tools listed afresh); nothing waits for it and a failure is only logged."""
+        for service in self._catalog.services.values():
+            if service.transport == "stdio" and service.is_shared:
+                task = asyncio.create_task(self._warm(service), name=f"mcp:warm:{service.id}")
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    async def _warm(self, service: ServiceConfig) -> None:
+        try:
+            async with asyncio.timeout(self.discovery_timeout_s):
+                await self._tools("", service, refresh=True)
+        except Exception as err:  # the first command will try again and report it
+            log.warning("warm-up failed", extra={"service": service.id,
+                                                 "error_type": type(err).__name__})
+
     async def close_idle_sessions(self) -> int:
         """Close per-user sessions idle past the idle timeout now (also done periodically)."""
         return await self._pool.reap_idle()

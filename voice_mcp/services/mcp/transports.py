@@ -21,8 +21,15 @@ from voice_mcp.services.catalog import ServiceConfig
 
 Streams = tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]
 
-# Our own secrets never reach a server process; a service that needs one names it in `env`.
-_PRIVATE_ENV_PREFIXES = ("VOICE_MCP_", "OPENAI_API_KEY")
+# A stdio server gets only what a process needs to run (where programs are, who and where
+# the user is, language, time zone, terminal) plus its own catalog `env` table: never our
+# secrets, another service's token, a cloud key or a proxy password. PYTHONPATH is not passed:
+# "python" servers run on this interpreter, whose venv already holds the installed packages.
+INHERITED_ENV = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+    "TEMP", "TMP", "XDG_RUNTIME_DIR", "SYSTEMROOT", "COMSPEC", "PATHEXT", "WINDIR",
+})
+INHERITED_ENV_PREFIXES = ("LC_",)
 HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)  # read: streams stay open between events
 
 
@@ -32,7 +39,8 @@ def stdio_parameters(service: ServiceConfig) -> StdioServerParameters:
     command, *args = service.command
     if command in ("python", "python3"):
         command = sys.executable
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
+    env = {k: v for k, v in os.environ.items()
+           if k in INHERITED_ENV or k.startswith(INHERITED_ENV_PREFIXES)}
     env.update(service.env)
     return StdioServerParameters(command=command, args=args, env=env, cwd=service.cwd)
 

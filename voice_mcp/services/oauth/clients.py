@@ -12,6 +12,7 @@ from voice_mcp.services.oauth.discovery import Discoverer
 from voice_mcp.services.oauth.models import ClientInfo, ResourceAuth
 from voice_mcp.services.oauth.registration import register_client, static_client
 from voice_mcp.services.oauth.storage import OAuthStore
+from voice_mcp.services.oauth.url_policy import Resolver, UrlPolicy, resolve
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +21,11 @@ class ClientResolver:
     """Discovery results and registered clients per service, reused across users."""
 
     def __init__(self, store: OAuthStore, http: httpx2.AsyncClient, *, redirect_uri: str,
-                 metadata_ttl_s: int, lock_timeout_s: float) -> None:
+                 metadata_ttl_s: int, lock_timeout_s: float,
+                 resolver: Resolver = resolve) -> None:
         self._store = store
         self._http = http
-        self._discoverer = Discoverer(http)
+        self._discoverer = Discoverer(http, resolver)
         self._redirect_uri = redirect_uri
         self._metadata_ttl_s = metadata_ttl_s
         self._lock_timeout_s = lock_timeout_s
@@ -35,11 +37,17 @@ class ClientResolver:
     async def resource_auth(self, service: ServiceConfig) -> ResourceAuth:
         """The service's authorization server metadata, from the cache or discovered now."""
         cached = await self._store.get_resource_auth(service.id)
-        if cached is not None and cached.mcp_url == service.url:
+        if cached is not None and cached.mcp_url == service.url and (
+                not service.issuer
+                or cached.metadata.issuer.rstrip("/") == service.issuer.rstrip("/")):
             return cached
         found = await self._discoverer.discover(service)
         await self._store.save_resource_auth(service.id, found, self._metadata_ttl_s)
         return found
+
+    async def policy(self, service: ServiceConfig) -> UrlPolicy:
+        """The URL policy that every request made for `service` goes through."""
+        return await self._discoverer.policy(service)
 
     async def client(self, service: ServiceConfig, found: ResourceAuth) -> ClientInfo:
         """The static client, else the registered one, registering it once if needed."""
@@ -61,7 +69,7 @@ class ClientResolver:
                 return current
             scopes = service.scopes or found.scopes
             registered = await register_client(self._http, service, found, self._redirect_uri,
-                                               scopes)
+                                               scopes, await self.policy(service))
             await self._store.save_client(service.id, registered)
             log.info("oauth client registered", extra={"service": service.id})
             return registered

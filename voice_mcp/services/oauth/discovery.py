@@ -1,5 +1,9 @@
 """Find a protected MCP server's authorization server: RFC 9728, then RFC 8414 (or OpenID).
 
+Every URL a document names passes the URL policy (url_policy.py) before it is fetched or
+kept, and no redirect is ever followed: a remote server must not steer this server's
+requests into its own network.
+
 The probe is an unauthenticated MCP request: a protected server answers 401 with
 `WWW-Authenticate: Bearer resource_metadata="..."`; without that header the well-known
 protected-resource URLs are tried, and with no protected-resource metadata at all the
@@ -19,10 +23,14 @@ from pydantic import ValidationError
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.oauth.errors import discovery_failed
 from voice_mcp.services.oauth.models import AuthServerMetadata, ResourceAuth
+from voice_mcp.services.oauth.url_policy import Pinned, Resolver, UrlPolicy, UrlRefused, resolve
 
 log = logging.getLogger(__name__)
 
 MCP_PROTOCOL_VERSION = "2025-06-18"
+# The metadata URLs this server fetches, posts to, or sends a browser to.
+ENDPOINT_FIELDS = ("authorization_endpoint", "token_endpoint", "registration_endpoint",
+                   "revocation_endpoint")
 _AUTH_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]+))')
 _INITIALIZE = {
     "jsonrpc": "2.0",
@@ -79,6 +87,10 @@ def authorization_server_urls(issuer: str) -> list[str]:
     ]
 
 
+def _same_issuer(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
 def _same_resource(resource: str, mcp_url: str) -> bool:
     """True when the metadata's `resource` is the MCP URL or a parent of it (same origin)."""
     if _origin(resource).lower() != _origin(mcp_url).lower():
@@ -87,25 +99,34 @@ def _same_resource(resource: str, mcp_url: str) -> bool:
     return child == parent or child.startswith(parent + "/") or not parent
 
 
+async def pin(service_id: str, url: str, policy: UrlPolicy, what: str) -> Pinned:
+    """`url` checked by the policy and bound to its vetted address; discovery_failed if not."""
+    try:
+        return await policy.pin(url)
+    except UrlRefused as err:
+        log.warning("oauth discovery refused a url",
+                    extra={"service": service_id, "field": what, "why": str(err)})
+        raise discovery_failed(service_id, f"{what} was refused: {err}") from None
+
+
 class Discoverer:
     """Discovery over one shared HTTP client; results are cached by the caller."""
 
-    def __init__(self, http: httpx2.AsyncClient) -> None:
+    def __init__(self, http: httpx2.AsyncClient, resolver: Resolver = resolve) -> None:
         self._http = http
+        self._resolver = resolver
 
     async def discover(self, service: ServiceConfig) -> ResourceAuth:
         """Find the authorization server and metadata that protect `service.url`."""
         assert service.url is not None  # the catalog demands a URL for HTTP transports
         mcp_url = service.url
+        policy = await self.policy(service)
         challenge = await self._probe(service)
         hinted = challenge.get("resource_metadata")
-        prm = await self._protected_resource(service.id, mcp_url, hinted)
+        prm = await self._protected_resource(service.id, mcp_url, hinted, policy)
         resource, issuer, scopes = mcp_url, _origin(mcp_url), []
         if prm is not None:
-            servers = prm.get("authorization_servers")
-            if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
-                raise discovery_failed(service.id, "no authorization server in its metadata")
-            issuer = servers[0]
+            issuer = self._pick_issuer(service, prm)
             declared = prm.get("resource")
             if isinstance(declared, str) and declared:
                 if not _same_resource(declared, mcp_url):
@@ -114,10 +135,33 @@ class Discoverer:
             supported = prm.get("scopes_supported")
             if isinstance(supported, list):
                 scopes = [s for s in supported if isinstance(s, str)]
+        elif service.issuer and not _same_issuer(service.issuer, issuer):
+            raise discovery_failed(service.id, "it does not name the issuer pinned in the catalog")
         if challenge.get("scope"):
             scopes = challenge["scope"].split()
-        metadata = await self._authorization_server(service.id, issuer)
+        metadata = await self._authorization_server(service.id, issuer, policy)
         return ResourceAuth(mcp_url=mcp_url, resource=resource, metadata=metadata, scopes=scopes)
+
+    async def policy(self, service: ServiceConfig) -> UrlPolicy:
+        """The URL policy of a service: its zone is where its operator-configured URLs live."""
+        assert service.url is not None
+        trusted = [service.url] + ([service.issuer] if service.issuer else [])
+        try:
+            return await UrlPolicy.for_service(trusted, self._resolver)
+        except UrlRefused as err:
+            raise discovery_failed(service.id, f"its configured URL is unusable: {err}") from None
+
+    @staticmethod
+    def _pick_issuer(service: ServiceConfig, prm: dict[str, Any]) -> str:
+        """The authorization server to use: the pinned one, which must be listed, else the first."""
+        servers = prm.get("authorization_servers")
+        if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
+            raise discovery_failed(service.id, "no authorization server in its metadata")
+        if not service.issuer:
+            return servers[0]
+        if not any(isinstance(s, str) and _same_issuer(s, service.issuer) for s in servers):
+            raise discovery_failed(service.id, "it does not name the issuer pinned in the catalog")
+        return service.issuer
 
     async def _probe(self, service: ServiceConfig) -> dict[str, str]:
         """Ask the MCP server without a token and read its Bearer challenge."""
@@ -131,7 +175,7 @@ class Discoverer:
                 request = self._http.build_request("POST", service.url, headers=headers,
                                                    json=_INITIALIZE)
             # Stream and never read the body: an unprotected server may answer an SSE stream.
-            response = await self._http.send(request, stream=True)
+            response = await self._http.send(request, stream=True, follow_redirects=False)
             await response.aclose()
         except httpx2.HTTPError:
             raise discovery_failed(service.id, "the MCP server does not answer") from None
@@ -139,18 +183,20 @@ class Discoverer:
             return {}
         return bearer_challenge(response.headers.get("www-authenticate", ""))
 
-    async def _protected_resource(self, service_id: str, mcp_url: str,
-                                  hinted: str | None) -> dict[str, Any] | None:
+    async def _protected_resource(self, service_id: str, mcp_url: str, hinted: str | None,
+                                  policy: UrlPolicy) -> dict[str, Any] | None:
         candidates = ([hinted] if hinted else []) + protected_resource_urls(mcp_url)
         for url in candidates:
-            document = await self._get_json(service_id, url)
+            document = await self._get_json(service_id, url, policy)
             if document is not None:
                 return document
         return None
 
-    async def _authorization_server(self, service_id: str, issuer: str) -> AuthServerMetadata:
+    async def _authorization_server(self, service_id: str, issuer: str,
+                                    policy: UrlPolicy) -> AuthServerMetadata:
+        await self._allowed(service_id, issuer, policy, "its authorization server")
         for url in authorization_server_urls(issuer):
-            document = await self._get_json(service_id, url)
+            document = await self._get_json(service_id, url, policy)
             if document is None:
                 continue
             try:
@@ -158,22 +204,33 @@ class Discoverer:
             except ValidationError:
                 raise discovery_failed(service_id, "its metadata is incomplete") from None
             # RFC 8414 section 3.3: the issuer must be the one we asked about (mix-up defence).
-            if metadata.issuer.rstrip("/") != issuer.rstrip("/"):
+            if not _same_issuer(metadata.issuer, issuer):
                 raise discovery_failed(service_id, "its metadata names another issuer")
             if "code" not in metadata.response_types_supported:
                 raise discovery_failed(service_id, "it does not offer the authorization code flow")
             methods = metadata.code_challenge_methods_supported
             if methods is not None and "S256" not in methods:
                 raise discovery_failed(service_id, "it does not support PKCE S256")
+            for field in ENDPOINT_FIELDS:
+                endpoint = getattr(metadata, field)
+                if endpoint is not None:
+                    await self._allowed(service_id, endpoint, policy, f"its {field}")
             return metadata
         raise discovery_failed(service_id, "no authorization server metadata found")
 
-    async def _get_json(self, service_id: str, url: str) -> dict[str, Any] | None:
-        """A JSON object from `url`, None on 4xx or a non-object; network failures raise."""
+    @staticmethod
+    async def _allowed(service_id: str, url: str, policy: UrlPolicy, what: str) -> None:
+        await pin(service_id, url, policy, what)
+
+    async def _get_json(self, service_id: str, url: str,
+                        policy: UrlPolicy) -> dict[str, Any] | None:
+        """A JSON object from `url`, None on 3xx/4xx or a non-object; network failures raise."""
+        target = await pin(service_id, url, policy, "a metadata URL")
         try:
-            response = await self._http.get(url, headers={"Accept": "application/json",
-                                                          "MCP-Protocol-Version":
-                                                          MCP_PROTOCOL_VERSION})
+            response = await self._http.get(
+                target.url, follow_redirects=False, extensions=target.extensions,
+                headers={"Accept": "application/json",
+                         "MCP-Protocol-Version": MCP_PROTOCOL_VERSION, **target.headers})
         except httpx2.HTTPError:
             raise discovery_failed(service_id, "its metadata cannot be fetched") from None
         if response.status_code >= 500:

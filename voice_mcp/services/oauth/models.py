@@ -64,6 +64,8 @@ class AuthServerMetadata(BaseModel):
     code_challenge_methods_supported: list[str] | None = None
     token_endpoint_auth_methods_supported: list[str] | None = None
     revocation_endpoint_auth_methods_supported: list[str] | None = None
+    # RFC 9207: the server puts `iss` on its authorization responses.
+    authorization_response_iss_parameter_supported: bool = False
 
 
 class ResourceAuth(BaseModel):
@@ -89,6 +91,10 @@ class PendingAuthorization(BaseModel):
     redirect_uri: str
     resource: str
     expires_at: float
+    issuer: str  # RFC 9207: the callback's `iss`, when sent, must be this
+    iss_required: bool = False  # the server said it always sends `iss`
+    authorization_url: str  # where the start link sends the browser
+    open_by: float  # the start link works until then, once
 
     def __repr__(self) -> str:
         return f"PendingAuthorization(service_id={self.service_id!r})"

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from voice_mcp.errors import NotConnected, ReauthRequired, ServiceUnavailable
 from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.keyspace import user_part
 from voice_mcp.services.oauth.clients import ClientResolver
 from voice_mcp.services.oauth.errors import provider_unavailable
 from voice_mcp.services.oauth.models import TokenSet
@@ -77,7 +78,7 @@ class TokenManager:
     @asynccontextmanager
     async def locked(self, user_id: str, service_id: str) -> AsyncIterator[None]:
         """Hold the grant's lock, in this process and across processes."""
-        key = f"{service_id}:{user_id}"
+        key = f"{service_id}:{user_part(user_id)}"
         local = self._local.get(key)
         if local is None:
             local = self._local[key] = asyncio.Lock()
@@ -109,9 +110,10 @@ class TokenManager:
             if client is None:
                 await self._store.mark_reauth(user_id, service.id)
                 raise ReauthRequired(service.id)
+            policy = await self._resolver.policy(service)
             try:
                 fresh = await self._endpoint.refresh(client, found.metadata, tokens,
-                                                     resource=found.resource)
+                                                     resource=found.resource, policy=policy)
             except GrantRejected as err:
                 log.info("oauth refresh refused", extra={"service": service.id,
                                                          "error": err.error})

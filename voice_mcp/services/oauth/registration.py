@@ -8,8 +8,10 @@ import httpx2
 
 from voice_mcp.errors import ServiceUnavailable
 from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.oauth.discovery import pin
 from voice_mcp.services.oauth.errors import discovery_failed, safe_code
 from voice_mcp.services.oauth.models import AuthServerMetadata, ClientInfo, ResourceAuth
+from voice_mcp.services.oauth.url_policy import UrlPolicy
 
 CLIENT_NAME = "voice-mcp"
 # RFC 8414 section 2: an absent list means client_secret_basic only.
@@ -39,6 +41,13 @@ def static_client(service: ServiceConfig, metadata: AuthServerMetadata,
         )
     secret = os.environ.get(service.client_secret_env, "").strip() if service.client_secret_env \
         else ""
+    if secret and (not service.issuer
+                   or service.issuer.rstrip("/") != metadata.issuer.rstrip("/")):
+        # The secret goes only to the token endpoint of the issuer the operator pinned.
+        raise ServiceUnavailable(
+            f"Service '{service.id}': the authorization server is not the issuer pinned in the"
+            " catalog; its client secret is not sent.", code="oauth_issuer_mismatch",
+            retryable=False)
     method = (choose_auth_method(metadata.token_endpoint_auth_methods_supported, public=False)
               if secret else "none")
     return ClientInfo(client_id=client_id, client_secret=secret or None,
@@ -47,8 +56,12 @@ def static_client(service: ServiceConfig, metadata: AuthServerMetadata,
 
 
 async def register_client(http: httpx2.AsyncClient, service: ServiceConfig, found: ResourceAuth,
-                          redirect_uri: str, scopes: list[str]) -> ClientInfo:
-    """Register this server as a client of the service's authorization server (RFC 7591)."""
+                          redirect_uri: str, scopes: list[str],
+                          policy: UrlPolicy) -> ClientInfo:
+    """Register this server as a client of the service's authorization server (RFC 7591).
+
+    The endpoint passes the URL policy again, and the request goes to the vetted address.
+    """
     metadata = found.metadata
     if not metadata.registration_endpoint:
         raise ServiceUnavailable(
@@ -66,9 +79,12 @@ async def register_client(http: httpx2.AsyncClient, service: ServiceConfig, foun
     }
     if scopes:
         body["scope"] = " ".join(scopes)
+    target = await pin(service.id, metadata.registration_endpoint, policy,
+                       "its registration_endpoint")
     try:
-        response = await http.post(metadata.registration_endpoint, json=body,
-                                   headers={"Accept": "application/json"})
+        response = await http.post(target.url, json=body, extensions=target.extensions,
+                                   headers={"Accept": "application/json", **target.headers},
+                                   follow_redirects=False)
     except httpx2.HTTPError:
         raise discovery_failed(service.id, "client registration did not answer") from None
     try:

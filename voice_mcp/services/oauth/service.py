@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode, urlsplit
 
 import httpx2
 from cryptography.fernet import Fernet
@@ -14,11 +15,12 @@ from voice_mcp.errors import AppError, NotFound
 from voice_mcp.services.catalog import Catalog, ServiceConfig
 from voice_mcp.services.oauth.clients import ClientResolver
 from voice_mcp.services.oauth.crypto import TokenCipher
-from voice_mcp.services.oauth.flow import AuthorizationFlow
+from voice_mcp.services.oauth.flow import AuthorizationFlow, StartRedirect, cookie_name
 from voice_mcp.services.oauth.models import CallbackResult, ConnectionStatus, TokenSet
 from voice_mcp.services.oauth.refresh import TokenManager
 from voice_mcp.services.oauth.storage import CorruptRecord, OAuthStore
 from voice_mcp.services.oauth.tokens import TokenEndpoint
+from voice_mcp.services.oauth.url_policy import Resolver, resolve
 from voice_mcp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ ConnectionHook = Callable[[str, str], Awaitable[None]]
 HttpClientFactory = Callable[[], httpx2.AsyncClient]
 
 CALLBACK_PATH = "/oauth/callback"
+START_PATH = "/oauth/start"
 
 
 class OAuthService:
@@ -41,8 +44,10 @@ class OAuthService:
     def __init__(self, settings: Settings, catalog: Catalog, redis: Redis,
                  http_client_factory: HttpClientFactory | None = None, *,
                  state_ttl_s: int = 600, refresh_leeway_s: float = 60.0,
-                 metadata_ttl_s: int = 3600, clock: Callable[[], float] = time.time) -> None:
+                 metadata_ttl_s: int = 3600, clock: Callable[[], float] = time.time,
+                 resolver: Resolver = resolve) -> None:
         self._catalog = catalog
+        self._public_url = settings.public_url
         keys = settings.token_keys
         if not keys and not catalog.needs_token_key:
             keys = [Fernet.generate_key().decode()]  # nothing will ever be stored with it
@@ -51,12 +56,12 @@ class OAuthService:
         ssl_context = httpx2.create_ssl_context()  # made once: it is the slow part of a client
         endpoint = TokenEndpoint(timeout_s=timeout_s, clock=clock, ssl_context=ssl_context)
         self._http = (http_client_factory or (lambda: httpx2.AsyncClient(
-            timeout=timeout_s, follow_redirects=True, verify=ssl_context)))()
+            timeout=timeout_s, follow_redirects=False, verify=ssl_context)))()
         # Long enough for a discovery plus a token request; a crashed holder frees it then.
         lock_timeout_s = 3 * timeout_s + 5
         self._resolver = ClientResolver(
             self._store, self._http, redirect_uri=settings.public_url + CALLBACK_PATH,
-            metadata_ttl_s=metadata_ttl_s, lock_timeout_s=lock_timeout_s,
+            metadata_ttl_s=metadata_ttl_s, lock_timeout_s=lock_timeout_s, resolver=resolver,
         )
         self._endpoint = endpoint
         self._tokens = TokenManager(self._store, self._resolver, endpoint,
@@ -72,17 +77,41 @@ class OAuthService:
         """The callback URL registered with providers (settings.public_url + /oauth/callback)."""
         return self._resolver.redirect_uri
 
+    @property
+    def cookie_path(self) -> str:
+        """The callback's path as the browser sees it (the public URL may carry a prefix)."""
+        return urlsplit(self._public_url).path.rstrip("/") + CALLBACK_PATH
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Whether the browser-binding cookie needs the Secure flag (an https public URL)."""
+        return self._public_url.startswith("https://")
+
     async def start(self, user_id: str, service_id: str) -> str:
-        """Begin connecting a service: the authorization URL to send the user to."""
-        return await self._flow.start(user_id, self._oauth_service(service_id))
+        """Begin connecting a service: the start link (this server's) to send the user to."""
+        state = await self._flow.start(user_id, self._oauth_service(service_id))
+        return f"{self._public_url}{START_PATH}?{urlencode({'state': state})}"
+
+    async def open_start(self, state: str | None) -> StartRedirect:
+        """The start link was opened: the cookie to set and the provider URL to go on to."""
+        return await self._flow.open(state)
+
+    @staticmethod
+    def cookie_name(state: str) -> str:
+        """The name of the browser-binding cookie of `state`."""
+        return cookie_name(state)
 
     async def complete(self, code: str | None, state: str | None, error: str | None = None, *,
+                       browser_secret: str | None, iss: str | None = None,
                        user_id: str | None = None) -> CallbackResult:
         """Finish the callback: CallbackError (a BadRequest) when anything is wrong.
 
+        `browser_secret` is the cookie the start link set; `iss` the RFC 9207 parameter.
         `user_id`, when the caller knows who is at the browser, must match the user who started.
         """
-        result, tokens = await self._flow.complete(code, state, error, user_id=user_id)
+        result, tokens = await self._flow.complete(code, state, error,
+                                                   browser_secret=browser_secret, iss=iss,
+                                                   user_id=user_id)
         async with self._tokens.locked(result.user_id, result.service_id):
             await self._store.save_tokens(result.user_id, result.service_id, tokens)
         log.info("oauth service connected", extra={"service": result.service_id})
@@ -142,6 +171,7 @@ class OAuthService:
         try:
             found = await self._resolver.resource_auth(service)
             client = await self._resolver.stored_client(service, found)
+            policy = await self._resolver.policy(service)
         except AppError as err:
             log.warning("oauth revocation skipped", extra={"service": service.id,
                                                            "error": err.code})
@@ -150,8 +180,9 @@ class OAuthService:
             return
         if tokens.refresh_token:
             await self._endpoint.revoke(client, found.metadata, tokens.refresh_token,
-                                        "refresh_token")
-        await self._endpoint.revoke(client, found.metadata, tokens.access_token, "access_token")
+                                        "refresh_token", policy=policy)
+        await self._endpoint.revoke(client, found.metadata, tokens.access_token, "access_token",
+                                    policy=policy)
 
     @staticmethod
     async def _fire(hook: ConnectionHook | None, user_id: str, service_id: str) -> None:

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
+from voice_mcp.services.keyspace import user_part
 from voice_mcp.services.oauth.crypto import TokenCipher, UndecryptableError
 from voice_mcp.services.oauth.models import (
     ClientInfo,
@@ -39,23 +40,33 @@ class OAuthStore:
         self._cipher = cipher
         self._prefix = prefix
 
-    # -- keys: service ids match [a-z0-9_-]+, so "service:user" cannot collide --------------
+    # -- keys: a user id only ever as keyspace.user_part (a digest), like every other store ---
 
     def _tokens_key(self, user_id: str, service_id: str) -> str:
-        return f"{self._prefix}tokens:{service_id}:{user_id}"
+        return f"{self._prefix}tokens:{service_id}:{user_part(user_id)}"
 
     def _reauth_key(self, user_id: str, service_id: str) -> str:
-        return f"{self._prefix}reauth:{service_id}:{user_id}"
+        return f"{self._prefix}reauth:{service_id}:{user_part(user_id)}"
 
     def _client_key(self, service_id: str) -> str:
         return f"{self._prefix}client:{service_id}"
 
     def _meta_key(self, service_id: str) -> str:
-        return f"{self._prefix}meta:{service_id}"
+        # v2: results checked by the URL policy; older cached ones are never read again.
+        return f"{self._prefix}meta:v2:{service_id}"
+
+    @staticmethod
+    def _digest(value: str) -> str:
+        return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
     def _state_key(self, state: str) -> str:
-        digest = hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
-        return f"{self._prefix}state:{digest}"
+        return f"{self._prefix}state:{self._digest(state)}"
+
+    def _bind_key(self, state: str) -> str:
+        return f"{self._prefix}bind:{self._digest(state)}"
+
+    def _pending_index_key(self, user_id: str, service_id: str) -> str:
+        return f"{self._prefix}pending:{service_id}:{user_part(user_id)}"
 
     # -- encoding -----------------------------------------------------------------------------
 
@@ -156,15 +167,65 @@ class OAuthStore:
 
     # -- pending authorizations ---------------------------------------------------------------
 
-    async def save_pending(self, state: str, pending: PendingAuthorization, ttl_s: int) -> None:
-        await self._redis.set(self._state_key(state), self._seal(pending), ex=max(1, ttl_s))
+    async def save_pending(self, state: str, pending: PendingAuthorization, ttl_s: int, *,
+                           keep: int) -> int:
+        """Store a pending authorization; past `keep` for its user and service, the oldest go.
 
-    async def pop_pending(self, state: str) -> PendingAuthorization | None:
-        """Take a pending authorization out, atomically: a state works once."""
-        raw = await self._redis.getdel(self._state_key(state))
-        if raw is None:
-            return None
+        One Lua script, so concurrent connects cannot leave more than `keep` behind.
+        Answers how many were dropped.
+        """
+        digest = self._digest(state)
+        dropped = await self._redis.eval(
+            _SAVE_PENDING, 2, self._state_key(state),
+            self._pending_index_key(pending.user_id, pending.service_id),
+            self._seal(pending), max(1, ttl_s), digest, max(1, keep),
+            f"{self._prefix}state:", f"{self._prefix}bind:",
+        )
+        return int(dropped)
+
+    async def get_pending(self, state: str) -> PendingAuthorization | None:
+        """Read a pending authorization without consuming it (the start link)."""
+        raw = await self._redis.get(self._state_key(state))
+        return None if raw is None else self._open_or_none(raw)
+
+    async def bind_browser(self, state: str, browser_hash: str, ttl_s: int) -> bool:
+        """Bind a state to the one browser that opened its start link; False if one already did."""
+        return bool(await self._redis.set(self._bind_key(state), browser_hash.encode(),
+                                          ex=max(1, ttl_s), nx=True))
+
+    async def pop_pending(self, state: str) -> tuple[PendingAuthorization | None, str | None]:
+        """Take a pending authorization and its browser binding out, atomically: a state works
+        once."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.getdel(self._state_key(state))
+            pipe.getdel(self._bind_key(state))
+            raw, bound = await pipe.execute()
+        pending = None if raw is None else self._open_or_none(raw)
+        if pending is not None:
+            await self._redis.lrem(
+                self._pending_index_key(pending.user_id, pending.service_id), 0,
+                self._digest(state))
+        browser = bound.decode() if isinstance(bound, bytes) else bound
+        return pending, browser
+
+    def _open_or_none(self, raw: bytes | str) -> PendingAuthorization | None:
         try:
             return self._open(raw, PendingAuthorization)
         except CorruptRecord:
             return None
+
+
+# KEYS: the state record, the user's and service's index (newest first).
+# ARGV: sealed record, ttl, state digest, how many to keep, state key prefix, bind key prefix.
+_SAVE_PENDING = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('LPUSH', KEYS[2], ARGV[3])
+local keep = tonumber(ARGV[4])
+local dropped = redis.call('LRANGE', KEYS[2], keep, -1)
+redis.call('LTRIM', KEYS[2], 0, keep - 1)
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+for _, digest in ipairs(dropped) do
+  redis.call('DEL', ARGV[5] .. digest, ARGV[6] .. digest)
+end
+return #dropped
+"""

@@ -18,6 +18,8 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from voice_mcp.services.oauth.errors import safe_code
 from voice_mcp.services.oauth.models import AuthServerMetadata, ClientInfo, TokenSet
+from voice_mcp.services.oauth.pinning import PinnedTransport
+from voice_mcp.services.oauth.url_policy import UrlPolicy
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,11 @@ class TokenEndpoint:
         self._clock = clock
         self._ssl = ssl_context or httpx2.create_ssl_context()
 
-    def _client(self, client: ClientInfo, **kwargs: Any) -> AsyncOAuth2Client:
+    def _client(self, client: ClientInfo, policy: UrlPolicy | None = None,
+                **kwargs: Any) -> AsyncOAuth2Client:
+        if policy is not None:  # every request that reaches the network is pinned
+            kwargs["transport"] = PinnedTransport(
+                policy, httpx2.AsyncHTTPTransport(verify=self._ssl))
         return AsyncOAuth2Client(
             client_id=client.client_id,
             client_secret=client.client_secret,
@@ -77,9 +83,10 @@ class TokenEndpoint:
         return str(url)
 
     async def exchange_code(self, client: ClientInfo, metadata: AuthServerMetadata, *,
-                            code: str, code_verifier: str, resource: str) -> TokenSet:
+                            code: str, code_verifier: str, resource: str,
+                            policy: UrlPolicy) -> TokenSet:
         """Trade an authorization code and its verifier for tokens."""
-        async with self._client(client) as oauth:
+        async with self._client(client, policy) as oauth:
             token = await self._call(oauth.fetch_token(
                 metadata.token_endpoint, grant_type="authorization_code", code=code,
                 code_verifier=code_verifier, redirect_uri=client.redirect_uri,
@@ -88,22 +95,22 @@ class TokenEndpoint:
         return self._token_set(token, previous=None)
 
     async def refresh(self, client: ClientInfo, metadata: AuthServerMetadata,
-                      tokens: TokenSet, *, resource: str) -> TokenSet:
+                      tokens: TokenSet, *, resource: str, policy: UrlPolicy) -> TokenSet:
         """Use the refresh token; keep the old one unless the server rotated it."""
         assert tokens.refresh_token is not None
-        async with self._client(client) as oauth:
+        async with self._client(client, policy) as oauth:
             token = await self._call(oauth.refresh_token(
                 metadata.token_endpoint, refresh_token=tokens.refresh_token, resource=resource,
             ))
         return self._token_set(token, previous=tokens)
 
     async def revoke(self, client: ClientInfo, metadata: AuthServerMetadata, token: str,
-                     hint: str) -> bool:
+                     hint: str, *, policy: UrlPolicy) -> bool:
         """RFC 7009 revocation; False (logged) when it failed, which never blocks a disconnect."""
         if not metadata.revocation_endpoint:
             return False
         try:
-            async with self._client(client) as oauth:
+            async with self._client(client, policy) as oauth:
                 response = await oauth.revoke_token(metadata.revocation_endpoint, token=token,
                                                     token_type_hint=hint)
         except httpx2.HTTPError as err:

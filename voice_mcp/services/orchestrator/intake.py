@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from voice_mcp.errors import AppError
 from voice_mcp.services.history import Turn
 from voice_mcp.services.llm.prompts import ASK_USER_TOOL, system_message
 from voice_mcp.services.llm.tool_names import tool_set_for
@@ -26,6 +27,14 @@ async def transcribe(deps: Deps, state: RunState) -> bool:
     started = time.perf_counter()
     text = await deps.transcriber.transcribe(audio.data, audio.format)
     state.add_time("transcribe", started)
+    limit = deps.settings.max_query_chars
+    if len(text) > limit:
+        # Refused, not cut: the end of a spoken command can reverse its start ("... except
+        # the last one"). Only the cut text is shown; nothing reaches the LLM or history.
+        state.transcript = text[:limit] + "…"
+        state.emit(Transcribed(message="Heard you", transcript=state.transcript))
+        raise AppError(f"The recording holds more than {limit} characters of speech;"
+                       " say a shorter command.", code="transcript_too_long", status=413)
     state.transcript = text
     state.query = text
     state.emit(Transcribed(message="Heard you", transcript=text))

@@ -1,0 +1,108 @@
+"""Start-up checks that turn a first run into a working one, or stop it in one line.
+
+Contract section 1: with no client authentication configured on a loopback address, a
+development secret is made once and kept in the state directory, so `serve`, `token` and
+`ask` agree on it with nothing set; on any other address the server refuses to start.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from voice_mcp.settings import ConfigError, Settings
+
+DEV_SECRET_FILE = "dev-jwt-secret"
+
+
+def state_dir(settings: Settings) -> Path:
+    """Where voice-mcp keeps what it makes for itself (XDG state directory by default)."""
+    if settings.state_dir is not None:
+        return settings.state_dir
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "voice-mcp"
+
+
+def is_loopback(host: str) -> bool:
+    """True for a listen address only this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _load_or_make_secret(path: Path) -> str:
+    if path.is_file():
+        found = path.read_text(encoding="utf-8").strip()
+        if len(found) >= 32:
+            return found
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_hex(32)
+    # Created private: other accounts on the machine must not mint tokens.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secret + "\n")
+    return secret
+
+
+def with_client_auth(settings: Settings) -> Settings:
+    """Settings that can verify client tokens: as configured, or with the development secret.
+
+    Raises ConfigError (one line) on a non-loopback address with no authentication.
+    """
+    if settings.client_auth_configured:
+        return settings
+    if not is_loopback(settings.host):
+        raise ConfigError(
+            f"VOICE_MCP_HOST={settings.host} is reachable from other machines: set"
+            " VOICE_MCP_JWT_SECRET (openssl rand -hex 32) or VOICE_MCP_JWT_JWKS_URL with"
+            " VOICE_MCP_JWT_ISSUER and VOICE_MCP_JWT_AUDIENCE")
+    secret = _load_or_make_secret(state_dir(settings) / DEV_SECRET_FILE)
+    return settings.model_copy(update={"jwt_secret": SecretStr(secret)})
+
+
+def missing_parts(settings: Settings) -> str | None:
+    """One line naming what is not configured and where to set it, or None."""
+    missing = []
+    if not settings.llm_configured:
+        missing.append("LLM (OPENAI_API_KEY or VOICE_MCP_LLM_BASE_URL)")
+    if settings.openai_api_key is None and settings.stt_base_url is None \
+            and settings.llm_base_url is None:
+        missing.append("speech-to-text (OPENAI_API_KEY or VOICE_MCP_STT_BASE_URL)")
+    if not missing:
+        return None
+    return f"not configured: {'; '.join(missing)}; set them in .env or the environment"
+
+
+def bind_listen_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """Bind the listen address before anything starts, so a busy port is one clear line.
+
+    `reuse_port`: several worker processes bind the same port and the kernel spreads the
+    connections (SO_REUSEPORT, docs/operations.md); another program on it is still refused.
+    """
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as err:
+        raise ConfigError(f"VOICE_MCP_HOST={host}: cannot resolve ({err.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            raise ConfigError(f"{host}:{port} is already in use: stop the other server or"
+                              " set VOICE_MCP_PORT") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    return sock
