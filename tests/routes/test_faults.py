@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import call, text
+from tests.fixtures.mcp_servers import notes_stdio
 from tests.redis_server import PersistentRedis
 from tests.sse import parse, read_stream
 
@@ -55,11 +56,10 @@ async def test_an_llm_answering_garbage_ends_with_a_clear_error(voice_client, op
     assert again.done["status"] == "completed" and again.done["response"] == "Hi."
 
 
-async def test_a_stdio_server_dying_mid_call_fails_that_call_only(voice_client,
-                                                                  notes_stdio_service,
-                                                                  openai_server,
+async def test_a_stdio_server_dying_mid_call_fails_that_call_only(voice_client, openai_server,
                                                                   auth_for) -> None:
-    client = await voice_client(notes_stdio_service)
+    # Medium risk (below the confirmation threshold): the call runs, and is not repeated.
+    client = await voice_client(notes_stdio(risk={"crash": "medium"}))
     openai_server.script(call("notes__crash"), text("The notes service fell over."))
     done = await (await client.post("/api/voice/llm", json={"query": "crash it"},
                                     headers=auth_for())).json()
