@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -52,11 +53,11 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serve(tmp_path: Path, llm: OpenAIServer | None, *args: str,
+async def serve(tmp_path: Path, llm: OpenAIServer | None, *args: str, services: str = "",
                 **env: str) -> AsyncIterator[Served]:
     port = free_port()
     catalog = tmp_path / "services.toml"
-    catalog.write_text("")
+    catalog.write_text(services)
     values = {"VOICE_MCP_PORT": str(port), "VOICE_MCP_JWT_SECRET": JWT_SECRET,
               "VOICE_MCP_SERVICES_FILE": str(catalog), "VOICE_MCP_LLM_MAX_RETRIES": "0",
               "VOICE_MCP_LOG_FORMAT": "text"}
@@ -154,8 +155,23 @@ async def _worker_pids(pid: int) -> list[int]:
             if "--worker" in Path(f"/proc/{c}/cmdline").read_text().replace("\0", " ")]
 
 
+NOTES_STDIO = f"""[services.notes]
+title = "Notes"
+transport = "stdio"
+command = {json.dumps([sys.executable, "-m", "tests.mcp_servers.notes_server"])}
+cwd = {json.dumps(str(ROOT))}
+"""
+
+
+def _notes_servers(pid: int) -> list[int]:
+    return [p for p in descendants(pid)
+            if b"tests.mcp_servers.notes_server" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
 async def test_workers_share_the_port_are_restarted_and_stop_clean(tmp_path: Path) -> None:
-    async with serve(tmp_path, None, "--workers", "2") as served, \
+    """Two workers, one embedded Redis, each worker its own MCP stdio child; a killed worker
+    is replaced; SIGTERM leaves nothing behind."""
+    async with serve(tmp_path, None, "--workers", "2", services=NOTES_STDIO) as served, \
             aiohttp.ClientSession() as session:
         async with asyncio.timeout(90):
             await _wait_ready(session, served.base)
@@ -163,6 +179,8 @@ async def test_workers_share_the_port_are_restarted_and_stop_clean(tmp_path: Pat
                 await asyncio.sleep(0.1)
             redis = [c for c in _children(served.proc.pid) if c not in workers]
             assert len(redis) == 1, "one embedded Redis for all workers"
+            while not (orphans := _notes_servers(workers[0])):
+                await asyncio.sleep(0.1)
             os.kill(workers[0], signal.SIGKILL)
             while True:  # the parent starts another in its place
                 now = await _worker_pids(served.proc.pid)
@@ -170,6 +188,10 @@ async def test_workers_share_the_port_are_restarted_and_stop_clean(tmp_path: Pat
                     break
                 await asyncio.sleep(0.1)
             await _wait_ready(session, served.base)
+            while len(_notes_servers(served.proc.pid)) < 2:  # one per live worker
+                await asyncio.sleep(0.1)
+            while any(_alive(p) for p in orphans):  # the killed worker's child saw EOF
+                await asyncio.sleep(0.1)
             everything = descendants(served.proc.pid)
             served.proc.send_signal(signal.SIGTERM)
             assert await served.proc.wait() == 0

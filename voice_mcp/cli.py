@@ -44,7 +44,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _die_with_parent() -> None:
-    """A worker gets SIGTERM (and drains) if its supervisor dies without forwarding one."""
+    """A worker gets SIGTERM if its supervisor dies (SIGKILL) without forwarding one."""
     import ctypes
     import signal
 
