@@ -31,6 +31,10 @@ class Timing:
     marks: dict[str, float] = field(default_factory=dict)  # first time each progress type came
     total_ms: float = 0.0
     done: dict[str, Any] = field(default_factory=dict)
+    first_delta_ms: float = 0.0
+    first_delta_epoch: float = 0.0  # time.time() when the first `delta` arrived
+    deltas: int = 0
+    first_sentence_ms: float = 0.0  # when the deltas so far first held a sentence end
 
 
 def encode_request(host: str, path: str, token: str, body: bytes,
@@ -89,6 +93,12 @@ class Connection:
                 timing.first_event_made_ms = float(data.get("timestamp", 0)) - sent_epoch_ms
             if name == "progress":
                 timing.marks.setdefault(str(data.get("type")), now)
+            elif name == "delta":
+                timing.deltas += 1
+                if timing.deltas == 1:
+                    timing.first_delta_ms, timing.first_delta_epoch = now, time.time()
+                if not timing.first_sentence_ms and any(c in ".!?" for c in data["text"]):
+                    timing.first_sentence_ms = now
             elif name == "done":
                 timing.total_ms, timing.done = now, data
         if not timing.done:

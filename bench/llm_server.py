@@ -9,6 +9,9 @@ serves until SIGTERM. It answers a single-tool command instantly: the first turn
   request in milliseconds (`clear=1` empties the time lists);
 - `POST /mode/hang`, `POST /mode/instant`: hold every chat request open, or answer again;
 - `POST /delay?s=SECONDS`: wait that long before each answer (0: instantly);
+- `POST /pace?first=SECONDS&rate=TOKENS_PER_S`: a realistic model: the first token after
+  `first`, then `rate` tokens a second (a token is 4 characters); `first=0` answers at once;
+- `GET /first-tokens?clear=1`: epoch seconds at which each chat answer's first token left;
 - `GET /wait-hanging?count=N`: return once N chat requests are being held (30 s at most).
 
 A separate process keeps the fake's CPU off the load generator's event loop; the handler
@@ -37,7 +40,7 @@ from tests.fakes.openai_server import (
 
 TOOL_NAME = "notes__list_notes"
 DELETE_NAME = "notes__delete_note"
-ANSWER = "You have two notes: buy milk, and call the plumber."
+ANSWER = "You have two notes. Buy milk, and call the plumber."
 TRANSCRIPT = "list my notes"
 
 
@@ -105,6 +108,19 @@ def control_app(server: TimedOpenAIServer) -> web.Application:
         server.delay_s = float(request.query.get("s", "0"))
         return web.json_response({"delay_s": server.delay_s})
 
+    async def pace(request: web.Request) -> web.Response:
+        first, rate = float(request.query.get("first", "0")), float(request.query.get("rate", "0"))
+        server.first_token_delay_s = first
+        server.token_interval_s = 1 / rate if rate > 0 else 0.0
+        server.chunk_chars = 4 if rate > 0 else 7
+        return web.json_response({"first": first, "rate": rate})
+
+    async def first_tokens(request: web.Request) -> web.Response:
+        times = list(server.first_token_at)
+        if request.query.get("clear") == "1":
+            server.first_token_at.clear()
+        return web.json_response({"first_token_at": times})
+
     async def wait_hanging(request: web.Request) -> web.Response:
         count = int(request.query.get("count", "1"))
         async with asyncio.timeout(30):
@@ -117,6 +133,8 @@ def control_app(server: TimedOpenAIServer) -> web.Application:
     app.router.add_post("/mode/instant", instant)
     app.router.add_post("/delay", delay)
     app.router.add_get("/wait-hanging", wait_hanging)
+    app.router.add_post("/pace", pace)
+    app.router.add_get("/first-tokens", first_tokens)
     return app
 
 

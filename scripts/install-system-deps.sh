@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Install the system programs voice-mcp needs (redis-server; for tests also espeak-ng, sox,
-# ffmpeg and nginx)
+# Install the system programs voice-mcp needs (redis-server, espeak-ng for local speech out;
+# for tests also sox, ffmpeg and nginx)
 # when they are missing and we are root. Otherwise say what to install.
 set -eu
-want=("redis-server:redis-server")
+want=("redis-server:redis-server" "espeak-ng:espeak-ng")
 if [ "${1:-}" = "--test" ]; then
-  want+=("espeak-ng:espeak-ng" "sox:sox libsox-fmt-all" "ffmpeg:ffmpeg" "nginx:nginx")
+  want+=("sox:sox libsox-fmt-all" "ffmpeg:ffmpeg" "nginx:nginx")
 fi
 missing=()
 for entry in "${want[@]}"; do

@@ -91,6 +91,22 @@ async def test_text_query_prints_the_answer(live_app, time_service, openai_serve
     assert "Asia/Tokyo" in openai_server.requests[1].tool_results[0]["content"]
 
 
+async def test_timings_flag_prints_the_breakdown(live_app, time_service, openai_server,
+                                                 token_for, tmp_path) -> None:
+    url = await live_app(time_service)
+    openai_server.script(call("time__get_current_time", {"timezone": "Asia/Tokyo"}),
+                         text("It is 9 pm in Tokyo."))
+    result = await ask(tmp_path, "what time is it in Tokyo", "--url", url,
+                       "--token", token_for("cli-user"), "--timings")
+    assert result.code == 0, result.err
+    assert "Where the time went" in result.out
+    rows = {line.split("│")[1].strip(): line for line in result.out.splitlines()
+            if line.count("│") >= 3}
+    for part in ("analyze", "discover", "plan", "llm1", "llm1FirstToken", "execute", "tool1",
+                 "summarize", "llm2", "firstDelta", "total"):
+        assert part in rows, result.out
+
+
 async def test_audio_file_is_uploaded_and_transcribed(live_app, openai_server, token_for,
                                                       tmp_path,
                                                       speech_samples: SpeechSamples) -> None:

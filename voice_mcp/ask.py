@@ -23,6 +23,28 @@ from voice_mcp.settings import ConfigError, Settings
 from voice_mcp.sse_client import read_events
 
 ICONS = {"executed": "✔", "confirmation_required": "?", "error": "✘"}
+STAGES = ("transcribe", "analyze", "discover", "plan", "execute", "hold", "summarize")
+
+
+def timings_table(done: dict[str, Any]) -> Table:
+    """The latency breakdown of a done payload: stages (they add up), then what is inside."""
+    timings: dict[str, int] = done.get("timings") or {}
+    table = Table(title="Where the time went", show_lines=False)
+    table.add_column("part")
+    table.add_column("ms", justify="right")
+    table.add_column("", style="dim")
+    for stage in STAGES:
+        if stage in timings:
+            table.add_row(stage, literal(timings[stage]), "stage")
+    for name, value in timings.items():
+        if name not in STAGES and name != "firstDelta":
+            note = ("time to first token" if name.endswith("FirstToken")
+                    else "LLM round" if name.startswith("llm") else "tool call")
+            table.add_row(literal(f"  {name}"), literal(value), note)
+    if "firstDelta" in timings:
+        table.add_row("firstDelta", literal(timings["firstDelta"]), "first words of the answer")
+    table.add_row("total", literal(done.get("totalExecutionTime", 0)), "totalExecutionTime")
+    return table
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,7 @@ class StageBoard:
     """What the live display shows: one line per stage, a spinner on the newest."""
 
     lines: list[tuple[str, str]] = field(default_factory=list)
+    answer: str = ""  # the streamed answer so far (`delta` events)
     done: bool = False
 
     def add(self, kind: str, message: str) -> None:
@@ -65,6 +88,8 @@ class StageBoard:
                 icon = ICONS.get(kind, "•")
                 style = "red" if kind == "error" else "dim" if not last else ""
                 rows.append(literal(f"{icon} {message}", style))
+        if self.answer and not self.done:
+            rows.append(literal(self.answer, "bold", keep_newlines=True))
         return Group(*rows)
 
 
@@ -72,11 +97,12 @@ class AskClient:
     """Talks to a voice-mcp server for one `ask` run."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, console: Console,
-                 auto_approve: bool) -> None:
+                 auto_approve: bool, show_timings: bool = False) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.console = console
         self.auto_approve = auto_approve
+        self.show_timings = show_timings
 
     async def send(self, query: str, audio: Recording | None, conversation: str | None) -> int:
         """Post a text command or a recording, follow its stream, and return the exit code."""
@@ -108,6 +134,8 @@ class AskClient:
                 if event.event == "progress":
                     kind = str(data["type"])
                     board.add(kind, str(data.get("message", kind)))
+                elif event.event == "delta":
+                    board.answer += str(data.get("text", ""))
                 elif event.event == "error":
                     board.add("error", f"{data['code']}: {data['message']}")
                 elif event.event == "done":
@@ -156,6 +184,8 @@ class AskClient:
             self.console.print(literal(f"heard: {done['transcript']}", "dim"))
         if done.get("conversationId"):
             self.console.print(literal(f"conversation: {done['conversationId']}", "dim"))
+        if self.show_timings:
+            self.console.print(timings_table(done))
 
 
 SERVER_WAIT_S = 15.0
@@ -203,7 +233,8 @@ async def _run(args: argparse.Namespace, settings: Settings, console: Console) -
     headers = {"Authorization": f"Bearer {_token(args, settings)}"}
     timeout = aiohttp.ClientTimeout(total=None, sock_read=settings.heartbeat_s * 3 + 30)
     async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
-        client = AskClient(session, args.url or settings.public_url, console, args.yes)
+        client = AskClient(session, args.url or settings.public_url, console, args.yes,
+                           getattr(args, "timings", False))
         await wait_for_server(session, client.base_url, console, SERVER_WAIT_S)
         try:
             return await client.send(args.query, audio, args.conversation)

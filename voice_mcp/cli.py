@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--user", default="cli", help="user id for a locally signed token")
     ask.add_argument("--conversation", default=None, help="continue this conversation id")
     ask.add_argument("--yes", action="store_true", help="approve confirmations without asking")
+    ask.add_argument("--timings", action="store_true",
+                     help="show where the time went (the done payload's timings)")
     ask.set_defaults(func=_ask)
     return parser
 

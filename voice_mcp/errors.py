@@ -98,6 +98,11 @@ class TranscriptionFailed(AppError):
     status = 502
 
 
+class SpeechFailed(AppError):
+    code = "tts_failed"
+    status = 502
+
+
 class ReauthRequired(AppError):
     """A service's OAuth grant is no longer usable; the user must connect it again."""
 

@@ -14,6 +14,7 @@ from voice_mcp.services.metrics import Metrics
 from voice_mcp.services.oauth.service import OAuthService
 from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.ratelimit import CommandRateLimiter
+from voice_mcp.services.speech import Synthesizer
 from voice_mcp.services.store import Redis
 from voice_mcp.settings import Settings
 
@@ -29,3 +30,4 @@ ORCHESTRATOR = web.AppKey("orchestrator", Orchestrator)
 CAPABILITIES = web.AppKey("capabilities", Capabilities)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 RATE_LIMITER = web.AppKey("rate_limiter", CommandRateLimiter)
+SPEECH = web.AppKey("speech", Synthesizer)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from voice_mcp import __version__
-from voice_mcp.routes.schemas import CommandRequest, ConfirmRequest
+from voice_mcp.routes.schemas import CommandRequest, ConfirmRequest, SpeechRequest
 from voice_mcp.services.orchestrator.payload import DonePayload
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -25,7 +25,8 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 def _command(summary: str, body: dict[str, Any], sse: bool) -> dict[str, Any]:
-    ok = ({"description": "SSE: progress, error and one final done event",
+    ok = ({"description": "SSE: progress, delta (the answer as it is made), error and one "
+                          "final done event",
            "content": {"text/event-stream": {"schema": {"type": "string"}}}} if sse
           else {"description": "the done payload", "content": _json("DonePayload")})
     return {"post": {"summary": summary, "security": BEARER, "requestBody": body,
@@ -66,6 +67,7 @@ def _schemas() -> dict[str, Any]:
     """The request, done-payload and error schemas, from the pydantic models."""
     _, defs = models_json_schema(
         [(CommandRequest, "validation"), (ConfirmRequest, "validation"),
+         (SpeechRequest, "validation"),
          (DonePayload, "serialization")],
         by_alias=True, ref_template="#/components/schemas/{model}")
     schemas = dict(defs.get("$defs", {}))
@@ -95,6 +97,13 @@ def openapi_document() -> dict[str, Any]:
                                                  "text/event-stream)",
                                   "content": _json("DonePayload")},
                           **_errors(400, 401, 404, 409, 410)}}},
+        "/api/voice/speech": {"post": {
+            "summary": "Speak a text: audio streamed as it is made", "security": BEARER,
+            "requestBody": {"required": True, "content": _json("SpeechRequest")},
+            "responses": {"200": {"description": "audio", "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in ("audio/wav", "audio/mpeg", "audio/ogg")}},
+                **_errors(400, 401, 415, 429, 502, 503)}}},
         "/api/voice/capabilities": _get("Services and tools with risk levels"),
         "/api/voice/examples": _get("Example commands"),
         "/api/voice/history": _get("Recent turns (?conversationId=)"),

@@ -19,6 +19,7 @@ from voice_mcp.services.oauth.service import OAuthService
 from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.ratelimit import CommandRateLimiter
+from voice_mcp.services.speech import Synthesizer
 from voice_mcp.services.store import ping, redis_for
 from voice_mcp.services.transcription import Transcriber
 
@@ -46,6 +47,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     oauth.on_disconnected = mcp.close_user_sessions
     llm = LLMClient(settings)
     transcriber = Transcriber(settings)
+    speech = Synthesizer(settings)
     history = HistoryStore(redis)
     directory = Connections(catalog, oauth)
     deps = Deps(settings=settings, catalog=catalog, mcp=mcp, llm=llm, history=history,
@@ -58,9 +60,10 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[keys.ORCHESTRATOR] = Orchestrator(deps)
     app[keys.CAPABILITIES] = Capabilities(catalog, directory, mcp)
     app[keys.RATE_LIMITER] = CommandRateLimiter(redis, settings.rate_limit_per_minute)
+    app[keys.SPEECH] = speech
     try:
         yield
     finally:
         async with contextlib.AsyncExitStack() as stack:
-            for closer in (llm.close, transcriber.close, oauth.close, mcp.close):
+            for closer in (llm.close, transcriber.close, speech.close, oauth.close, mcp.close):
                 stack.push_async_callback(closer)

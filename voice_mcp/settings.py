@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     stt_model: str = "whisper-1"
     stt_timeout_s: float = Field(30.0, gt=0)
 
+    tts: Literal["auto", "openai", "local", "off"] = "auto"
+    tts_base_url: str | None = None
+    tts_model: str = "tts-1"
+    tts_voice: str = "alloy"
+    tts_max_chars: int = Field(1000, ge=1)
+    tts_timeout_s: float = Field(30.0, gt=0)
+
     services_file: Path = Path("config/services.toml")
     state_dir: Path | None = None  # default: $XDG_STATE_HOME/voice-mcp (the dev secret)
     token_key: SecretStr | None = None
@@ -82,7 +89,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
 
-    @field_validator("public_url", "llm_base_url", "stt_base_url", "jwt_jwks_url")
+    @field_validator("public_url", "llm_base_url", "stt_base_url", "tts_base_url", "jwt_jwks_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import itertools
 import json
 import math
+import shutil
 import time
 import uuid
+import wave
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +32,7 @@ from typing import Any, Literal
 
 from aiohttp import BodyPartReader, web
 
-Endpoint = Literal["chat", "transcriptions"]
+Endpoint = Literal["chat", "transcriptions", "speech"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,6 +61,7 @@ class Turn:
     content: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: str | None = None  # default: "tool_calls" when there are calls, else "stop"
+    pieces: tuple[str, ...] = ()  # how streamed content is cut (default: `chunk_chars` each)
 
     @property
     def reason(self) -> str:
@@ -74,6 +78,11 @@ def call(
 def text(content: str) -> Turn:
     """A scripted text answer."""
     return Turn(content=content)
+
+
+def pieces(*parts: str) -> Turn:
+    """A text answer streamed exactly in these pieces (e.g. cut inside an emoji sequence)."""
+    return Turn(content="".join(parts), pieces=parts)
 
 
 def tool_turn(*calls: ToolCall | tuple[str, dict[str, Any]], content: str | None = None) -> Turn:
@@ -155,6 +164,26 @@ class TranscriptionRequest:
     @property
     def model(self) -> str | None:
         return self.fields.get("model")
+
+    @property
+    def api_key(self) -> str | None:
+        return _bearer(self.headers)
+
+
+@dataclass
+class SpeechRequest:
+    """One `POST /v1/audio/speech` as received."""
+
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def input(self) -> str:
+        return str(self.body.get("input", ""))
+
+    @property
+    def response_format(self) -> str:
+        return str(self.body.get("response_format") or "mp3")
 
     @property
     def api_key(self) -> str | None:
@@ -243,13 +272,21 @@ class OpenAIServer:
         self.record = True  # keep request bodies; a long benchmark may turn it off
         self.requests: list[ChatRequest] = []
         self.transcriptions: list[TranscriptionRequest] = []
+        self.speeches: list[SpeechRequest] = []
+        # Streamed content: wait `first_token_delay_s` before the first content piece and
+        # `token_interval_s` between pieces (a realistic pace for latency measurements).
+        self.first_token_delay_s = 0.0
+        self.token_interval_s = 0.0
+        self.first_token_at: list[float] = []  # epoch seconds each answer's first token left
         self.chat_count = 0  # requests received, recorded or not
         self.transcription_count = 0
         self.disconnects: list[Endpoint] = []  # requests whose client went away before the answer
         self.disconnected = asyncio.Event()
         self._turns: deque[TurnLike | Responder] = deque()
         self._transcripts: deque[TranscriptLike] = deque()
-        self._faults: dict[Endpoint, deque[_Fault]] = {"chat": deque(), "transcriptions": deque()}
+        self._faults: dict[Endpoint, deque[_Fault]] = {
+            "chat": deque(), "transcriptions": deque(), "speech": deque()
+        }
         self._hanging = 0
         self._arrived = asyncio.Condition()
         self._closing = asyncio.Event()
@@ -263,6 +300,7 @@ class OpenAIServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/audio/transcriptions", self._transcription)
+        app.router.add_post("/v1/audio/speech", self._speech)
         app.router.add_get("/v1/models", self._models)
         # handler_cancellation: a client that leaves cancels the handler, which records it.
         self._runner = web.AppRunner(
@@ -368,6 +406,8 @@ class OpenAIServer:
             faults.clear()
         self.requests.clear()
         self.transcriptions.clear()
+        self.speeches.clear()
+        self.first_token_at.clear()
         self.chat_count = self.transcription_count = 0
         self.disconnects.clear()
         self.disconnected.clear()
@@ -419,6 +459,36 @@ class OpenAIServer:
         return await self._guarded(
             "transcriptions", request, lambda: self._answer_transcription(record), False
         )
+
+    async def _speech(self, request: web.Request) -> web.StreamResponse:
+        record = SpeechRequest(body=await request.json(), headers=dict(request.headers))
+        if self.record:
+            self.speeches.append(record)
+        await self._notify()
+        return await self._guarded(
+            "speech", request, lambda: self._answer_speech(request, record), False
+        )
+
+    async def _answer_speech(
+        self, request: web.Request, record: SpeechRequest
+    ) -> web.StreamResponse:
+        """Real audio: a tone as long as the text, in the asked format, sent in pieces."""
+        if not record.input or not record.body.get("model") or not record.body.get("voice"):
+            return _error(400, "input, model and voice are required", None, retryable=False)
+        audio = _tone_wav(0.02 * len(record.input))
+        fmt = record.response_format
+        media = {"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg"}.get(fmt)
+        if media is None:
+            return _error(400, f"unsupported response_format {fmt}", None, retryable=False)
+        if fmt != "wav":
+            audio = await _encode(audio, fmt)
+        response = web.StreamResponse(headers={"Content-Type": media})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(audio), 4096):
+            await response.write(audio[start : start + 4096])
+        await response.write_eof()
+        return response
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         if (denied := self._check_key(request)) is not None:
@@ -527,11 +597,27 @@ class OpenAIServer:
         ident = f"chatcmpl-{next(self._ids)}"
         model = str(body.get("model", "fake"))
         usage = _usage(body, turn)
+        pieces = list(turn.pieces) or _pieces(turn.content or "", self.chunk_chars)
+        chunks = list(_chunks(ident, model, turn, pieces, self.interleave, self.chunk_chars))
         if not body.get("stream"):
+            # Paced, a whole answer leaves when its last token would have been made.
+            tokens = sum(1 for chunk in chunks if _carries_output(chunk))
+            pause = self.first_token_delay_s + self.token_interval_s * max(tokens - 1, 0)
+            if pause:
+                await asyncio.sleep(pause)
+            self.first_token_at.append(time.time())
             return web.json_response(_completion(ident, model, turn, usage))
         response = _event_stream()
         await response.prepare(request)
-        for chunk in _chunks(ident, model, turn, self.chunk_chars, self.interleave):
+        first = True
+        for chunk in chunks:
+            if _carries_output(chunk):
+                pause = self.first_token_delay_s if first else self.token_interval_s
+                if pause:
+                    await asyncio.sleep(pause)
+                if first:
+                    self.first_token_at.append(time.time())
+                first = False
             await response.write(_sse(chunk))
         if (body.get("stream_options") or {}).get("include_usage"):
             await response.write(_sse(_chunk_base(ident, model) | {"choices": [], "usage": usage}))
@@ -695,12 +781,49 @@ def _call_deltas(turn: Turn, size: int, interleave: bool) -> Iterator[dict[str, 
         yield from (delta for delta in group if delta is not None)
 
 
+def _carries_output(chunk: dict[str, Any]) -> bool:
+    """True for a chunk with generated content or a tool-call piece (a "token")."""
+    delta = chunk["choices"][0]["delta"] if chunk.get("choices") else {}
+    return bool(delta.get("content") or delta.get("tool_calls"))
+
+
+def _tone_wav(seconds: float, rate: int = 16000) -> bytes:
+    """A 440 Hz tone as 16-bit mono WAV."""
+    frames = max(1, int(seconds * rate))
+    samples = bytes(
+        b for i in range(frames)
+        for b in int(8000 * math.sin(2 * math.pi * 440 * i / rate)).to_bytes(2, "little",
+                                                                               signed=True)
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples)
+    return buffer.getvalue()
+
+
+async def _encode(audio: bytes, fmt: str) -> bytes:
+    """mp3 or opus (in Ogg) through ffmpeg, as OpenAI would send them."""
+    program = shutil.which("ffmpeg")
+    if program is None:
+        raise RuntimeError("the fake's mp3/opus speech needs ffmpeg")
+    codec = ["-c:a", "libmp3lame", "-f", "mp3"] if fmt == "mp3" else [
+        "-c:a", "libopus", "-f", "ogg"]
+    process = await asyncio.create_subprocess_exec(
+        program, "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "pipe:0", *codec,
+        "pipe:1", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    out, _ = await process.communicate(audio)
+    return out
+
+
 def _chunks(
-    ident: str, model: str, turn: Turn, size: int, interleave: bool
+    ident: str, model: str, turn: Turn, pieces: list[str], interleave: bool, size: int
 ) -> Iterator[dict[str, Any]]:
     yield _delta_chunk(ident, model, {"role": "assistant", "content": ""})
     if turn.content:
-        for piece in _pieces(turn.content, size):
+        for piece in pieces:
             yield _delta_chunk(ident, model, {"content": piece})
     for delta in _call_deltas(turn, size, interleave):
         yield _delta_chunk(ident, model, {"tool_calls": [delta]})

@@ -6,6 +6,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
+from voice_mcp.services.speech import SpeechFormat
+
 CONVERSATION_ID = r"^[A-Za-z0-9_.:-]{1,64}$"  # pydantic's regex: `$` is the very end
 _CONVERSATION_ID = re.compile(CONVERSATION_ID)
 
@@ -41,3 +43,12 @@ class ConfirmRequest(BaseModel):
 
     confirmation_id: StrictStr = Field(alias="confirmationId", min_length=1, max_length=128)
     approved: StrictBool
+
+
+class SpeechRequest(BaseModel):
+    """`POST /api/voice/speech`; the length limit is the synthesizer's (a setting)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: StrictStr
+    format: SpeechFormat = SpeechFormat.WAV

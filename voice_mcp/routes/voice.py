@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -63,7 +64,7 @@ def _command_route(read: Callable[[web.Request], Awaitable[Command]],
 
     async def handler(request: web.Request) -> web.StreamResponse:
         with request.app[keys.LIFECYCLE].command():  # 503 draining once a drain began
-            command = await read(request)
+            command = dataclasses.replace(await read(request), stream_text=stream)
             return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream)
 
     return handler
@@ -81,8 +82,9 @@ async def confirm(request: web.Request) -> web.StreamResponse:
         body = await read_json(request, ConfirmRequest)
         orchestrator = request.app[keys.ORCHESTRATOR]
         pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
-        events = orchestrator.resume(pending, body.approved)
-        return await _answer(request, events, stream=wants_event_stream(request))
+        stream = wants_event_stream(request)
+        events = orchestrator.resume(pending, body.approved, stream_text=stream)
+        return await _answer(request, events, stream=stream)
 
 
 @routes.get("/api/voice/capabilities")

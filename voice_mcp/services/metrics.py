@@ -27,6 +27,17 @@ class Metrics:
         self.tool_calls = Counter(
             "voice_mcp_tool_calls_total", "MCP tool calls by service and outcome",
             ["service", "success"], registry=self.registry)
+        self.llm_round = Histogram(
+            "voice_mcp_llm_round_duration_seconds",
+            "Each LLM round of a command: time to its first token, and in total",
+            ["round", "phase"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.tool_latency = Histogram(
+            "voice_mcp_tool_call_duration_seconds", "Each MCP tool call, by service",
+            ["service"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.first_delta = Histogram(
+            "voice_mcp_first_delta_seconds",
+            "From the start of a command to its first `delta` event (speech can begin)",
+            buckets=LATENCY_BUCKETS, registry=self.registry)
         self.llm_requests = Counter(
             "voice_mcp_llm_requests_total", "Requests made to the LLM", registry=self.registry)
 

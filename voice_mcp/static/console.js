@@ -15,6 +15,7 @@ function line(text, cls) {
 
 async function stream(path, body) {
   $("answer").hidden = true;
+  $("answer").textContent = "";
   const response = await fetch(path, {
     method: "POST",
     headers: {"Authorization": "Bearer " + tokenBox.value, "Content-Type": "application/json",
@@ -52,6 +53,10 @@ function handle(block) {
   if (!data) return;
   const payload = JSON.parse(data);
   if (event === "progress") line(payload.message);
+  else if (event === "delta") {  // the answer as it is written: show it at once
+    $("answer").textContent += payload.text;
+    $("answer").hidden = false;
+  }
   else if (event === "error") line(payload.code + ": " + payload.message, "error");
   else if (event === "done") finish(payload);
 }

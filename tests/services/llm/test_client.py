@@ -365,3 +365,24 @@ async def test_self_hosted_server_without_key_gets_a_placeholder(
 
     assert turn.content == "Hello."
     assert openai_server.requests[0].api_key == PLACEHOLDER_API_KEY
+
+
+async def test_listener_gets_text_and_first_token(openai_server: OpenAIServer) -> None:
+    from voice_mcp.services.llm import RoundListener
+
+    client = LLMClient(settings_for(openai_server, llm_stream=False))
+    openai_server.first_token_delay_s = 0.05
+    openai_server.script(Turn(content="It is nine. Good night."))
+    said: list[str] = []
+    listener = RoundListener(on_text=said.append)
+    turn = await client.complete(USER, [], listener)
+    assert openai_server.requests[0].stream  # a text listener means a streamed round
+    assert "".join(said) == turn.content == "It is nine. Good night." and len(said) > 1
+    assert listener.first_token_s is not None
+    assert 0.05 <= listener.first_token_s <= listener.total_s
+    # A round of tool calls says nothing.
+    openai_server.script(tool_turn(call("time__get_current_time", {})))
+    said.clear()
+    turn = await client.complete(USER, [TIME_TOOL], RoundListener(on_text=said.append))
+    assert turn.tool_calls and said == []
+    await client.close()

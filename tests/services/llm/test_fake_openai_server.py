@@ -196,3 +196,26 @@ async def test_a_delayed_answer_can_be_abandoned(openai_server: OpenAIServer):
         await openai_server.disconnected.wait()
     await client.close()
     assert openai_server.disconnects == ["chat"]
+
+
+async def test_streams_at_the_set_pace_in_the_given_pieces() -> None:
+    import time
+
+    import openai
+
+    from tests.fakes.openai_server import OpenAIServer, pieces
+
+    async with OpenAIServer() as server:
+        server.first_token_delay_s, server.token_interval_s = 0.1, 0.02
+        server.script(pieces("Fam", "ily 👨\u200d", "👩 ok"))
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test")
+        started = time.perf_counter()
+        seen: list[tuple[float, str]] = []
+        stream = await client.chat.completions.create(model="m", messages=[], stream=True)
+        async for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                seen.append((time.perf_counter() - started, chunk.choices[0].delta.content))
+        await client.close()
+    assert [text for _, text in seen] == ["Fam", "ily 👨\u200d", "👩 ok"]
+    assert seen[0][0] >= 0.1 and seen[2][0] - seen[0][0] >= 0.04  # lower bounds only
+    assert len(server.first_token_at) == 1

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from tests.fixtures.mcp_servers import make_catalog, notes_stdio
 from voice_mcp.services.confirmations import ConfirmationStore
 from voice_mcp.services.history import HistoryStore
-from voice_mcp.services.llm.client import LLMClient
+from voice_mcp.services.llm.client import LLMClient, RoundListener
 from voice_mcp.services.llm.models import AssistantTurn, ToolCallRequest
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.mcp.models import DiscoveryResult, ToolCallResult, ToolHints, ToolInfo
@@ -42,10 +42,15 @@ class FakeLLM:
         self.turns = list(turns)
         self.seen: list[list[dict[str, Any]]] = []
 
-    async def complete(self, messages: list[dict[str, Any]],
-                       tools: list[dict[str, Any]]) -> AssistantTurn:
+    async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                       listener: RoundListener | None = None) -> AssistantTurn:
         self.seen.append([dict(m) for m in messages])
-        return self.turns.pop(0)
+        turn = self.turns.pop(0)
+        if listener is not None:
+            listener.token()
+            if listener.on_text is not None and turn.content and not turn.tool_calls:
+                listener.on_text(turn.content)  # streamed as one piece
+        return turn
 
 
 def call(name: str, call_id: str = "call-1", **arguments: Any) -> AssistantTurn:

@@ -37,7 +37,7 @@ async def held(harness: Harness) -> str:
     """Run a command whose one call is held; the confirmation id."""
     events = await harness.run("delete the shopping note")
     assert types(events) == ["analyzing", "discovering", "selecting", "confirmation_required",
-                             "done"]
+                             "delta", "done"]
     assert done(events)["status"] == "confirmation_required"
     held_event = events[3]
     assert isinstance(held_event, ConfirmationRequired)
@@ -49,7 +49,7 @@ async def test_a_tool_run_goes_through_the_stages_in_order(harness) -> None:  # 
     h = harness(call("notes__list_notes"), answer("You have two notes."))
     events = await h.run("what notes do I have?")
     assert types(events) == ["analyzing", "discovering", "selecting", "executing", "executed",
-                             "summarizing", "done"]
+                             "summarizing", "delta", "done"]
     payload = done(events)
     assert payload["status"] == "completed"
     assert payload["response"] == "You have two notes."
@@ -73,7 +73,7 @@ async def test_approved_action_runs_like_any_call(harness) -> None:  # type: ign
 
     events = await h.confirm(confirmation_id, approved=True)
     assert types(events) == ["executing", "tool_progress", "tool_progress", "executed",
-                             "summarizing", "done"]
+                             "summarizing", "delta", "done"]
     forwarded = [e for e in events if isinstance(e, ToolProgress)]
     assert [(e.progress, e.total, e.message) for e in forwarded] == [
         (1, 2, "deleting"), (2, None, "notes.delete_note working")]
@@ -117,7 +117,7 @@ async def test_an_action_gone_from_the_listing_is_resolved_by_name(harness) -> N
 async def test_a_declined_confirmation_runs_nothing(harness) -> None:  # type: ignore[no-untyped-def]
     h = harness(call(DELETE_FN, text="shopping"))
     events = await h.confirm(await held(h), approved=False)
-    assert types(events) == ["done"]
+    assert types(events) == ["delta", "done"]  # "Okay, I won't do that." is said
     payload = done(events)
     assert (payload["status"], payload["response"]) == ("cancelled", DECLINED)
     assert h.mcp.calls == [] and h.tool_calls("true") == h.tool_calls("false") == 0

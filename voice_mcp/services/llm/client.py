@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -25,6 +28,34 @@ NOT_CONFIGURED_MESSAGE: Final = (
     "No LLM is configured: set OPENAI_API_KEY, or VOICE_MCP_LLM_BASE_URL for a self-hosted "
     "OpenAI-compatible server."
 )
+
+
+@dataclass
+class RoundListener:
+    """What a caller learns while one round streams in.
+
+    `on_text` receives the answer's text as it arrives, but only while no tool-call piece has
+    appeared in the round: a round that is tool calls from its first token sends none.
+    `first_token_s` / `total_s` are filled in (perf_counter durations from the request).
+    """
+
+    on_text: Callable[[str], None] | None = None
+    first_token_s: float | None = None
+    total_s: float = 0.0
+    _started: float = field(default_factory=time.perf_counter)
+
+    def begin(self) -> None:
+        """Start the clock: the request is about to leave."""
+        self._started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Seconds since `begin`."""
+        return time.perf_counter() - self._started
+
+    def token(self) -> None:
+        """Note the first generated token (content or a tool-call piece)."""
+        if self.first_token_s is None:
+            self.first_token_s = self.elapsed()
 
 
 def origin_of(url: str) -> str:
@@ -76,21 +107,33 @@ class LLMClient:
         return self._client is not None
 
     async def complete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        listener: RoundListener | None = None,
     ) -> AssistantTurn:
-        """Send the conversation and the offered tools; return the model's next turn."""
+        """Send the conversation and the offered tools; return the model's next turn.
+
+        With a listener that takes text the round is always streamed (its text is wanted as
+        it comes); otherwise `VOICE_MCP_LLM_STREAM` decides.
+        """
         if self._client is None:
             raise LLMNotConfigured(NOT_CONFIGURED_MESSAGE)
         self.request_count += 1
+        listener = listener or RoundListener()
+        listener.begin()
         try:
-            if self.stream:
-                turn = await self._streamed(self._client, messages, tools)
+            if self.stream or listener.on_text is not None:
+                turn = await self._streamed(self._client, messages, tools, listener)
             else:
                 turn = await self._whole(self._client, messages, tools)
+                listener.token()
         except openai.OpenAIError as err:
             raise self._unavailable(classify(err)) from err
         except UNREADABLE as err:  # a 200 whose body is not a chat completion: fail closed
             raise self._unavailable(Failure(FailureKind.BAD_RESPONSE)) from err
+        finally:
+            listener.total_s = listener.elapsed()
         log.debug(
             "llm turn: %d tool calls, %s tokens",
             len(turn.tool_calls),
@@ -116,6 +159,7 @@ class LLMClient:
         client: openai.AsyncOpenAI,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
+        listener: RoundListener,
     ) -> AssistantTurn:
         stream = await client.chat.completions.create(
             model=self.model,
@@ -130,7 +174,11 @@ class LLMClient:
         async with stream:
             async for chunk in stream:
                 choices += len(chunk.choices or ())
-                accumulator.feed(chunk)
+                text = accumulator.feed(chunk)
+                if accumulator.started:
+                    listener.token()
+                if text and listener.on_text is not None:
+                    listener.on_text(text)
         if not choices:
             raise ValueError("a chat completion stream without choices")
         return accumulator.result()

@@ -69,22 +69,30 @@ class StreamAccumulator:
     usage: Usage | None = None
     finish_reason: str | None = None
 
-    def feed(self, chunk: ChatCompletionChunk) -> None:
-        """Add one chunk."""
+    @property
+    def started(self) -> bool:
+        """True once any content or tool-call piece arrived (the first token)."""
+        return bool(self.content or self.calls)
+
+    def feed(self, chunk: ChatCompletionChunk) -> str:
+        """Add one chunk; return its text when no tool call has appeared yet, else ""."""
         if chunk.usage is not None:
             self.usage = _usage(chunk.usage)
+        said = ""
         for choice in chunk.choices:
             if choice.index != 0:  # n=1 is requested; ignore anything else a server adds
                 continue
             delta = choice.delta
-            if delta.content:
-                self.content.append(delta.content)
-            elif delta.refusal:
-                self.content.append(delta.refusal)
-            for piece in delta.tool_calls or ():
-                self._feed_call(piece.index, piece.id, piece.function)
+            piece = delta.content or delta.refusal
+            if piece:
+                self.content.append(piece)
+            for call in delta.tool_calls or ():
+                self._feed_call(call.index, call.id, call.function)
+            if piece and not self.calls:
+                said = piece
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
+        return said
 
     def _feed_call(
         self, index: int, call_id: str | None, function: ChoiceDeltaToolCallFunction | None

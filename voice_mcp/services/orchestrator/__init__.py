@@ -1,9 +1,16 @@
 """The command pipeline: stages as typed events, consumed by the SSE and the JSON endpoints."""
 
-from voice_mcp.services.orchestrator.events import Done, ErrorEvent, Event, Progress, Stage
+from voice_mcp.services.orchestrator.events import (
+    Delta,
+    Done,
+    ErrorEvent,
+    Event,
+    Progress,
+    Stage,
+)
 from voice_mcp.services.orchestrator.orchestrator import Orchestrator
 from voice_mcp.services.orchestrator.payload import DonePayload, Status
 from voice_mcp.services.orchestrator.state import AudioInput, Command
 
-__all__ = ["AudioInput", "Command", "Done", "DonePayload", "ErrorEvent", "Event", "Orchestrator",
-           "Progress", "Stage", "Status"]
+__all__ = ["AudioInput", "Command", "Delta", "Done", "DonePayload", "ErrorEvent", "Event",
+           "Orchestrator", "Progress", "Stage", "Status"]

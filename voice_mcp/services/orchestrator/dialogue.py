@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
+from voice_mcp.services.llm.client import RoundListener
 from voice_mcp.services.llm.models import AssistantTurn
 from voice_mcp.services.llm.prompts import ASK_USER
 from voice_mcp.services.orchestrator.deps import Deps
@@ -27,20 +26,44 @@ async def converse(deps: Deps, state: RunState) -> None:
         after_tools = bool(state.results) or state.rounds > 0
         if after_tools:
             state.emit(Summarizing(message="Putting the answer together"))
-        started = time.perf_counter()
-        turn = await deps.llm.complete(state.messages, state.openai_tools)
-        state.rounds += 1
-        deps.metrics.llm_requests.inc()
+        turn = await _ask(deps, state)
+        if not state.command.stream_text:  # a whole round: its text in one piece
+            state.deltas.feed(turn.content or "")
         if not turn.tool_calls:
-            state.add_time("summarize" if after_tools else "plan", started)
-            state.outcome.response = (turn.content or "").strip()
+            state.lap("summarize" if after_tools else "plan")
+            state.deltas.close()
+            state.outcome.response = state.deltas.sent
             state.outcome.status = Status.COMPLETED
             return
-        state.add_time("plan", started)
+        state.lap("plan")
+        state.deltas.pause()  # text before the calls was spoken; the rest follows after a space
         if await _handle_tool_calls(deps, state, turn):
             return
     state.outcome.response = OUT_OF_ROUNDS
     state.outcome.status = Status.FAILED
+
+
+async def _ask(deps: Deps, state: RunState) -> AssistantTurn:
+    """One LLM round; its text feeds the deltas as it streams, its timings the breakdown."""
+    streamed = state.command.stream_text
+    listener = RoundListener(on_text=state.deltas.feed if streamed else None)
+    try:
+        turn = await deps.llm.complete(state.messages, state.openai_tools, listener)
+    finally:
+        state.rounds += 1
+        deps.metrics.llm_requests.inc()
+        _record_round(deps, state, listener)
+    return turn
+
+
+def _record_round(deps: Deps, state: RunState, listener: RoundListener) -> None:
+    name = f"llm{state.rounds}"
+    state.detail(name, listener.total_s)
+    deps.metrics.llm_round.labels(str(state.rounds), "total").observe(listener.total_s)
+    if listener.first_token_s is not None:
+        state.detail(f"{name}FirstToken", listener.first_token_s)
+        deps.metrics.llm_round.labels(str(state.rounds), "first_token").observe(
+            listener.first_token_s)
 
 
 async def _handle_tool_calls(deps: Deps, state: RunState, turn: AssistantTurn) -> bool:
@@ -61,6 +84,7 @@ async def _handle_tool_calls(deps: Deps, state: RunState, turn: AssistantTurn) -
         await execute(deps, state, plan.runnable)
     if plan.held:
         await hold(deps, state, plan.held)
+        state.lap("hold")
         return True
     return False
 

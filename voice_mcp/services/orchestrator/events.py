@@ -133,6 +133,14 @@ ProgressEvent = Annotated[
 PROGRESS: TypeAdapter[ProgressEvent] = TypeAdapter(ProgressEvent)
 
 
+class Delta(EventBase):
+    """A `delta` event: the next piece of the spoken answer; all of them join to `response`."""
+
+    kind: ClassVar[str] = "delta"
+
+    text: str
+
+
 class ErrorEvent(EventBase):
     """An `error` event; a `done` event always follows it."""
 
@@ -154,4 +162,4 @@ class Done(EventBase):
         return self.payload.wire()
 
 
-Event = Progress | ErrorEvent | Done
+Event = Progress | Delta | ErrorEvent | Done

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,14 +104,13 @@ def resolve_actions(deps: Deps, state: RunState, actions: list[PendingAction]) -
 
 async def execute(deps: Deps, state: RunState, calls: list[PlannedCall]) -> None:
     """Run calls concurrently, each announced and reported, results fed to the conversation."""
-    started = time.perf_counter()
     total = len(calls)
     results = await asyncio.gather(*(_run_one(deps, state, call, i, total)
                                      for i, call in enumerate(calls, start=1)))
     for call, result in zip(calls, results, strict=True):
-        state.results.append(result)
+        record_result(deps, state, result)
         state.messages.append(tool_message(call.call_id, result_text(result)))
-    state.add_time("execute", started)
+    state.lap("execute")
 
 
 async def _run_one(deps: Deps, state: RunState, call: PlannedCall, index: int,
@@ -142,6 +140,13 @@ async def _run_one(deps: Deps, state: RunState, call: PlannedCall, index: int,
                         service=service, tool=name, success=result.success,
                         duration_ms=result.duration_ms))
     return result
+
+
+def record_result(deps: Deps, state: RunState, result: ToolCallResult) -> None:
+    """Keep a tool call's result, and its duration as `toolN` in the timings."""
+    state.results.append(result)
+    state.detail(f"tool{len(state.results)}", result.duration_ms / 1000)
+    deps.metrics.tool_latency.labels(result.service).observe(result.duration_ms / 1000)
 
 
 def frozen_actions(calls: list[PlannedCall]) -> list[PendingAction]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from voice_mcp.errors import AppError
 from voice_mcp.services.history import Turn
 from voice_mcp.services.llm.prompts import ASK_USER_TOOL, system_message
@@ -24,9 +22,8 @@ async def transcribe(deps: Deps, state: RunState) -> bool:
     """Turn the recording into the query; False when nothing intelligible was said."""
     audio = state.command.audio
     assert audio is not None
-    started = time.perf_counter()
     text = await deps.transcriber.transcribe(audio.data, audio.format)
-    state.add_time("transcribe", started)
+    state.lap("transcribe")
     limit = deps.settings.max_query_chars
     if len(text) > limit:
         # Refused, not cut: the end of a spoken command can reverse its start ("... except
@@ -48,25 +45,23 @@ async def transcribe(deps: Deps, state: RunState) -> bool:
 
 async def analyze(deps: Deps, state: RunState, history: list[Turn]) -> None:
     """Build the conversation the LLM will read: instructions, recent turns, the request."""
-    started = time.perf_counter()
     messages = [system_message()]
     for turn in history:
         messages.extend(turn.as_messages())
     messages.append({"role": "user", "content": state.query})
     state.messages = messages
-    state.add_time("analyze", started)
+    state.lap("analyze")
 
 
 async def discover(deps: Deps, state: RunState, *, announce: bool = True) -> None:
     """List the tools of every service the user can use now; a dead service is only noted."""
-    started = time.perf_counter()
     service_ids, unusable = await deps.directory.usable(state.command.user_id)
     found = await deps.mcp.discover(state.command.user_id, service_ids)
     state.unavailable.update(unusable)
     state.unavailable.update(found.unavailable)
     state.tool_set = tool_set_for(found.tools)
     state.openai_tools = [*state.tool_set.openai_tools, ASK_USER_TOOL]
-    state.add_time("discover", started)
+    state.lap("discover")
     if not announce:
         return
     message = (f"Found {_count(len(found.tools), 'tool')} in "

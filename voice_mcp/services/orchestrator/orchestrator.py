@@ -50,11 +50,12 @@ class Orchestrator:
         """Claim a pending confirmation; single use, so a second claim fails (409)."""
         return await self.deps.confirmations.take(user_id, confirmation_id)
 
-    def resume(self, pending: PendingConfirmation, approved: bool) -> AsyncIterator[Event]:
+    def resume(self, pending: PendingConfirmation, approved: bool, *,
+               stream_text: bool = True) -> AsyncIterator[Event]:
         """Stream what follows a claimed confirmation: the frozen actions, then the LLM."""
         context = ResumeContext.model_validate(pending.context)
         command = Command(user_id=pending.user_id, query=context.query,
-                          conversation_id=pending.conversation_id)
+                          conversation_id=pending.conversation_id, stream_text=stream_text)
 
         async def body(state: RunState) -> None:
             await self._resume(state, context, pending.actions, approved)
@@ -133,14 +134,19 @@ class Orchestrator:
                                         retryable=err.retryable)
         if not state.outcome.response:
             state.outcome.response = err.message
+        state.settle_response()  # what is said goes out before the error event, as deltas
         state.emit(ErrorEvent(code=err.code, message=err.message, retryable=err.retryable))
 
     async def _finish(self, state: RunState) -> None:
         """Record the turn and metrics, then emit the one done event."""
+        state.settle_response()
         payload = state.payload()
-        self.deps.metrics.commands.labels(payload.status.value).inc()
-        for stage, ms in payload.timings.items():
-            self.deps.metrics.stage_latency.labels(stage).observe(ms / 1000)
+        metrics = self.deps.metrics
+        metrics.commands.labels(payload.status.value).inc()
+        for stage, ms in state.timings.items():
+            metrics.stage_latency.labels(stage).observe(ms / 1000)
+        if state.first_delta is not None:
+            metrics.first_delta.observe(state.first_delta / 1000)
         if state.query and payload.status != Status.TIMEOUT:
             turn = Turn(query=state.query, response=payload.response, status=payload.status,
                         tools=[f"{r.service}.{r.tool}" for r in state.results])

@@ -10,7 +10,8 @@ from typing import Any
 from voice_mcp.services.audio_format import AudioFormat
 from voice_mcp.services.llm.tool_names import ToolSet
 from voice_mcp.services.mcp.models import ToolCallResult
-from voice_mcp.services.orchestrator.events import Event
+from voice_mcp.services.orchestrator.deltas import DeltaCoalescer
+from voice_mcp.services.orchestrator.events import Delta, Event
 from voice_mcp.services.orchestrator.payload import (
     ConfirmationView,
     DonePayload,
@@ -36,6 +37,9 @@ class Command:
     query: str
     conversation_id: str
     audio: AudioInput | None = None
+    # A streamed (SSE) command: its LLM rounds are always streamed, for the `delta` events.
+    # Answered as JSON, nobody reads deltas and VOICE_MCP_LLM_STREAM decides.
+    stream_text: bool = True
 
 
 @dataclass
@@ -65,15 +69,55 @@ class RunState:
     rounds: int = 0
     outcome: Outcome = field(default_factory=Outcome)
     timings: dict[str, float] = field(default_factory=dict)
+    details: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+    first_delta: float | None = None
 
     def __post_init__(self) -> None:
         if not self.query:
             self.query = self.command.query
+        self._lap = self.started
+        self.deltas = DeltaCoalescer(self._send_delta)
 
-    def add_time(self, stage: str, since: float) -> None:
-        """Charge the time since `since` (perf_counter) to a stage."""
-        self.timings[stage] = self.timings.get(stage, 0.0) + (time.perf_counter() - since) * 1000
+    def _send_delta(self, text: str) -> None:
+        if self.first_delta is None:
+            self.first_delta = (time.perf_counter() - self.started) * 1000
+        self.emit(Delta(text=text))
+
+    def lap(self, stage: str) -> None:
+        """Charge the time since the previous lap to `stage`.
+
+        Stages are consecutive laps of one clock, so they add up to `totalExecutionTime`
+        (docs/streaming.md); whatever ran between two stages counts toward the next.
+        """
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._lap) * 1000
+        self._lap = now
+
+    def detail(self, name: str, seconds: float) -> None:
+        """Record one part inside a stage (an LLM round, a tool call), in the done timings."""
+        self.details[name] = seconds * 1000
+
+    def settle_response(self) -> None:
+        """Make the deltas and the response one text: say what was not streamed, then close.
+
+        A response that did not come from the streamed answer (a question, a held action, an
+        error) goes out as a delta of its own, after any text already streamed.
+        """
+        self.deltas.close()
+        response = self.outcome.response.strip()
+        if response and self.deltas.sent != response:
+            self.deltas.pause()
+            self.deltas.feed(response)
+            self.deltas.close()
+        self.outcome.response = self.deltas.sent
+
+    def continue_conversation(self) -> bool:
+        """True when the response asks the user something (a device may reopen its mic)."""
+        if self.outcome.status in (Status.CLARIFICATION_NEEDED, Status.CONFIRMATION_REQUIRED):
+            return True
+        ending = self.outcome.response.rstrip().rstrip("\"'”’)»")
+        return self.outcome.status == Status.COMPLETED and ending.endswith(("?", "？", "¿"))
 
     def payload(self) -> DonePayload:
         """The done payload for the run as it stands."""
@@ -91,6 +135,15 @@ class RunState:
             clarification=clarification,
             error=outcome.error,
             unavailable=self.unavailable,
+            continue_conversation=self.continue_conversation(),
             total_execution_time=round((time.perf_counter() - self.started) * 1000),
-            timings={k: round(v) for k, v in self.timings.items()},
+            timings=self.timing_view(),
         )
+
+    def timing_view(self) -> dict[str, int]:
+        """Stages (additive), then the parts inside them and `firstDelta`, in whole ms."""
+        view = {k: round(v) for k, v in self.timings.items()}
+        view.update({k: round(v) for k, v in self.details.items()})
+        if self.first_delta is not None:
+            view["firstDelta"] = round(self.first_delta)
+        return view
