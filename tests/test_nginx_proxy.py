@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import JWT_SECRET
-from tests.fakes.openai_server import OpenAIServer, call
+from tests.fakes.openai_server import OpenAIServer, call, pieces
 from tests.fixtures.mcp_servers import make_catalog, notes_stdio
 from tests.fixtures.openai_server import settings_for
 from tests.sse import parse
@@ -146,10 +146,33 @@ def _app(openai_server: OpenAIServer, redis_url: str) -> web.Application:
     return create_app(settings, catalog=make_catalog(notes_stdio()))
 
 
+class PieceGate:
+    """Holds the LLM's streamed answer before each piece until the test lets one through."""
+
+    def __init__(self) -> None:
+        self.allowed = 0
+        self.waiting = asyncio.Event()
+        self._changed = asyncio.Condition()
+
+    async def before_piece(self) -> None:
+        async with self._changed:
+            self.waiting.set()
+            await self._changed.wait_for(lambda: self.allowed > 0)
+            self.allowed -= 1
+            self.waiting.clear()
+
+    async def let_one_through(self) -> None:
+        async with self._changed:
+            self.allowed += 1
+            self._changed.notify_all()
+
+
 @pytest.mark.parametrize("variant", ["as-shipped", "buffering-on"])
 async def test_events_pass_nginx_as_they_are_sent(openai_server: OpenAIServer, redis_url: str,
                                                   nginx_for, auth_for, variant: str) -> None:
-    gates = Gates(openai_server, [call("notes__list_notes"), "You have two notes."])
+    answer = ("You have ", "two notes: ", "buy milk.")
+    gates = Gates(openai_server, [call("notes__list_notes"), pieces(*answer)])
+    piece_gate = PieceGate()
     async with TestServer(_app(openai_server, redis_url), port=free_port()) as server:
         base = await nginx_for(server.port, variant)
         async with aiohttp.ClientSession() as session, asyncio.timeout(60):
@@ -167,8 +190,17 @@ async def test_events_pass_nginx_as_they_are_sent(openai_server: OpenAIServer, r
             kinds = [(await _next_event(resp))["type"] for _ in range(4)]
             assert kinds == ["selecting", "executing", "executed", "summarizing"]
             await gates.reached[1].wait()
-            assert not gates.gates[1].is_set()
+            openai_server.before_piece = piece_gate.before_piece  # the answer's pieces only
             gates.gates[1].set()
+            # The answer streams piece by piece: each delta arrives while the next is held
+            # (a delta holds back trailing spaces until the next word).
+            said = ""
+            for sent in range(1, len(answer) + 1):
+                await piece_gate.let_one_through()
+                delta = await _next_event(resp)
+                assert delta["event"] == "delta"
+                said += delta["text"]
+                assert said == "".join(answer[:sent]).rstrip()
             rest = parse((await resp.read()).decode())
             assert rest.done["status"] == "completed"
-            assert rest.done["response"] == "You have two notes."
+            assert rest.done["response"] == "".join(answer)

@@ -278,6 +278,8 @@ class OpenAIServer:
         self.first_token_delay_s = 0.0
         self.token_interval_s = 0.0
         self.first_token_at: list[float] = []  # epoch seconds each answer's first token left
+        # Awaited before each streamed piece of output: a test holds the stream between pieces.
+        self.before_piece: Callable[[], Awaitable[None]] | None = None
         self.chat_count = 0  # requests received, recorded or not
         self.transcription_count = 0
         self.disconnects: list[Endpoint] = []  # requests whose client went away before the answer
@@ -615,6 +617,8 @@ class OpenAIServer:
                 pause = self.first_token_delay_s if first else self.token_interval_s
                 if pause:
                     await asyncio.sleep(pause)
+                if self.before_piece is not None:
+                    await self.before_piece()
                 if first:
                     self.first_token_at.append(time.time())
                 first = False
