@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import commands
 from bench.direct import direct_agent
 from bench.measure import Bench, Control, Plan
 from bench.processes import (
@@ -106,6 +107,9 @@ def main() -> None:
         say(f"server settings changed: {overrides}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     report = asyncio.run(bounded(run(Plan().scaled(args.scale), overrides, args.profile)))
+    say("resumable commands: Redis cost per command, cross-instance cancel")
+    found = asyncio.run(commands.measure(max(50, int(300 * args.scale))))
+    report = f"{report.rstrip()}\n\n{commands.table(found)}\n"
     print(report)
     RESULTS.write_text(report)
     say(f"written to {RESULTS}")

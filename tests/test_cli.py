@@ -135,7 +135,8 @@ async def test_served_app_cancels_the_llm_call_when_the_client_leaves(openai_ser
     secret = "s" * 40
     env = _env(VOICE_MCP_PORT=str(port), VOICE_MCP_JWT_SECRET=secret,
                VOICE_MCP_LLM_BASE_URL=openai_server.base_url, OPENAI_API_KEY="sk-test",
-               VOICE_MCP_SERVICES_FILE=str(catalog), VOICE_MCP_LLM_MAX_RETRIES="0")
+               VOICE_MCP_SERVICES_FILE=str(catalog), VOICE_MCP_LLM_MAX_RETRIES="0",
+               VOICE_MCP_RESUME_GRACE_S="0")
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "voice_mcp", "serve",
                                                 cwd=ROOT, env=env,
                                                 stderr=asyncio.subprocess.DEVNULL)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from voice_mcp import keys
 from voice_mcp.resources import redis_context, services_context
-from voice_mcp.routes import console, health, services, speech, voice
+from voice_mcp.routes import commands, console, health, services, speech, voice
 from voice_mcp.routes.middleware import authenticate, errors, request_context
 from voice_mcp.routes.security_headers import add_security_headers
 from voice_mcp.services.auth import TokenVerifier
@@ -32,6 +32,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> web.App
     app.cleanup_ctx.append(services_context)
     app.add_routes(health.routes)
     app.add_routes(voice.routes)
+    app.add_routes(commands.routes)
     app.add_routes(speech.routes)
     app.add_routes(services.routes)
     app.add_routes(console.routes)

@@ -22,7 +22,9 @@ from voice_mcp.literal import literal, visible
 from voice_mcp.settings import ConfigError, Settings
 from voice_mcp.sse_client import read_events
 
-ICONS = {"executed": "✔", "confirmation_required": "?", "error": "✘"}
+ICONS = {"executed": "✔", "confirmation_required": "?", "error": "✘", "reconnecting": "↻"}
+RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+CUT = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
 STAGES = ("transcribe", "analyze", "discover", "plan", "execute", "hold", "summarize")
 
 
@@ -45,6 +47,15 @@ def timings_table(done: dict[str, Any]) -> Table:
         table.add_row("firstDelta", literal(timings["firstDelta"]), "first words of the answer")
     table.add_row("total", literal(done.get("totalExecutionTime", 0)), "totalExecutionTime")
     return table
+
+
+@dataclass
+class Followed:
+    """Where a followed command stands: its id and last event id (to resume), its done."""
+
+    command_id: str | None = None
+    last_id: str | None = None
+    done: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,15 +133,56 @@ class AskClient:
         return await self._after(done)
 
     async def _follow(self, response: aiohttp.ClientResponse) -> dict[str, Any]:
+        """Show the stream live; when the connection drops, resume it where it stopped."""
         if response.status != 200:
             error = (await response.json(content_type=None)).get("error", {})
             raise ConfigError(visible(f"{error.get('code', response.status)}:"
                                       f" {error.get('message', '')}"))
         board = StageBoard()
-        done: dict[str, Any] = {}
+        state = Followed()
         with Live(board, console=self.console, refresh_per_second=12, transient=False):
+            await self._consume(response, board, state)
+            attempt = 0
+            while state.done is None and state.command_id and attempt < len(RECONNECT_DELAYS_S):
+                delay = RECONNECT_DELAYS_S[attempt]
+                board.add("reconnecting", f"Connection lost; reconnecting in {delay:g} s")
+                await asyncio.sleep(delay)
+                seen = state.last_id
+                if not await self._resume(board, state):
+                    break
+                attempt = 0 if state.last_id != seen else attempt + 1
+        if not self.console.is_terminal:
+            # Rich ends the live display's last line only on a terminal; a pipe needs it too.
+            self.console.line()
+        if state.done is None:
+            raise ConfigError("the connection to the server was lost and the command could "
+                              "not be resumed")
+        return state.done
+
+    async def _resume(self, board: StageBoard, state: Followed) -> bool:
+        """Reopen the command's stream after the last event seen; False when it is gone."""
+        url = f"{self.base_url}/api/voice/commands/{state.command_id}/events"
+        try:
+            async with self.session.get(url, headers={"Last-Event-ID": state.last_id or "0"}
+                                        ) as response:
+                if response.status in (404, 410):
+                    board.add("error", "The command can no longer be resumed")
+                    return False
+                if response.status == 200:
+                    board.add("reconnected", "Reconnected; picking up where it left off")
+                    await self._consume(response, board, state)
+        except CUT:
+            pass
+        return True
+
+    async def _consume(self, response: aiohttp.ClientResponse, board: StageBoard,
+                       state: Followed) -> None:
+        """Show events until `done` or until the connection drops."""
+        try:
             async for event in read_events(response.content.iter_any()):
                 data = event.json()
+                state.last_id = event.id or state.last_id
+                state.command_id = state.command_id or _command_id(data)
                 if event.event == "progress":
                     kind = str(data["type"])
                     board.add(kind, str(data.get("message", kind)))
@@ -139,12 +191,11 @@ class AskClient:
                 elif event.event == "error":
                     board.add("error", f"{data['code']}: {data['message']}")
                 elif event.event == "done":
-                    done = data
+                    state.done = data
                     board.done = True
-        if not self.console.is_terminal:
-            # Rich ends the live display's last line only on a terminal; a pipe needs it too.
-            self.console.line()
-        return done
+                    return
+        except CUT:
+            return
 
     async def _after(self, done: dict[str, Any]) -> int:
         confirmation = done.get("confirmation")
@@ -211,6 +262,14 @@ async def wait_for_server(session: aiohttp.ClientSession, base_url: str, console
             console.print(literal(f"waiting for the server at {base_url} to start...", "dim"))
             said = True
         await asyncio.sleep(0.25)
+
+
+def _command_id(data: dict[str, Any]) -> str | None:
+    """The command id the first event carries, if it has the shape of one (used in a URL)."""
+    from voice_mcp.services.commands.ids import is_command_id
+
+    value = data.get("commandId")
+    return value if isinstance(value, str) and is_command_id(value) else None
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> str:

@@ -7,6 +7,7 @@ from aiohttp import web
 from voice_mcp.services.auth import TokenVerifier
 from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.catalog import Catalog
+from voice_mcp.services.commands import CommandRegistry
 from voice_mcp.services.history import HistoryStore
 from voice_mcp.services.lifecycle import Lifecycle
 from voice_mcp.services.mcp.manager import McpManager
@@ -30,4 +31,5 @@ ORCHESTRATOR = web.AppKey("orchestrator", Orchestrator)
 CAPABILITIES = web.AppKey("capabilities", Capabilities)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 RATE_LIMITER = web.AppKey("rate_limiter", CommandRateLimiter)
+COMMANDS = web.AppKey("commands", CommandRegistry)
 SPEECH = web.AppKey("speech", Synthesizer)

@@ -63,6 +63,29 @@ def _oauth_paths() -> dict[str, Any]:
     }
 
 
+def _command_paths() -> dict[str, Any]:
+    """A command by id, on any instance: poll it, follow its events, cancel it (docs/resume.md)."""
+    command_id = {"name": "commandId", "in": "path", "required": True,
+                  "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{22}$"}}
+    last_id = [{"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}},
+               {"name": "lastEventId", "in": "query", "schema": {"type": "string"}}]
+    status = _get("A command's status and done payload")
+    status["get"].update(parameters=[command_id])
+    status["get"]["responses"].update(_errors(400, 404, 410))
+    events = _get("A command's events after Last-Event-ID, then live ones until done",
+                  content_type="text/event-stream", schema={"type": "string"})
+    events["get"].update(parameters=[command_id, *last_id])
+    events["get"]["responses"].update(_errors(400, 404, 410))
+    return {
+        "/api/voice/commands/{commandId}": status,
+        "/api/voice/commands/{commandId}/events": events,
+        "/api/voice/commands/{commandId}/cancel": {"post": {
+            "summary": "Cancel a command wherever it runs", "security": BEARER,
+            "parameters": [command_id],
+            "responses": {"202": {"description": "cancelling"}, **_errors(400, 401, 404, 410)}}},
+    }
+
+
 def _schemas() -> dict[str, Any]:
     """The request, done-payload and error schemas, from the pydantic models."""
     _, defs = models_json_schema(
@@ -121,6 +144,7 @@ def openapi_document() -> dict[str, Any]:
             "parameters": [{"name": "id", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "responses": {"204": {"description": "disconnected"}, **_errors(401, 404)}}},
+        **_command_paths(),
         **_oauth_paths(),
     }
     return {"openapi": "3.1.0",

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from voice_mcp import keys
 from voice_mcp.services.capabilities import Capabilities
+from voice_mcp.services.commands import CancelListener, CommandRegistry, new_instance_id
 from voice_mcp.services.confirmations import ConfirmationStore
 from voice_mcp.services.connections import Connections
 from voice_mcp.services.history import HistoryStore
@@ -20,8 +21,9 @@ from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.ratelimit import CommandRateLimiter
 from voice_mcp.services.speech import Synthesizer
-from voice_mcp.services.store import ping, redis_for
+from voice_mcp.services.store import Redis, ping, redis_for
 from voice_mcp.services.transcription import Transcriber
+from voice_mcp.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,28 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[keys.RATE_LIMITER] = CommandRateLimiter(redis, settings.rate_limit_per_minute)
     app[keys.SPEECH] = speech
     try:
-        yield
+        async with commands_running(app, settings, redis):
+            yield
     finally:
         async with contextlib.AsyncExitStack() as stack:
             for closer in (llm.close, transcriber.close, speech.close, oauth.close, mcp.close):
                 stack.push_async_callback(closer)
+
+
+@contextlib.asynccontextmanager
+async def commands_running(app: web.Application, settings: Settings,
+                           redis: Redis) -> AsyncIterator[None]:
+    """The command registry with its lease loop and cancel listener; on exit, commands stop
+    (before the MCP sessions close, so their tool calls are cancelled, not cut)."""
+    registry = CommandRegistry(redis, new_instance_id(), grace_s=settings.resume_grace_s,
+                               events_ttl_s=settings.events_ttl_s,
+                               budget_s=settings.request_timeout_s)
+    app[keys.COMMANDS] = registry
+    listener = CancelListener(redis, registry.instance_id, registry.cancel_local)
+    registry.upkeep.spawn(registry.upkeep.run())
+    registry.upkeep.spawn(listener.run())
+    try:
+        yield
+    finally:
+        listener.stopping = True
+        await registry.upkeep.close()

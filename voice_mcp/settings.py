@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     oauth_return_url: str | None = None
 
     metrics_token: SecretStr | None = None  # unset: /metrics for loopback clients only
+    resume_grace_s: float = Field(30.0, ge=0)
+    events_ttl_s: int = Field(600, ge=1)
+
     rate_limit_per_minute: int = Field(60, ge=0)
     tool_timeout_s: float = Field(30.0, gt=0)
     discovery_timeout_s: float = Field(10.0, gt=0)

@@ -6,8 +6,9 @@ process with `build_server()` and serve it with `tests.mcp_servers.runner`.
 
 Its tools cover what the app must handle: annotated reads and writes, a destructive
 tool, one acting on the outside world, progress, a tool that fails, one that never
-returns, one whose output carries a prompt injection, one that kills its own process,
-and one that changes the tool list. Everything is in memory and deterministic.
+returns, one that waits for the test to open a gate, one whose output carries a prompt
+injection, one that kills its own process, and one that changes the tool list. Everything
+is in memory and deterministic.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class ServerKnobs:
     list_delay_s: float = 0.0  # answer tools/list this late (a slow service)
     list_hook: Callable[[], Awaitable[object]] | None = None  # awaited before each tools/list
     notes: dict[int, str] = field(default_factory=lambda: dict(SEED_NOTES))
+    gate: threading.Event = field(default_factory=threading.Event)  # opens `wait_for_gate`
 
 
 def build_server(stats: ServerStats | None = None, knobs: ServerKnobs | None = None,
@@ -102,6 +104,7 @@ def build_server(stats: ServerStats | None = None, knobs: ServerKnobs | None = N
     server.middleware.append(count)
     _add_note_tools(server, knobs)
     _add_behaviour_tools(server, stats)
+    _add_gate_tool(server, stats, knobs)
     return server
 
 
@@ -187,6 +190,19 @@ def _add_behaviour_tools(server: MCPServer, stats: ServerStats) -> None:
             await ctx.session.send_notification(types.ToolListChangedNotification(),
                                                 related_request_id=ctx.request_id)
         return f"Added tool {name}"
+
+
+def _add_gate_tool(server: MCPServer, stats: ServerStats, knobs: ServerKnobs) -> None:
+    @server.tool(description="Wait until the test opens the gate (a slow tool it controls).",
+                 annotations=ToolAnnotations(read_only_hint=True))
+    async def wait_for_gate() -> str:
+        try:
+            while not knobs.gate.is_set():
+                await anyio.sleep(0.01)
+        except anyio.get_cancelled_exc_class():
+            stats.record(lambda s: s.cancelled.update(["wait_for_gate"]))
+            raise
+        return "The gate opened"
 
 
 def main() -> None:

@@ -102,6 +102,14 @@ async def test_approval_as_sse(notes, openai_server, auth_for) -> None:
     stream = await read_stream(resp)
     assert stream.types == ["executing", "executed", "summarizing"]
     assert stream.done["status"] == "completed"
+    # An approval's stream is a command of its own, which can be resumed and polled too.
+    command_id = stream.progress[0]["commandId"]
+    assert stream.done["commandId"] == command_id != held["commandId"]
+    status = await client.get(f"/api/voice/commands/{command_id}", headers=auth_for())
+    assert (await status.json())["done"] == stream.done
+    replay = await read_stream(await client.get(f"/api/voice/commands/{command_id}/events",
+                                                headers={**auth_for(), "Last-Event-ID": "2"}))
+    assert [e[0] for e in replay.events] == [str(n) for n in range(3, len(stream.events) + 1)]
 
 
 async def test_decline_runs_nothing_and_is_remembered(notes, openai_server, auth_for) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from tests.fakes.openai_server import call, text, tool_turn
 from tests.sse import parse, read_stream
+from voice_mcp.services.commands import is_command_id
 
 TOKYO = call("time__get_current_time", {"timezone": "Asia/Tokyo"})
 STREAM = "/api/voice/llm/stream"
@@ -72,7 +73,9 @@ async def test_exact_bytes_of_the_first_event(voice_client, openai_server, auth_
     assert lines[:2] == ["id: 1", "event: progress"]
     data = json.loads(lines[2].removeprefix("data: "))
     assert lines[2] == "data: " + json.dumps(data, separators=(",", ":"))
-    assert data["type"] == "analyzing" and len(lines) == 3
+    assert data["type"] == "analyzing" and is_command_id(data["commandId"])
+    assert lines[3:] == ["retry: 1000"], "the first write suggests a reconnection delay"
+    assert "retry:" not in raw.split("\r\n\r\n", 1)[1], "only the first write carries it"
 
 
 async def test_json_endpoint_returns_the_done_payload(voice_client, time_service, openai_server,
@@ -122,7 +125,7 @@ async def test_timeout_ends_with_error_then_done(voice_client, openai_server, au
 
 async def test_client_disconnect_cancels_the_llm_request(voice_client, openai_server,
                                                          auth_for) -> None:
-    client = await voice_client()
+    client = await voice_client(resume_grace_s=0)  # 0: cancel on disconnect (section 11)
     openai_server.hang()
     resp = await client.post(STREAM, json={"query": "hi"}, headers=auth_for())
     async with asyncio.timeout(5):
@@ -136,7 +139,7 @@ async def test_client_disconnect_cancels_the_llm_request(voice_client, openai_se
 
 async def test_client_disconnect_cancels_a_tool_call(voice_client, notes_http_server,
                                                      openai_server, auth_for) -> None:
-    client = await voice_client(notes_http_server.service("notes"))
+    client = await voice_client(notes_http_server.service("notes"), resume_grace_s=0)
     openai_server.script(call("notes__hang"))
     resp = await client.post(STREAM, json={"query": "wait forever"}, headers=auth_for())
     async with asyncio.timeout(10):
@@ -361,3 +364,19 @@ async def test_commands_past_the_rate_limit_get_429(voice_client, openai_server,
     assert (await resp.json())["error"]["code"] == "rate_limited"
     other = await client.post("/api/voice/llm", json={"query": "hi"}, headers=auth_for("bob"))
     assert other.status == 200
+
+
+async def test_json_answer_carries_the_command_id_and_can_be_polled(voice_client, openai_server,
+                                                                    auth_for) -> None:
+    client = await voice_client()
+    openai_server.script(text("Hello."))
+    done = await (await client.post("/api/voice/llm", json={"query": "hi"},
+                                    headers=auth_for())).json()
+    assert is_command_id(done["commandId"]) and done["status"] == "completed"
+    polled = await client.get(f"/api/voice/commands/{done['commandId']}", headers=auth_for())
+    assert await polled.json() == {"commandId": done["commandId"], "status": "completed",
+                                   "done": done}
+    # A stream can be joined after the command ended: everything, then exactly one done.
+    replay = await read_stream(await client.get(
+        f"/api/voice/commands/{done['commandId']}/events", headers=auth_for()))
+    assert replay.done == done and replay.events[0][0] == "1"

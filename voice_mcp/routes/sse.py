@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 from voice_mcp.logs import request_id_var
-from voice_mcp.services.orchestrator import Event
+from voice_mcp.services.commands import CommandEvent
 
+RETRY_MS = 1000  # the reconnection delay suggested to EventSource clients, on the first write
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache, no-transform",
@@ -23,24 +23,25 @@ def wants_event_stream(request: web.Request) -> bool:
     return "text/event-stream" in request.headers.get("Accept", "")
 
 
-async def stream_events(request: web.Request, events: AsyncIterator[Event],
+async def stream_events(request: web.Request, events: AsyncIterator[CommandEvent],
                         heartbeat_s: float) -> web.StreamResponse:
-    """Send each event with an increasing id; stop writing the moment the client leaves.
+    """Send each event with the command's own sequence as its id; stop when the client leaves.
 
     When the client goes away, aiohttp cancels this handler (handler_cancellation) or a write
-    fails; either way leaving the loop closes `events`, which cancels the command's work.
+    fails; either way leaving the loop closes `events`, which only stops this reader: the
+    command itself runs on, for the grace period (contract section 11).
     """
     response = EventSourceResponse(allow_all_methods=True, ping_interval=heartbeat_s)
     response.headers.update(SSE_HEADERS)
     response.headers["X-Request-Id"] = request_id_var.get()
     await response.prepare(request)
+    retry: int | None = RETRY_MS
     try:
         async with response:
-            event_id = 0
             async for event in events:
-                event_id += 1
-                await response.send(json.dumps(event.wire(), separators=(",", ":")),
-                                    id=str(event_id), event=event.kind)
+                await response.send(event.json(), id=str(event.seq), event=event.kind,
+                                    retry=retry)
+                retry = None
     except (ConnectionResetError, ConnectionError):
         pass
     finally:

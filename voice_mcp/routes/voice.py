@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -15,7 +16,8 @@ from voice_mcp.routes.middleware import user_id
 from voice_mcp.routes.parsing import read_json
 from voice_mcp.routes.schemas import CommandRequest, ConfirmRequest, is_conversation_id
 from voice_mcp.routes.sse import stream_events, wants_event_stream
-from voice_mcp.services.orchestrator import AudioInput, Command, Done, Event
+from voice_mcp.services.commands import CommandInfo
+from voice_mcp.services.orchestrator import AudioInput, Command
 
 routes = web.RouteTableDef()
 
@@ -47,14 +49,22 @@ async def _audio_command(request: web.Request) -> Command:
                    audio=AudioInput(data=upload.data, format=upload.format))
 
 
-async def _answer(request: web.Request, events: AsyncIterator[Event],
+async def _answer(request: web.Request, info: CommandInfo, events: AsyncIterator[Any],
                   stream: bool) -> web.StreamResponse:
-    """Drain the events as SSE, or keep only the done payload for a JSON answer."""
+    """Start the command in the background, then follow it as SSE or wait for its done payload.
+
+    The command is not this request's: a client that leaves only stops reading (section 11).
+    """
+    registry = request.app[keys.COMMANDS]
+    followed = registry.attach(registry.start(info, events))
     if stream:
-        return await stream_events(request, events, request.app[keys.SETTINGS].heartbeat_s)
-    async for event in events:
-        if isinstance(event, Done):
-            return web.json_response(event.wire())
+        return await stream_events(request, followed, request.app[keys.SETTINGS].heartbeat_s)
+    try:
+        async for event in followed:
+            if event.kind == "done":
+                return web.json_response(event.data)
+    finally:
+        await followed.aclose()
     raise RuntimeError("the command ended without a done event")
 
 
@@ -65,7 +75,9 @@ def _command_route(read: Callable[[web.Request], Awaitable[Command]],
     async def handler(request: web.Request) -> web.StreamResponse:
         with request.app[keys.LIFECYCLE].command():  # 503 draining once a drain began
             command = dataclasses.replace(await read(request), stream_text=stream)
-            return await _answer(request, request.app[keys.ORCHESTRATOR].run(command), stream)
+            info = CommandInfo(command.user_id, command.query, command.conversation_id)
+            return await _answer(request, info, request.app[keys.ORCHESTRATOR].run(command),
+                                 stream)
 
     return handler
 
@@ -82,9 +94,11 @@ async def confirm(request: web.Request) -> web.StreamResponse:
         body = await read_json(request, ConfirmRequest)
         orchestrator = request.app[keys.ORCHESTRATOR]
         pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
+        info = CommandInfo(pending.user_id, str(pending.context.get("query", "")),
+                           pending.conversation_id)
         stream = wants_event_stream(request)
         events = orchestrator.resume(pending, body.approved, stream_text=stream)
-        return await _answer(request, events, stream=stream)
+        return await _answer(request, info, events, stream=stream)
 
 
 @routes.get("/api/voice/capabilities")

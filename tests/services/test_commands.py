@@ -1,0 +1,76 @@
+"""The command registry on a real Redis, two registries standing for two instances: a dead
+owner is declared lost exactly once, and an owner that comes back cannot add a second end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from voice_mcp.errors import AppError
+from voice_mcp.services.commands import CommandInfo, CommandRegistry, new_instance_id
+from voice_mcp.services.commands.redis_keys import CommandKeys
+
+INFO = CommandInfo("alice", "what time is it", "conv")
+
+
+class _Event:
+    def __init__(self, kind: str, data: dict[str, Any]) -> None:
+        self.kind, self.data = kind, data
+
+    def wire(self) -> dict[str, Any]:
+        return self.data
+
+
+async def gated(gate: asyncio.Event) -> AsyncIterator[_Event]:
+    yield _Event("progress", {"type": "analyzing", "message": "m", "timestamp": 0})
+    await gate.wait()
+    yield _Event("done", {"success": True, "status": "completed", "query": INFO.query})
+
+
+@pytest.fixture
+async def pair(redis_client) -> AsyncIterator[tuple[CommandRegistry, CommandRegistry]]:
+    made = [CommandRegistry(redis_client, new_instance_id(), grace_s=30, events_ttl_s=60,
+                            budget_s=10) for _ in range(2)]
+    yield made[0], made[1]
+    for registry in made:
+        await registry.upkeep.close()
+
+
+async def test_a_lost_owner_is_declared_once_and_cannot_end_it_again(pair, redis_client) -> None:
+    owner, other = pair
+    gate = asyncio.Event()
+    running = owner.start(INFO, gated(gate))
+    reader = owner.attach(running)
+    first = await anext(reader)
+    await running.recorder.drain()
+    await redis_client.delete(CommandKeys.of(running.id).lease)  # the lease ran out
+    views = await asyncio.gather(*(other.view("alice", running.id) for _ in range(5)))
+    assert {v.status for v in views} == {"failed"}
+    assert views[0].done is not None and views[0].done["error"]["code"] == "instance_lost"
+    gate.set()  # the owner was only slow: it finishes, but may not write a second end
+    assert (await anext(reader)).kind == "done"
+    await running.recorder.drain()
+    assert running.recorder.broken
+    stored = await redis_client.xrange(CommandKeys.of(running.id).events)
+    kinds = [fields[b"k"] for _, fields in stored]
+    assert kinds == [b"progress", b"error", b"done"], "one declaration, one done"
+    assert first.data["commandId"] == running.id
+    await reader.aclose()
+
+
+async def test_another_users_command_and_malformed_ids(pair) -> None:
+    owner, other = pair
+    gate = asyncio.Event()
+    running = owner.start(INFO, gated(gate))
+    await running.recorder.drain()
+    for registry in (owner, other):
+        with pytest.raises(AppError) as caught:
+            await registry.view("alice:x", running.id)
+        assert caught.value.status == 404
+        with pytest.raises(AppError) as caught:
+            await registry.cancel("alice", "../../etc")
+        assert caught.value.status == 400
+    gate.set()

@@ -1,0 +1,117 @@
+"""Append a command's events to its Redis Stream without making the live path wait.
+
+`append` is synchronous: it queues the event and makes sure one flush task is running. The
+flush task sends everything queued so far in one Lua call (the record and the lease on the
+first round, then a batch of XADDs with the command's own sequence as the stream id), so a
+burst of events costs one round trip, and nothing is appended to a command that a reader
+elsewhere already ended (owner lost). When Redis fails the recorder stops for good: the live
+readers on this instance still get every event from memory, and a partial log is worse than
+none (readers elsewhere then see the command as unknown, or lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from voice_mcp.services.commands.models import CommandEvent
+from voice_mcp.services.commands.redis_keys import CommandKeys
+
+log = logging.getLogger(__name__)
+
+LEASE_MS = 10_000
+MAX_EVENTS = 2000
+TOMBSTONE_S = 86_400
+BATCH_WINDOW_S = 0.005
+
+# KEYS: meta, events, lease, readers, tombstone.
+# ARGV: instance, lease ms, running ttl s, ended ttl s, max events, tombstone ttl s, batch JSON
+# ({"meta": {...} on the first batch, "events": [[seq, kind, data], ...], "status": done's}).
+# Nothing is written once the command is no longer running (ended, or declared lost).
+APPEND_SCRIPT = """
+local batch = cjson.decode(ARGV[7])
+if type(batch.meta) == 'table' then
+  for field, value in pairs(batch.meta) do redis.call('HSET', KEYS[1], field, value) end
+  redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+  redis.call('SET', KEYS[5], batch.meta.user, 'EX', ARGV[6])
+elseif redis.call('HGET', KEYS[1], 'status') ~= 'running' then
+  return 0
+end
+for _, event in ipairs(batch.events) do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], event[1] .. '-0',
+             'k', event[2], 'd', event[3])
+  if event[2] == 'done' then
+    redis.call('HSET', KEYS[1], 'status', batch.status, 'done', event[3])
+    redis.call('EXPIRE', KEYS[1], ARGV[4])
+    redis.call('EXPIRE', KEYS[2], ARGV[4])
+    redis.call('DEL', KEYS[3], KEYS[4])
+    return 1
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
+
+class Recorder:
+    """The write side of one command's log in Redis."""
+
+    def __init__(self, script: AsyncScript, keys: CommandKeys, meta: dict[str, str],
+                 instance_id: str, *, running_ttl_s: int, events_ttl_s: int) -> None:
+        self.keys = keys
+        self.instance_id = instance_id
+        self.running_ttl_s = running_ttl_s
+        self.events_ttl_s = events_ttl_s
+        self.broken = False
+        self.created = False
+        self._meta: dict[str, str] | None = meta
+        self._queue: list[CommandEvent] = []
+        self._task: asyncio.Task[None] | None = None
+        self._script = script
+
+    def append(self, event: CommandEvent) -> None:
+        """Queue an event; a background flush writes it (never awaited by the caller)."""
+        if self.broken:
+            return
+        self._queue.append(event)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far is written (or the recorder broke)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def _flush(self) -> None:
+        while self._queue and not self.broken:
+            if self._queue[-1].kind != "done":
+                # Gather what the command emits in the next moments into one round trip.
+                await asyncio.sleep(BATCH_WINDOW_S)
+            batch, self._queue = self._queue, []
+            try:
+                written = await self._write(batch)
+            except (RedisError, OSError) as err:
+                written = False
+                log.warning("command log stopped: %s", type(err).__name__)
+            if not written:
+                # Redis failed, or a reader already declared this command lost: stop writing.
+                self.broken = True
+                return
+            self.created = True
+
+    async def _write(self, batch: list[CommandEvent]) -> bool:
+        done = next((e for e in batch if e.kind == "done"), None)
+        args = {"meta": self._meta, "events": [[str(e.seq), e.kind, e.json()] for e in batch],
+                "status": str(done.data.get("status", "failed")) if done else ""}
+        self._meta = None
+        keys = self.keys
+        result = await self._script(
+            keys=[keys.meta, keys.events, keys.lease, keys.readers, keys.tombstone],
+            args=[self.instance_id, LEASE_MS, self.running_ttl_s, self.events_ttl_s,
+                  MAX_EVENTS, TOMBSTONE_S, json.dumps(args, separators=(",", ":"))])
+        return bool(result)
