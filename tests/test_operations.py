@@ -249,3 +249,38 @@ def test_bad_worker_counts_fail_in_one_line(count: str) -> None:
     out = subprocess.run([sys.executable, "-m", "voice_mcp", "serve", "--workers", count],
                          capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=60)
     assert out.returncode == 2 and "workers" in out.stderr
+
+
+async def test_a_draining_instance_lets_its_command_move_to_another(
+        openai_server: OpenAIServer, redis_url: str, tmp_path: Path) -> None:
+    """Two instances on one Redis: A drains, its client leaves A and follows the command on B
+    (resumable commands); A keeps the command running until it ends, then exits 0."""
+    from tests.cluster import events_of, read_until
+
+    gate, reached = asyncio.Event(), asyncio.Event()
+    openai_server.script(lambda _body: _gated(gate, reached, "Finished on A, read on B."))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with serve(tmp_path / "a", openai_server, VOICE_MCP_REDIS_URL=redis_url) as a, \
+            serve(tmp_path / "b", openai_server, VOICE_MCP_REDIS_URL=redis_url) as b, \
+            aiohttp.ClientSession() as session:
+        async with asyncio.timeout(90):
+            await _wait_ready(session, a.base)
+            await _wait_ready(session, b.base)
+            resp = await session.post(a.base + STREAM, json={"query": "hi"}, headers=a.auth)
+            events = events_of(resp)
+            before = [await anext(events)]
+            command_id, last = str(before[0][2]["commandId"]), before[0][0]
+            await reached.wait()
+            a.proc.send_signal(signal.SIGTERM)
+            await _wait_draining(session, a)
+            resp.close()  # the client moves: A's readiness said it is going away
+            moved = await session.get(f"{b.base}/api/voice/commands/{command_id}/events",
+                                      headers={**b.auth, "Last-Event-ID": str(last)})
+            assert a.proc.returncode is None, "A waits for its command, though its client left"
+            gate.set()
+            rest = await read_until(events_of(moved), lambda kind, _: kind == "done")
+            assert [e[1] for e in rest].count("done") == 1
+            assert rest[-1][2]["status"] == "completed", rest
+            assert rest[-1][2]["response"] == "Finished on A, read on B."
+            assert await a.proc.wait() == 0

@@ -56,7 +56,10 @@ async def _answer(request: web.Request, info: CommandInfo, events: AsyncIterator
     The command is not this request's: a client that leaves only stops reading (section 11).
     """
     registry = request.app[keys.COMMANDS]
-    followed = registry.attach(registry.start(info, events))
+    running = registry.start(info, events)
+    if running.task is not None:
+        request.app[keys.LIFECYCLE].watch(running.task)  # a drain waits for it to end
+    followed = registry.attach(running)
     if stream:
         return await stream_events(request, followed, request.app[keys.SETTINGS].heartbeat_s)
     try:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from voice_mcp.errors import ServiceUnavailable
 
@@ -49,21 +50,22 @@ class Lifecycle:
 
     @property
     def in_flight(self) -> int:
+        """Command requests plus command runs under way (a command usually counts twice)."""
         return self._in_flight
 
     @contextlib.contextmanager
     def command(self) -> Iterator[None]:
-        """Admit one command for the duration of the block, or raise `503 draining`."""
+        """Admit a command request (or raise `503 draining`) and count it until it returns."""
         if self._draining:
             raise draining_error()
-        self._in_flight += 1
-        self._idle.clear()
-        try:
+        with self._counted():
             yield
-        finally:
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
+
+    def watch(self, task: asyncio.Task[Any]) -> None:
+        """Count a command's run until its task ends: it outlives its request when the client
+        leaves (to resume elsewhere), and its last events must reach Redis before we exit."""
+        self._enter()
+        task.add_done_callback(lambda _task: self._leave())
 
     @contextlib.contextmanager
     def bounding(self, deadline: asyncio.Timeout) -> Iterator[None]:
@@ -76,17 +78,35 @@ class Lifecycle:
         finally:
             self._deadlines.discard(deadline)
 
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
+        self._enter()
+        try:
+            yield
+        finally:
+            self._leave()
+
+    def _enter(self) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+
+    def _leave(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
+
     async def drain(self, within_s: float, grace_s: float = 5.0) -> None:
         """Refuse new commands, wait for running ones, then stop those still running."""
         self._draining = True
-        log.info("draining: %d command(s) in flight, up to %.0f s", self._in_flight, within_s)
+        log.info("draining: %d command(s) in flight, up to %.0f s", len(self._deadlines),
+                 within_s)
         if await self._wait_idle(within_s):
             return
         self._expired = True
         now = asyncio.get_running_loop().time()
         for deadline in list(self._deadlines):
             deadline.reschedule(now)
-        log.warning("drain deadline: stopped %d command(s)", self._in_flight)
+        log.warning("drain deadline: stopped %d command(s)", len(self._deadlines))
         await self._wait_idle(grace_s)
 
     async def _wait_idle(self, within_s: float) -> bool:
