@@ -4,7 +4,8 @@
     python -m bench throughput [--workers 1,2,4] [--seconds 20] [--clients 32]
 
 `soak` sends a steady mix of commands (SSE and JSON text, 5-second audio uploads, commands
-held for a confirmation then approved or declined) and samples, every `--every` seconds, the
+held for a confirmation then approved or declined, streams dropped after their first event
+and followed to the end by command id) and samples, every `--every` seconds, the
 RSS of the server's process tree, its open file descriptors, Redis's used memory and the
 errors so far. `throughput` measures commands/s with N closed-loop clients at each worker
 count, then first-event p50/p99 for open-loop (Poisson) arrivals at 50% and 90% of that.
@@ -136,7 +137,7 @@ class Soak:
         return {"Authorization": f"Bearer {self.tokens[n % len(self.tokens)]}"}
 
     async def one(self, n: int) -> None:
-        kind = ("sse", "json", "sse", "confirm", "audio", "sse", "json", "confirm")[n % 8]
+        kind = ("sse", "json", "resume", "confirm", "audio", "sse", "json", "confirm")[n % 8]
         if kind == "audio" and self.audio is None:
             kind = "sse"
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
@@ -174,6 +175,23 @@ class Soak:
         body, content_type = self.audio
         await self._post("/api/voice/audio", n, data=body,
                          headers={"Content-Type": content_type})
+
+    async def _resume(self, n: int) -> None:
+        """Start a stream, drop it after the first event, follow the rest by command id."""
+        async with self.session.post(self.server.url + SSE, headers=self._auth(n),
+                                     json={"query": "list my notes"}) as resp:
+            first = await resp.content.readuntil(b"\r\n\r\n")
+        data = json.loads(first.decode().split("data:", 1)[1].strip().splitlines()[0])
+        command_id = data["commandId"]
+        url = f"{self.server.url}/api/voice/commands/{command_id}/events"
+        async with self.session.get(url, headers={**self._auth(n), "Last-Event-ID": "1"}) as resp:
+            text = await resp.text()
+            if resp.status != 200:
+                raise RuntimeError(f"resume: HTTP {resp.status}: {text[:200]}")
+        finals = [line for line in text.splitlines() if line.startswith("data:")]
+        done = json.loads(finals[-1][5:])
+        if done.get("status") != "completed":
+            raise RuntimeError(f"resumed command ended {done.get('status')}")
 
     async def _confirm(self, n: int) -> None:
         held = await self._post("/api/voice/llm", n, json={"query": "delete note 1"})
