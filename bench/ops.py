@@ -44,6 +44,8 @@ from voice_mcp.services.auth import issue_dev_token
 from voice_mcp.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# elapsed s, tree RSS MiB, server-processes RSS MiB, server fds, Redis used MiB, errors
+Sample = tuple[float, float, float, int, float, int]
 SSE = "/api/voice/llm/stream"
 
 
@@ -59,11 +61,13 @@ def tree(pid: int) -> list[int]:
     return found
 
 
-def tree_rss_mib(pid: int) -> float:
+def tree_rss_mib(pid: int, only: bytes = b"") -> float:
+    """RSS of the process tree, or of its members whose command line contains `only`."""
     total = 0
     for member in tree(pid):
         with contextlib.suppress(OSError):
-            total += memory_kib(member).get("VmRSS", 0)
+            if only in Path(f"/proc/{member}/cmdline").read_bytes():
+                total += memory_kib(member).get("VmRSS", 0)
     return total / 1024
 
 
@@ -215,19 +219,19 @@ async def soak(minutes: float, rate: float, every_s: float, workers: int) -> str
 
 
 async def _soak_loop(run: Soak, seconds: float, rate: float,
-                     every_s: float) -> list[tuple[float, float, int, float, int]]:
+                     every_s: float) -> list[Sample]:
     pid, port = run.server.process.pid, redis_port(run.server.process.pid)
-    samples: list[tuple[float, float, int, float, int]] = []
+    samples: list[Sample] = []
     tasks: set[asyncio.Task[None]] = set()
     started = time.monotonic()
     next_sample = 0.0
     n = 0
     while (elapsed := time.monotonic() - started) < seconds:
         if elapsed >= next_sample:
-            samples.append((elapsed, tree_rss_mib(pid), open_fds(pid),
-                            await redis_used_mib(port), len(run.errors)))
-            say(f"{elapsed / 60:5.1f} min: rss {samples[-1][1]:.1f} MiB, fds {samples[-1][2]}, "
-                f"redis {samples[-1][3]:.2f} MiB, sent {n}, errors {len(run.errors)}")
+            samples.append(await _sample(elapsed, pid, port, len(run.errors)))
+            say(f"{elapsed / 60:5.1f} min: rss {samples[-1][1]:.1f} MiB (server "
+                f"{samples[-1][2]:.1f}), fds {samples[-1][3]}, redis {samples[-1][4]:.2f} MiB, "
+                f"sent {n}, errors {len(run.errors)}")
             next_sample += every_s
         task = asyncio.create_task(run.one(n))
         tasks.add(task)
@@ -236,26 +240,32 @@ async def _soak_loop(run: Soak, seconds: float, rate: float,
         await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
     await asyncio.gather(*tasks)
     run.sent = n
-    samples.append((time.monotonic() - started, tree_rss_mib(pid), open_fds(pid),
-                    await redis_used_mib(port), len(run.errors)))
+    samples.append(await _sample(time.monotonic() - started, pid, port, len(run.errors)))
     return samples
 
 
-def _soak_report(run: Soak, samples: list[tuple[float, float, int, float, int]],
+async def _sample(elapsed: float, pid: int, port: int | None, errors: int) -> Sample:
+    return (elapsed, tree_rss_mib(pid), tree_rss_mib(pid, b"voice_mcp"), open_fds(pid),
+            await redis_used_mib(port), errors)
+
+
+def _soak_report(run: Soak, samples: list[Sample],
                  minutes: float, rate: float, workers: int) -> str:
     warm = next((s for s in samples if s[0] >= min(60.0, minutes * 60 / 4)), samples[0])
     end = samples[-1]
     growth = (end[1] - warm[1]) / warm[1] * 100
+    server_growth = (end[2] - warm[2]) / warm[2] * 100
     lines = [f"## Soak: {minutes:g} min at {rate:g} commands/s, {workers} worker(s)", "",
              f"Commands sent: {run.sent} ({', '.join(f'{k} {v}' for k, v in run.kinds.items())})"
              f"; errors: {len(run.errors)}.", "",
              f"RSS of the server tree (server, redis-server, MCP child) after warm-up "
              f"({warm[0] / 60:.1f} min) {warm[1]:.1f} MiB, at the end {end[1]:.1f} MiB: "
-             f"growth {growth:+.1f}%.", "",
-             "| minute | RSS MiB | server fds | Redis used MiB | errors |",
-             "|---:|---:|---:|---:|---:|"]
-    lines += [f"| {t / 60:.1f} | {rss:.1f} | {fds} | {mem:.2f} | {errs} |"
-              for t, rss, fds, mem, errs in samples]
+             f"growth {growth:+.1f}%; the server processes alone {warm[2]:.1f} -> "
+             f"{end[2]:.1f} MiB, {server_growth:+.1f}%.", "",
+             "| minute | tree RSS MiB | server RSS MiB | server fds | Redis used MiB | errors |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {t / 60:.1f} | {rss:.1f} | {own:.1f} | {fds} | {mem:.2f} | {errs} |"
+              for t, rss, own, fds, mem, errs in samples]
     lines += ["", *[f"- {e}" for e in run.errors[:10]]]
     return "\n".join(lines) + "\n"
 
