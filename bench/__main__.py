@@ -21,6 +21,7 @@ import aiohttp
 
 from bench import commands
 from bench.direct import direct_agent
+from bench.discovery_eval import report as discovery_report
 from bench.measure import Bench, Control, Plan
 from bench.processes import (
     cpu_ms,
@@ -110,6 +111,8 @@ def main() -> None:
     say("resumable commands: Redis cost per command, cross-instance cancel")
     found = asyncio.run(commands.measure(max(50, int(300 * args.scale))))
     report = f"{report.rstrip()}\n\n{commands.table(found)}\n"
+    say("tool discovery evaluation (bench/discovery_eval.py)")
+    report += "\n# Tool discovery (python -m bench.discovery_eval)\n\n" + discovery_report()
     print(report)
     RESULTS.write_text(report)
     say(f"written to {RESULTS}")

@@ -157,3 +157,53 @@ async def test_served_app_cancels_the_llm_call_when_the_client_leaves(openai_ser
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):
             await proc.wait()
+
+
+@pytest.mark.parametrize(("host", "expected"), [("127.0.0.1", True), ("::1", True),
+                                                ("localhost", True), ("0.0.0.0", False),
+                                                ("192.168.1.5", False)])
+async def test_console_link_only_on_loopback_with_a_secret(host: str, expected: bool) -> None:
+    from voice_mcp.cli import console_link
+    from voice_mcp.services.auth import TokenVerifier
+    from voice_mcp.settings import Settings
+
+    settings = Settings(_env_file=None, host=host, port=8123, jwt_secret="k" * 40)
+    link = console_link(settings)
+    assert (link is not None) == expected
+    if link is not None:
+        prefix, token = link.split("/#token=")
+        assert prefix == (f"http://[{host}]:8123" if ":" in host else f"http://{host}:8123")
+        assert await TokenVerifier(settings).verify(token) == "dev"
+    assert console_link(Settings(_env_file=None, host=host)) is None
+
+
+async def test_serve_prints_a_console_link_that_signs_in(tmp_path: Path) -> None:
+    """The link goes to the terminal (stderr), its token works, and it is not logged."""
+    port = free_port()
+    catalog = tmp_path / "services.toml"
+    catalog.write_text("")
+    env = _env(VOICE_MCP_PORT=str(port), VOICE_MCP_JWT_SECRET="s" * 40,
+               VOICE_MCP_SERVICES_FILE=str(catalog), VOICE_MCP_LOG_FORMAT="json")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "voice_mcp", "serve",
+                                                cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE)
+    assert proc.stderr is not None
+    try:
+        async with asyncio.timeout(30):
+            lines: list[str] = []
+            while not any("#token=" in line for line in lines):
+                lines.append((await proc.stderr.readline()).decode())
+                assert lines[-1], f"serve ended without a console link: {lines}"
+        [link_line] = [line for line in lines if "#token=" in line]
+        assert not link_line.startswith("{"), "the link is printed, not logged"
+        url = link_line.split()[-1]
+        assert url.startswith(f"http://127.0.0.1:{port}/#token=")
+        token = url.split("#token=", 1)[1]
+        async with aiohttp.ClientSession() as session, asyncio.timeout(30):
+            await _wait_ready(session, f"http://127.0.0.1:{port}")
+            async with session.get(f"http://127.0.0.1:{port}/api/voice/examples",
+                                   headers={"Authorization": f"Bearer {token}"}) as resp:
+                assert resp.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            await proc.communicate()

@@ -15,6 +15,7 @@ def test_defaults_match_the_api_reference() -> None:
     assert s.confirm_risk == "high" and s.confirmation_ttl_s == 300
     assert s.max_audio_bytes == 26214400 and s.stt_model == "whisper-1"
     assert not s.llm_configured
+    assert s.tool_budget == 32 and s.embedding_model is None
 
 
 def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,6 +41,7 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     ("VOICE_MCP_CONFIRM_RISK", "low"),
     ("VOICE_MCP_MAX_QUERY_CHARS", "0"),
     ("VOICE_MCP_REQUEST_TIMEOUT_S", "-1"),
+    ("VOICE_MCP_TOOL_BUDGET", "2"),
 ])
 def test_a_wrong_value_names_the_variable(name: str, value: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,6 +50,13 @@ def test_a_wrong_value_names_the_variable(name: str, value: str,
         load_settings(_env_file=None)
     message = str(info.value)
     assert message.startswith(f"{name}: ") and "\n" not in message
+
+
+def test_an_empty_embedding_model_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICE_MCP_EMBEDDING_MODEL", " ")
+    assert load_settings(_env_file=None).embedding_model is None
+    monkeypatch.setenv("VOICE_MCP_EMBEDDING_MODEL", "text-embedding-3-small")
+    assert load_settings(_env_file=None).embedding_model == "text-embedding-3-small"
 
 
 def test_env_example_lists_every_variable() -> None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import os
 import sys
@@ -68,6 +69,36 @@ async def _started(app: web.Application) -> None:
     missing = missing_parts(settings)
     if missing is not None:
         log.warning("%s", missing)
+    link = console_link(settings)
+    if link is not None:
+        # To the terminal only, never to the log: the link carries a (short-lived) token.
+        print(f"voice-mcp console (signs this browser in for {DEV_LINK_TTL_S // 3600} h): {link}",
+              file=sys.stderr, flush=True)
+
+
+DEV_LINK_TTL_S = 12 * 3600
+DEV_LINK_USER = "dev"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def console_link(settings: Settings) -> str | None:
+    """`http://HOST:PORT/#token=...` for a development user, as Jupyter prints; only on a
+    loopback address with a local JWT secret (nobody else can reach it, nothing else signs)."""
+    if settings.jwt_secret is None or not _is_loopback(settings.host):
+        return None
+    from voice_mcp.services.auth import issue_dev_token
+
+    token = issue_dev_token(settings, DEV_LINK_USER, DEV_LINK_TTL_S)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{settings.port}/#token={token}"
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:

@@ -22,6 +22,7 @@ from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.ratelimit import CommandRateLimiter
 from voice_mcp.services.speech import Synthesizer
 from voice_mcp.services.store import Redis, ping, redis_for
+from voice_mcp.services.tool_index.factory import offering_for
 from voice_mcp.services.transcription import Transcriber
 from voice_mcp.settings import Settings
 
@@ -52,10 +53,11 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     speech = Synthesizer(settings)
     history = HistoryStore(redis)
     directory = Connections(catalog, oauth)
+    offering = offering_for(settings, catalog, redis)
     deps = Deps(settings=settings, catalog=catalog, mcp=mcp, llm=llm, history=history,
                 confirmations=ConfirmationStore(redis, settings.confirmation_ttl_s),
                 directory=directory, transcriber=transcriber, metrics=app[keys.METRICS],
-                lifecycle=app[keys.LIFECYCLE])
+                offering=offering, lifecycle=app[keys.LIFECYCLE])
     app[keys.MCP] = mcp
     app[keys.OAUTH] = oauth
     app[keys.HISTORY] = history
@@ -68,7 +70,8 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
             yield
     finally:
         async with contextlib.AsyncExitStack() as stack:
-            for closer in (llm.close, transcriber.close, speech.close, oauth.close, mcp.close):
+            for closer in (llm.close, transcriber.close, speech.close, oauth.close, mcp.close,
+                           offering.close):
                 stack.push_async_callback(closer)
 
 

@@ -87,10 +87,17 @@ class Settings(BaseSettings):
     tool_timeout_s: float = Field(30.0, gt=0)
     discovery_timeout_s: float = Field(10.0, gt=0)
     tools_cache_ttl_s: int = Field(3600, ge=1)
+    tool_budget: int = Field(32, ge=4, le=128)
+    embedding_model: str | None = None
     workers: int = Field(1, ge=1, le=64)
     drain_s: float = Field(30.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
+
+    @field_validator("embedding_model")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("public_url", "llm_base_url", "stt_base_url", "tts_base_url", "jwt_jwks_url")
     @classmethod

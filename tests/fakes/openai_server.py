@@ -32,6 +32,8 @@ from typing import Any, Literal
 
 from aiohttp import BodyPartReader, web
 
+from tests.fakes.embeddings import embed, encode
+
 Endpoint = Literal["chat", "transcriptions", "speech"]
 
 
@@ -282,6 +284,9 @@ class OpenAIServer:
         self.before_piece: Callable[[], Awaitable[None]] | None = None
         self.chat_count = 0  # requests received, recorded or not
         self.transcription_count = 0
+        self.embedding_inputs: list[list[str]] = []  # the texts of each /embeddings request
+        self.embedding_synonyms: dict[str, str] = {}  # word -> word, applied before hashing
+        self.embeddings_status = 200  # set to 500 to make /embeddings fail
         self.disconnects: list[Endpoint] = []  # requests whose client went away before the answer
         self.disconnected = asyncio.Event()
         self._turns: deque[TurnLike | Responder] = deque()
@@ -304,6 +309,7 @@ class OpenAIServer:
         app.router.add_post("/v1/audio/transcriptions", self._transcription)
         app.router.add_post("/v1/audio/speech", self._speech)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         # handler_cancellation: a client that leaves cancels the handler, which records it.
         self._runner = web.AppRunner(
             app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
@@ -501,6 +507,28 @@ class OpenAIServer:
             for m in self.models
         ]
         return web.json_response({"object": "list", "data": data})
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        """OpenAI's embeddings wire format over the hashing embedding of tests/fakes/embeddings."""
+        if (denied := self._check_key(request)) is not None:
+            return denied
+        body = await request.json()
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            return _error(400, "input must be a string or a list of strings", None)
+        self.embedding_inputs.append(texts)
+        await self._notify()
+        if self.embeddings_status != 200:
+            return _error(self.embeddings_status, "scripted embeddings failure", None,
+                          retryable=False)
+        fmt = body.get("encoding_format") or "float"
+        data = [{"object": "embedding", "index": i,
+                 "embedding": encode(embed(t, self.embedding_synonyms), fmt)}
+                for i, t in enumerate(texts)]
+        tokens = sum(len(t.split()) for t in texts)
+        return web.json_response({"object": "list", "data": data, "model": body.get("model"),
+                                  "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     async def _guarded(
         self,

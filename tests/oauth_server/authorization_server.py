@@ -6,11 +6,13 @@ Authorization code + PKCE (S256 only, required), refresh with rotation, RFC 7009
 revocation, RFC 7591 registration, RFC 8414 metadata, RFC 8707 resource indicators.
 The authorize endpoint approves at once for the user named by the `X-Test-User` header or
 the `test_user` query parameter, and answers `error=access_denied` when `deny` is set or
-the request carries `X-Test-Deny: 1` / `test_deny=1`.
+the request carries `X-Test-Deny: 1` / `test_deny=1`. A browser (Accept: text/html) that names
+nobody gets a consent page instead: a form with the user name and Allow / Deny buttons.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 from collections import Counter, defaultdict
@@ -276,6 +278,24 @@ class _Server(AuthorizationServer):
 # -- the server and its knobs -----------------------------------------------------------------
 
 
+CONSENT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Test sign-in</title></head><body><h1>Test authorization server</h1>
+<p>An application asks to use your notes ({scope}).</p>
+<form method="get" action="/authorize">{hidden}
+<label>User <input name="test_user" value="alice"></label>
+<button type="submit" id="allow">Allow</button>
+<button type="submit" id="deny" name="test_deny" value="1">Deny</button>
+</form></body></html>"""
+
+
+def _consent_page(request: web.Request) -> web.Response:
+    """The page a person sees at /authorize: the same query, plus who they are."""
+    hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+                     for k, v in request.query.items() if k not in ("test_user", "test_deny"))
+    body = CONSENT_PAGE.format(scope=html.escape(request.query.get("scope", "")), hidden=hidden)
+    return web.Response(text=body, content_type="text/html")
+
+
 class TestAuthorizationServer:
     """State, knobs and counters of one running test authorization server."""
 
@@ -409,6 +429,8 @@ class TestAuthorizationServer:
         deny = self.deny or "1" in (request.headers.get("X-Test-Deny"),
                                     request.query.get("test_deny"))
         if not user and not deny:
+            if "text/html" in request.headers.get("Accept", ""):
+                return _consent_page(request)
             return web.Response(status=401, text="no test user (X-Test-User header)")
         oauth_request = AiohttpOAuth2Request(request)
         try:

@@ -97,8 +97,13 @@ async def test_api_answers_503_when_redis_is_down(aiohttp_client, make_settings,
 async def test_console_and_openapi(client) -> None:
     page = await client.get("/")
     assert page.status == 200 and page.content_type == "text/html"
-    assert '<script src="/static/console.js">' in await page.text()
-    assert "/api/voice/llm/stream" in await (await client.get("/static/console.js")).text()
+    assert '<script type="module" src="/static/console.js">' in await page.text()
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    script = await client.get("/static/console.js")
+    assert script.status == 200 and script.content_type == "text/javascript"
+    assert "/api/voice/llm/stream" in await script.text()
+    for missing in ("/static/nope.js", "/static/..%2Fcli.py", "/static/", "/static/index.html"):
+        assert (await client.get(missing)).status == 404, missing
     doc = await (await client.get("/api/openapi.json")).json()
     assert doc["openapi"].startswith("3.")
     for path in ("/healthz", "/readyz", "/api/voice/llm", "/api/voice/llm/stream",

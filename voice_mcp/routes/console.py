@@ -1,4 +1,4 @@
-"""The web console at `/` (its script and styles under `/static/`) and `/api/openapi.json`."""
+"""The web console at `/` (its files under `/static/`) and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -10,33 +10,46 @@ from voice_mcp.openapi import openapi_document
 
 routes = web.RouteTableDef()
 
+# The security headers (a strict CSP among them) come from routes/security_headers.py.
+_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript",
+          ".svg": "image/svg+xml"}
 
-def _static(name: str) -> str:
-    return resources.files("voice_mcp").joinpath(f"static/{name}").read_text("utf-8")
+
+def _load_static() -> dict[str, tuple[bytes, str]]:
+    """Every console file, read once: name -> (bytes, content type). No path from a request
+    ever reaches the file system."""
+    folder = resources.files("voice_mcp").joinpath("static")
+    files: dict[str, tuple[bytes, str]] = {}
+    for entry in folder.iterdir():
+        suffix = "." + entry.name.rsplit(".", 1)[-1] if "." in entry.name else ""
+        if entry.is_file() and suffix in _TYPES:
+            files[entry.name] = (entry.read_bytes(), _TYPES[suffix])
+    return files
 
 
-CONSOLE_HTML = _static("index.html")
-# A fixed list, read once: no path from the request ever reaches the file system.
-STATIC_FILES: dict[str, tuple[str, str]] = {
-    "console.js": (_static("console.js"), "text/javascript"),
-    "console.css": (_static("console.css"), "text/css"),
-}
+STATIC = _load_static()
+
+
+def _file(name: str) -> web.Response:
+    found = STATIC.get(name)
+    if found is None:
+        raise web.HTTPNotFound()
+    body, content_type = found
+    return web.Response(body=body, content_type=content_type, charset="utf-8",
+                        headers={"Cache-Control": "no-cache"})
 
 
 @routes.get("/")
 async def console(_request: web.Request) -> web.Response:
-    return web.Response(text=CONSOLE_HTML, content_type="text/html",
-                        headers={"Cache-Control": "no-cache"})
+    return _file("index.html")
 
 
 @routes.get("/static/{name}")
 async def static_file(request: web.Request) -> web.Response:
-    found = STATIC_FILES.get(request.match_info["name"])
-    if found is None:
+    name = request.match_info["name"]
+    if name == "index.html":  # the page lives at `/` only
         raise web.HTTPNotFound()
-    text, content_type = found
-    return web.Response(text=text, content_type=content_type,
-                        headers={"Cache-Control": "no-cache"})
+    return _file(name)
 
 
 @routes.get("/api/openapi.json")

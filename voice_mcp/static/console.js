@@ -1,103 +1,282 @@
-// The console's script: a file, so the page's CSP needs no 'unsafe-inline'.
-// The token lives in sessionStorage: gone when the tab closes, not shared across tabs.
-const $ = (id) => document.getElementById(id);
-const tokenBox = $("token");
-tokenBox.value = sessionStorage.getItem("voice-mcp-token") || "";
-tokenBox.addEventListener("change", () => { sessionStorage.setItem("voice-mcp-token", tokenBox.value); loadExamples(); });
-let conversationId = null, pendingId = null;
+// The console's wiring: sign-in, commands typed or spoken, streamed answers read aloud,
+// approvals, services and examples. Only the public API is used (docs/console.md).
 
-function line(text, cls) {
-  const li = document.createElement("li");
-  li.textContent = text;
-  if (cls) li.className = cls;
-  $("stages").appendChild(li);
+import { apiFetch, ApiError, followCommand, getJson } from "./api.js";
+import { listenForPostedToken, onTokenChange, setToken, subject, takeTokenFromLocation, token } from "./auth.js";
+import { $, h } from "./dom.js";
+import { fileNameFor, Recorder } from "./recorder.js";
+import { ServicesPanel } from "./services.js";
+import { Speaker } from "./speaker.js";
+import { approvalCard, Turn } from "./turn.js";
+
+const HOLD_MS = 350;          // a press longer than this is push-to-talk; shorter toggles
+const MIN_RECORDING_MS = 300;
+const AUTO_STOP_SILENCE_MS = 1500, AUTO_STOP_MAX_MS = 15000;
+
+const state = { conversationId: null, epoch: 0, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0 };
+const log = $("log"), query = $("query"), send = $("send"), talk = $("talk");
+const levelBar = document.querySelector(".level-bar");
+const speaker = new Speaker(() => {
+  $("mute").disabled = true;
+  $("mute").title = "This server does not offer speech output";
+  note("Answers are shown but not spoken: this server does not offer speech output.");
+});
+const recorder = new Recorder(showLevel);
+const services = new ServicesPanel(loadExamples);
+
+function note(text, isError = false) {
+  $("empty")?.remove();
+  log.append(h("p", { class: isError ? "notice error" : "notice", text, attrs: { role: isError ? "alert" : "status" } }));
+  log.scrollTop = log.scrollHeight;
 }
 
-async function stream(path, body) {
-  $("answer").hidden = true;
-  $("answer").textContent = "";
-  const response = await fetch(path, {
-    method: "POST",
-    headers: {"Authorization": "Bearer " + tokenBox.value, "Content-Type": "application/json",
-              "Accept": "text/event-stream"},
-    body: JSON.stringify(body),
+function setBusy(busy) {
+  state.busy = busy;
+  send.disabled = busy;
+  talk.disabled = busy && !recorder.recording;
+  log.setAttribute("aria-busy", String(busy));
+  for (const button of $("examples").querySelectorAll("button")) button.disabled = busy;
+}
+
+function showLevel(value) {
+  levelBar.style.transform = `scaleX(${value.toFixed(3)})`;
+  $("level").setAttribute("aria-valuenow", String(Math.round(value * 100)));
+  if (state.autoStop) autoStopCheck(value);
+}
+
+// ---- sign-in ------------------------------------------------------------------------------
+
+function showWho() {
+  const who = subject();
+  $("who").textContent = token() ? `Signed in${who ? ` as ${who}` : ""}` : "Not signed in";
+  $("signin").hidden = Boolean(token());
+}
+
+$("signin-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  setToken($("token").value);
+  $("token").value = "";
+});
+
+onTokenChange(() => { showWho(); if (token()) services.refresh(); });
+
+// ---- commands -----------------------------------------------------------------------------
+
+/** Run one command stream into `turn`; resolves after its done (or after it was lost). */
+async function run(turn, open) {
+  $("empty")?.remove();
+  setBusy(true);
+  const epoch = state.epoch;
+  let spokeDeltas = false, done = null;
+  try {
+    await followCommand(open, {
+      event(kind, data) {
+        if (kind === "progress") onProgress(turn, data);
+        else if (kind === "delta" && typeof data.text === "string") { spokeDeltas = true; turn.delta(data.text); speaker.feed(data.text); }
+        else if (kind === "error") turn.error(data);
+        else if (kind === "done") { done = data; onDone(turn, data, spokeDeltas, epoch === state.epoch); }
+      },
+      reconnecting(attempt, delay) { turn.stage(`Connection lost: reconnecting (attempt ${attempt}) in ${delay} ms…`, "note"); },
+      reconnected(lastId) { turn.stage(`Reconnected: resuming after event ${lastId ?? "0"}`, "note"); },
+      lost(message) { turn.notice(message, true); },
+    });
+  } catch (err) {
+    turn.notice(err instanceof ApiError ? err.message : `Unexpected problem: ${err}`, true);
+    if (err instanceof ApiError && err.status === 401) { setToken(""); }
+  } finally {
+    setBusy(false);
+  }
+  loadExamples();
+  if (done && done.continueConversation && epoch === state.epoch) reopenMicrophone();
+}
+
+function onProgress(turn, data) {
+  turn.progress(data);
+  if (data.type === "confirmation_required" && data.confirmationId) showApproval(turn, data);
+}
+
+function onDone(turn, payload, spokeDeltas, current) {
+  turn.done(payload);
+  // A command that ends after "New conversation" must not pull the old conversation back.
+  if (current && typeof payload.conversationId === "string") state.conversationId = payload.conversationId;
+  if (!spokeDeltas && payload.response) speaker.feed(payload.response);
+  speaker.flush();
+  if (payload.status === "confirmation_required" && payload.confirmation) showApproval(turn, payload.confirmation);
+  if (payload.error && payload.error.message && !turn.el.querySelector(".notice.error")) turn.notice(payload.error.message, true);
+}
+
+function showApproval(turn, { confirmationId, actions, expiresAt }) {
+  const existing = turn.cards.get(confirmationId);
+  if (existing) { if (typeof expiresAt === "number") existing.setExpiry(expiresAt); return; }
+  const view = approvalCard({
+    confirmationId, actions, expiresAt,
+    serviceTitle: (id) => services.title(id),
+    toLocal: (epochMs) => turn.serverToLocal(epochMs),
+    decide: (approved) => decide(confirmationId, approved),
   });
-  if (!response.ok) {
-    const err = await response.json().catch(() => ({error: {message: response.statusText}}));
-    line(err.error.code + ": " + err.error.message, "error");
+  turn.cards.set(confirmationId, view);
+  turn.el.append(view.card);
+  turn.scroll();
+  view.approve.focus({ preventScroll: true });
+}
+
+/** Answer a held action; false (and nothing sent) while another command is running. */
+function decide(confirmationId, approved) {
+  if (state.busy) { note("Wait for the running command to finish, then answer."); return false; }
+  const turn = new Turn(log, approved ? "Approve" : "Decline", "You answered");
+  run(turn, () => apiFetch("/api/voice/confirm", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    body: JSON.stringify({ confirmationId, approved }),
+  }));
+  return true;
+}
+
+function sendText(text) {
+  const clean = text.trim();
+  if (!clean || state.busy) return;
+  query.value = "";
+  const body = { query: clean };
+  if (state.conversationId) body.conversationId = state.conversationId;
+  run(new Turn(log, clean), () => apiFetch("/api/voice/llm/stream", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    body: JSON.stringify(body),
+  }));
+}
+
+function sendAudio(blob) {
+  const form = new FormData();
+  form.append("audio", blob, fileNameFor(blob));
+  if (state.conversationId) form.append("conversationId", state.conversationId);
+  run(new Turn(log, null, "You said"), () => apiFetch("/api/voice/audio/stream", {
+    method: "POST", headers: { Accept: "text/event-stream" }, body: form,
+  }));
+}
+
+$("ask").addEventListener("submit", (event) => { event.preventDefault(); sendText(query.value); });
+
+$("new-conversation").addEventListener("click", () => {
+  state.conversationId = null;
+  state.epoch += 1;
+  speaker.stop();
+  log.replaceChildren(h("p", { class: "empty", text: "New conversation. Ask anything.", attrs: { id: "empty" } }));
+  query.focus();
+});
+
+$("mute").addEventListener("click", () => {
+  const muted = $("mute").getAttribute("aria-pressed") !== "true";
+  $("mute").setAttribute("aria-pressed", String(muted));
+  speaker.setMuted(muted);
+  sessionStorage.setItem("voice-mcp-muted", muted ? "1" : "");
+});
+
+// ---- push to talk -------------------------------------------------------------------------
+
+async function startRecording(auto = false) {
+  if (recorder.recording || state.busy) return;
+  speaker.stop();
+  try {
+    await recorder.start();
+  } catch (err) {
+    note(err && err.name === "NotAllowedError"
+      ? "The microphone is blocked: allow it for this page in the browser's site settings."
+      : "No microphone could be opened.", true);
     return;
   }
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  for (;;) {
-    const {value, done} = await reader.read();
-    if (done) break;
-    buffer += value;
-    let cut;
-    while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "");
-      handle(block);
-    }
-  }
+  talk.setAttribute("aria-pressed", "true");
+  talk.disabled = false;
+  state.autoStop = auto ? { started: performance.now() } : null;
+  state.heard = false;
 }
 
-function handle(block) {
-  let event = "message", data = "";
-  for (const raw of block.split(/\r?\n/)) {
-    if (raw.startsWith(":")) continue;
-    const [key, ...rest] = raw.split(":");
-    const value = rest.join(":").replace(/^ /, "");
-    if (key === "event") event = value; else if (key === "data") data += value;
-  }
-  if (!data) return;
-  const payload = JSON.parse(data);
-  if (event === "progress") line(payload.message);
-  else if (event === "delta") {  // the answer as it is written: show it at once
-    $("answer").textContent += payload.text;
-    $("answer").hidden = false;
-  }
-  else if (event === "error") line(payload.code + ": " + payload.message, "error");
-  else if (event === "done") finish(payload);
+async function stopRecording(cancel = false) {
+  if (!recorder.recording) return;
+  talk.setAttribute("aria-pressed", "false");
+  state.autoStop = null;
+  const { blob, durationMs } = await recorder.stop();
+  if (cancel) return;
+  if (!blob || durationMs < MIN_RECORDING_MS) { note("That was too short: hold Talk (or Space) while you speak."); return; }
+  sendAudio(blob);
 }
 
-function finish(done) {
-  conversationId = done.conversationId;
-  line(done.status + " in " + done.totalExecutionTime + " ms", "done");
-  $("answer").textContent = done.response;
-  $("answer").hidden = false;
-  if (done.status === "confirmation_required" && done.confirmation) {
-    pendingId = done.confirmation.confirmationId;
-    $("actions").replaceChildren(...done.confirmation.actions.map((a) => {
-      const li = document.createElement("li");
-      li.textContent = `${a.service}.${a.tool} ${JSON.stringify(a.arguments)} (${a.risk}: ${a.reason})`;
-      return li;
-    }));
-    $("confirm").style.display = "block";
-  }
+function autoStopCheck(value) {
+  const now = performance.now();
+  if (value > 0.08) { state.heard = true; state.quietSince = now; }
+  const quiet = state.heard && now - state.quietSince > AUTO_STOP_SILENCE_MS;
+  if (quiet || now - state.autoStop.started > AUTO_STOP_MAX_MS) stopRecording(!state.heard);
 }
 
-async function decide(approved) {
-  $("confirm").style.display = "none";
-  const id = pendingId; pendingId = null;
-  await stream("/api/voice/confirm", {confirmationId: id, approved});
+function reopenMicrophone() {
+  if (!Recorder.supported()) return;
+  speaker.idle().then(() => startRecording(true));
 }
+
+talk.addEventListener("pointerdown", (event) => {
+  if (event.button !== 0) return;
+  event.preventDefault();
+  talk.focus();
+  if (recorder.recording) { stopRecording(); state.pressStart = 0; return; }
+  state.pressStart = performance.now();
+  startRecording();
+});
+talk.addEventListener("pointerup", () => {
+  if (state.pressStart && performance.now() - state.pressStart >= HOLD_MS) stopRecording();
+  state.pressStart = 0;
+});
+talk.addEventListener("click", (event) => {
+  if (event.detail !== 0) return; // pointer clicks are handled above; this is Enter on the button
+  if (recorder.recording) stopRecording(); else startRecording();
+});
+
+const typing = (target) => target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target?.isContentEditable;
+document.addEventListener("keydown", (event) => {
+  if (event.code === "Escape" && recorder.recording) { stopRecording(true); return; }
+  if (event.code !== "Space" || typing(event.target) || (event.target instanceof HTMLButtonElement && event.target !== talk)) return;
+  event.preventDefault();
+  if (!event.repeat) startRecording();
+});
+document.addEventListener("keyup", (event) => {
+  if (event.code !== "Space" || typing(event.target) || (event.target instanceof HTMLButtonElement && event.target !== talk)) return;
+  event.preventDefault();
+  stopRecording();
+});
+
+// ---- examples -----------------------------------------------------------------------------
 
 async function loadExamples() {
-  if (!tokenBox.value) return;
-  const response = await fetch("/api/voice/examples", {headers: {"Authorization": "Bearer " + tokenBox.value}});
-  if (!response.ok) return;
-  const {examples} = await response.json();
-  $("examples").textContent = examples.length ? "Try: " + examples.join(" · ") : "";
+  if (!token()) return;
+  let examples = [];
+  try {
+    examples = (await getJson("/api/voice/examples")).examples || [];
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) return;
+    try {
+      const { services: found } = await getJson("/api/voice/capabilities");
+      for (const service of found || []) {
+        if (service.connected === false) continue;
+        for (const tool of service.tools || []) if (tool.risk === "low" && tool.description) examples.push(tool.description.split(/[.\n]/)[0]);
+      }
+    } catch { return; }
+  }
+  const chosen = examples.filter((e) => typeof e === "string").slice(0, 6);
+  const shown = [...$("examples").querySelectorAll("button")].map((b) => b.textContent);
+  if (chosen.join("\n") === shown.join("\n")) return; // unchanged: keep the buttons (and focus)
+  $("examples").replaceChildren(...chosen.map((example) => {
+    const button = h("button", { text: example, attrs: { type: "button" } });
+    button.disabled = state.busy;
+    button.addEventListener("click", () => sendText(example));
+    return button;
+  }));
 }
 
-$("ask").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  $("stages").replaceChildren();
-  const body = {query: $("query").value};
-  if (conversationId) body.conversationId = conversationId;
-  await stream("/api/voice/llm/stream", body);
-});
-$("approve").addEventListener("click", () => decide(true));
-$("decline").addEventListener("click", () => decide(false));
-loadExamples();
+// ---- start --------------------------------------------------------------------------------
+
+takeTokenFromLocation();
+window.addEventListener("hashchange", takeTokenFromLocation);
+listenForPostedToken();
+showWho();
+if (sessionStorage.getItem("voice-mcp-muted")) { $("mute").setAttribute("aria-pressed", "true"); speaker.setMuted(true); }
+if (!Recorder.supported()) { talk.disabled = true; $("talk-help").textContent = "This browser cannot record audio here (a secure origin is needed)."; }
+if (token()) services.refresh();
+document.documentElement.dataset.ready = "true";

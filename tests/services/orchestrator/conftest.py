@@ -25,6 +25,7 @@ from voice_mcp.services.mcp.validation import ArgumentValidator
 from voice_mcp.services.metrics import Metrics
 from voice_mcp.services.orchestrator import Command, Event, Orchestrator
 from voice_mcp.services.orchestrator.deps import Deps
+from voice_mcp.services.tool_index import ToolOffering
 from voice_mcp.services.transcription import Transcriber
 
 SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
@@ -139,7 +140,8 @@ async def harness(make_settings, redis_client: aioredis.Redis):  # type: ignore[
         deps = Deps(settings=settings, catalog=make_catalog(notes_stdio()),
                     mcp=cast(McpManager, fake_mcp), llm=cast(LLMClient, llm),
                     history=HistoryStore(redis_client), confirmations=confirmations,
-                    directory=Directory(), transcriber=cast(Transcriber, None), metrics=metrics)
+                    directory=Directory(), transcriber=cast(Transcriber, None), metrics=metrics,
+                    offering=ToolOffering(settings.tool_budget))
         return Harness(Orchestrator(deps), llm, fake_mcp, metrics, confirmations)
 
     return build

@@ -38,7 +38,7 @@ def test_wire_shape_is_camel_case_with_integers_kept() -> None:
 
 
 def test_unset_optional_fields_stay_off_the_wire() -> None:
-    assert "unavailable" not in ev.Discovering(message="m", services=1, tools=2).wire()
+    assert "unavailable" not in ev.Discovering(message="m", services=1, tools=2, offered=2).wire()
     assert "total" not in ev.ToolProgress(message="m", service="s", tool="t", progress=1).wire()
 
 

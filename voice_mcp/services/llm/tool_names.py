@@ -74,9 +74,10 @@ class ToolSet:
                 name = function_name(tool.service, tool.name, salt=salt)
             self._by_name[name] = tool
             self._by_key[key] = name
-        self.openai_tools: list[dict[str, Any]] = [
-            _function(name, tool) for name, tool in self._by_name.items()
-        ]
+        self._functions: dict[str, dict[str, Any]] = {
+            name: _function(name, tool) for name, tool in self._by_name.items()
+        }
+        self.openai_tools: list[dict[str, Any]] = list(self._functions.values())
 
     def __len__(self) -> int:
         return len(self._by_name)
@@ -94,6 +95,11 @@ class ToolSet:
         """A tool of this set by service and name, or None when it is not offered."""
         name = self.name_of(service, tool)
         return None if name is None else self._by_name[name]
+
+    def functions(self, tools: Iterable[ToolInfo]) -> list[dict[str, Any]]:
+        """The functions offered for some of this set's tools, in their order (others skipped)."""
+        names = (self._by_key.get((t.service, t.name)) for t in tools)
+        return [self._functions[n] for n in dict.fromkeys(names) if n is not None]
 
     def name_of(self, service: str, tool: str) -> str | None:
         """The function name offered for a tool, or None when the tool is not in this set."""

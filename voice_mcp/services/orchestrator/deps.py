@@ -12,6 +12,7 @@ from voice_mcp.services.lifecycle import Lifecycle
 from voice_mcp.services.llm.client import LLMClient
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.metrics import Metrics
+from voice_mcp.services.tool_index import ToolOffering
 from voice_mcp.services.transcription import Transcriber
 from voice_mcp.settings import Settings
 
@@ -33,4 +34,5 @@ class Deps:
     directory: ServiceDirectory
     transcriber: Transcriber
     metrics: Metrics
+    offering: ToolOffering
     lifecycle: Lifecycle = field(default_factory=Lifecycle)

@@ -15,6 +15,7 @@ from voice_mcp.services.orchestrator.execution import (
 )
 from voice_mcp.services.orchestrator.payload import ConfirmationView, Status
 from voice_mcp.services.orchestrator.resume import ResumeContext
+from voice_mcp.services.orchestrator.search import answer_searches, split_searches
 from voice_mcp.services.orchestrator.state import RunState
 
 OUT_OF_ROUNDS = "I couldn't finish that in the steps I'm allowed. Please try a simpler request."
@@ -76,7 +77,10 @@ async def _handle_tool_calls(deps: Deps, state: RunState, turn: AssistantTurn) -
         state.outcome.response = text
         state.outcome.status = Status.CLARIFICATION_NEEDED
         return True
-    plan = plan_calls(deps, state, turn.tool_calls)
+    searches, calls = split_searches(turn.tool_calls)
+    if searches:
+        await answer_searches(deps, state, searches)
+    plan = plan_calls(deps, state, calls)
     chosen = [c.qualified_name for c in plan.runnable + plan.held]
     if chosen:
         state.emit(Selecting(message=f"Chose {', '.join(chosen)}", tools=chosen))

@@ -81,6 +81,7 @@ class Discovering(Progress):
     type: Literal[Stage.DISCOVERING] = Stage.DISCOVERING
     services: int
     tools: int
+    offered: int
     unavailable: dict[str, str] | None = None
 
 

@@ -10,6 +10,7 @@ from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.events import Discovering, Transcribed
 from voice_mcp.services.orchestrator.payload import Status
 from voice_mcp.services.orchestrator.state import RunState
+from voice_mcp.services.tool_index import SEARCH_TOOLS_TOOL
 
 NOT_CAUGHT = "Sorry, I didn't catch that. Could you say it again?"
 
@@ -50,6 +51,7 @@ async def analyze(deps: Deps, state: RunState, history: list[Turn]) -> None:
         messages.extend(turn.as_messages())
     messages.append({"role": "user", "content": state.query})
     state.messages = messages
+    state.pinned.update(name for turn in history for name in turn.tools)
     state.lap("analyze")
 
 
@@ -60,13 +62,19 @@ async def discover(deps: Deps, state: RunState, *, announce: bool = True) -> Non
     state.unavailable.update(unusable)
     state.unavailable.update(found.unavailable)
     state.tool_set = tool_set_for(found.tools)
-    state.openai_tools = [*state.tool_set.openai_tools, ASK_USER_TOOL]
+    state.discovered = found.tools
+    offer = await deps.offering.offer(found.tools, state.query, state.pinned)
+    state.offered = list(offer.tools)
+    search = [SEARCH_TOOLS_TOOL] if offer.limited else []
+    state.openai_tools = [*state.tool_set.functions(offer.tools), *search, ASK_USER_TOOL]
     state.lap("discover")
     if not announce:
         return
     message = (f"Found {_count(len(found.tools), 'tool')} in "
                f"{_count(found.service_count, 'service')}")
+    if offer.limited:
+        message += f"; offering the {len(offer.tools)} most relevant"
     if state.unavailable:
         message += f"; unavailable: {', '.join(sorted(state.unavailable))}"
     state.emit(Discovering(message=message, services=found.service_count, tools=len(found.tools),
-                           unavailable=state.unavailable or None))
+                           offered=len(offer.tools), unavailable=state.unavailable or None))

@@ -82,6 +82,7 @@ class Orchestrator:
             return
         state.messages = list(context.messages)
         state.rounds = context.rounds
+        state.pinned.update(f"{a.service}.{a.tool}" for a in actions)
         # The tools as they are now (warm cache, no event: the stream begins with the approved
         # actions); the actions run exactly as frozen, then the LLM finishes the command.
         await discover(self.deps, state, announce=False)

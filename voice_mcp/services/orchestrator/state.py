@@ -9,7 +9,7 @@ from typing import Any
 
 from voice_mcp.services.audio_format import AudioFormat
 from voice_mcp.services.llm.tool_names import ToolSet
-from voice_mcp.services.mcp.models import ToolCallResult
+from voice_mcp.services.mcp.models import ToolCallResult, ToolInfo
 from voice_mcp.services.orchestrator.deltas import DeltaCoalescer
 from voice_mcp.services.orchestrator.events import Delta, Event
 from voice_mcp.services.orchestrator.payload import (
@@ -64,6 +64,9 @@ class RunState:
     messages: list[dict[str, Any]] = field(default_factory=list)
     tool_set: ToolSet = field(default_factory=lambda: ToolSet(()))
     openai_tools: list[dict[str, Any]] = field(default_factory=list)
+    discovered: list[ToolInfo] = field(default_factory=list)  # every usable tool, as listed
+    offered: list[ToolInfo] = field(default_factory=list)  # the ones the LLM is offered
+    pinned: set[str] = field(default_factory=set)  # `service.tool` always offered (history)
     unavailable: dict[str, str] = field(default_factory=dict)
     results: list[ToolCallResult] = field(default_factory=list)
     rounds: int = 0
