@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from voice_mcp.services.catalog import Catalog
 from voice_mcp.services.confirmations import ConfirmationStore
 from voice_mcp.services.history import HistoryStore
+from voice_mcp.services.lifecycle import Lifecycle
 from voice_mcp.services.llm.client import LLMClient
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.metrics import Metrics
@@ -34,3 +35,4 @@ class Deps:
     transcriber: Transcriber
     metrics: Metrics
     offering: ToolOffering
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
