@@ -90,6 +90,11 @@ async def bounded(work: Coroutine[Any, Any, str]) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:2] in (["soak"], ["throughput"]):  # docs/operations.md, "Soak and load"
+        from bench.ops import main as ops_main
+
+        ops_main(sys.argv[1:])
+        return
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply the number of commands (0.2 for a quick look)")

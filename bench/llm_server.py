@@ -28,17 +28,29 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.openai_server import OpenAIServer, Turn, call, text, tool_results, tool_turn
+from tests.fakes.openai_server import (
+    OpenAIServer,
+    Turn,
+    call,
+    last_user_text,
+    text,
+    tool_results,
+    tool_turn,
+)
 
 TOOL_NAME = "notes__list_notes"
+DELETE_NAME = "notes__delete_note"
 ANSWER = "You have two notes. Buy milk, and call the plumber."
 TRANSCRIPT = "list my notes"
 
 
 def respond(body: dict[str, Any]) -> Turn:
-    """Call the one tool first; answer once its result is in the conversation."""
+    """Call the one tool first (the delete tool when asked to delete, which waits for a
+    confirmation); answer once a result is in the conversation."""
     if tool_results(body):
         return text(ANSWER)
+    if "delete" in (last_user_text(body) or ""):
+        return tool_turn(call(DELETE_NAME, {"note_id": 1}))
     return tool_turn(call(TOOL_NAME, {}))
 
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install the system programs voice-mcp needs (redis-server, espeak-ng for local speech out;
-# for tests also sox, ffmpeg, and chromium with its driver for the console's browser tests)
+# for tests also sox, ffmpeg, nginx, and chromium with its driver for the console's browser
+# tests)
 # when they are missing and we are root. Otherwise say what to install.
 set -eu
 want=("redis-server:redis-server" "espeak-ng:espeak-ng")
-# Without these (and not root) only the browser tests are skipped, so they do not stop `make test`.
-optional=("chromium" "chromedriver")
+# Without these (and not root) only the browser and nginx tests are skipped, so they do not
+# stop `make test`.
+optional=("chromium" "chromedriver" "nginx")
 if [ "${1:-}" = "--test" ]; then
-  want+=("sox:sox libsox-fmt-all" "ffmpeg:ffmpeg"
+  want+=("sox:sox libsox-fmt-all" "ffmpeg:ffmpeg" "nginx:nginx"
          "chromium:chromium" "chromedriver:chromium-driver")
 fi
 missing=()
@@ -26,7 +28,7 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 elif [ "$required_missing" = "0" ]; then
-  echo "missing ${missing[*]}: the console's browser tests will be skipped" \
+  echo "missing ${missing[*]}: the browser or nginx tests that need them will be skipped" \
        "(sudo apt-get install ${missing[*]})" >&2
 else
   echo "missing programs: ${missing[*]} - install them (e.g. sudo apt-get install ${missing[*]})" >&2

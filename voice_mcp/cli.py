@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import gc
 import ipaddress
 import logging
@@ -17,22 +19,40 @@ if TYPE_CHECKING:
     from aiohttp import web
 
 
-def _serve(_args: argparse.Namespace, settings: Settings) -> int:
-    from aiohttp import web
-
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from voice_mcp.app import create_app
     from voice_mcp.logs import configure_logging
+    from voice_mcp.server import serve
     from voice_mcp.startup import bind_listen_socket, with_client_auth
 
     settings = with_client_auth(settings)
     configure_logging(settings.log_level, settings.log_format)
+    workers = settings.workers if args.workers is None else args.workers
+    if workers < 1:
+        raise ConfigError("--workers: must be at least 1")
+    if workers > 1 and not args.worker:
+        from voice_mcp.supervisor import supervise
+
+        return asyncio.run(supervise(settings, workers))
+    if args.worker:
+        _die_with_parent()
     app = create_app(settings)
-    sock = bind_listen_socket(settings.host, settings.port)  # a busy port: one line, no trace
+    # A busy port: one line, no trace. Workers share the port (SO_REUSEPORT).
+    sock = bind_listen_socket(settings.host, settings.port, reuse_port=args.worker)
     app.on_startup.append(_started)
-    # handler_cancellation: a client that goes away cancels its command's LLM and tool calls.
-    web.run_app(app, sock=sock, access_log=None, print=None, shutdown_timeout=5,
-                handler_cancellation=True)
+    asyncio.run(serve(app, settings, sock))
     return 0
+
+
+def _die_with_parent() -> None:
+    """A worker gets SIGTERM if its supervisor dies (SIGKILL) without forwarding one."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        raise SystemExit(0)
 
 
 async def _started(app: web.Application) -> None:
@@ -101,7 +121,11 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voice-mcp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the HTTP server").set_defaults(func=_serve)
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--workers", type=int, default=None,
+                       help="server processes sharing the port (default: $VOICE_MCP_WORKERS, 1)")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    serve.set_defaults(func=_serve)
 
     token = commands.add_parser("token", help="print a development bearer token")
     token.add_argument("--user", required=True, help="the user id (the `sub` claim)")

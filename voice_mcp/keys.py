@@ -10,6 +10,7 @@ from voice_mcp.services.catalog import Catalog
 from voice_mcp.services.commands import CommandRegistry
 from voice_mcp.services.history import HistoryStore
 from voice_mcp.services.intents import LocalIntents
+from voice_mcp.services.lifecycle import Lifecycle
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.metrics import Metrics
 from voice_mcp.services.oauth.service import OAuthService
@@ -29,6 +30,7 @@ OAUTH = web.AppKey("oauth", OAuthService)
 HISTORY = web.AppKey("history", HistoryStore)
 ORCHESTRATOR = web.AppKey("orchestrator", Orchestrator)
 CAPABILITIES = web.AppKey("capabilities", Capabilities)
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 RATE_LIMITER = web.AppKey("rate_limiter", CommandRateLimiter)
 INTENTS = web.AppKey("intents", LocalIntents)
 COMMANDS = web.AppKey("commands", CommandRegistry)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -22,15 +23,20 @@ from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.ratelimit import CommandRateLimiter
 from voice_mcp.services.speech import Synthesizer
 from voice_mcp.services.speech_in import make_speech_to_text
-from voice_mcp.services.store import Redis, redis_for
+from voice_mcp.services.store import Redis, ping, redis_for
 from voice_mcp.services.tool_index.factory import offering_for
 from voice_mcp.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 async def redis_context(app: web.Application) -> AsyncIterator[None]:
     """Open the one Redis pool (starting an embedded server when no URL is set)."""
     async with redis_for(app[keys.SETTINGS].redis_url) as (client, _embedded):
         app[keys.REDIS] = client
+        reason = await ping(client)
+        if reason is not None:  # start anyway: readiness says 503 until Redis answers
+            log.warning("%s; /readyz answers 503 until it does", reason)
         yield
 
 
@@ -53,7 +59,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     deps = Deps(settings=settings, catalog=catalog, mcp=mcp, llm=llm, history=history,
                 confirmations=ConfirmationStore(redis, settings.confirmation_ttl_s),
                 directory=directory, transcriber=transcriber, metrics=app[keys.METRICS],
-                offering=offering, intents=intents)
+                offering=offering, intents=intents, lifecycle=app[keys.LIFECYCLE])
     app[keys.MCP] = mcp
     app[keys.OAUTH] = oauth
     app[keys.HISTORY] = history

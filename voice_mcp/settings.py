@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     tools_cache_ttl_s: int = Field(3600, ge=1)
     tool_budget: int = Field(32, ge=4, le=128)
     embedding_model: str | None = None
+    workers: int = Field(1, ge=1, le=64)
+    drain_s: float = Field(30.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
 

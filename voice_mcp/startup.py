@@ -83,8 +83,12 @@ def missing_parts(settings: Settings) -> str | None:
     return f"not configured: {'; '.join(missing)}; set them in .env or the environment"
 
 
-def bind_listen_socket(host: str, port: int) -> socket.socket:
-    """Bind the listen address before anything starts, so a busy port is one clear line."""
+def bind_listen_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """Bind the listen address before anything starts, so a busy port is one clear line.
+
+    `reuse_port`: several worker processes bind the same port and the kernel spreads the
+    connections (SO_REUSEPORT, docs/operations.md); another program on it is still refused.
+    """
     try:
         family, kind, proto, _name, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
@@ -92,6 +96,8 @@ def bind_listen_socket(host: str, port: int) -> socket.socket:
         raise ConfigError(f"VOICE_MCP_HOST={host}: cannot resolve ({err.strerror})") from None
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
     except OSError as err:

@@ -232,12 +232,14 @@ def tool_results(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 @dataclass
 class _Fault:
-    kind: Literal["status", "hang", "drop"]
+    kind: Literal["status", "hang", "drop", "raw"]
     remaining: float  # math.inf: for ever
     status: int = 500
     message: str = "scripted failure"
     retry_after_ms: int | None = 1
     mid_stream: bool = False
+    body: bytes = b""
+    content_type: str = "application/json"
 
     def take(self) -> _Fault:
         self.remaining -= 1
@@ -278,6 +280,8 @@ class OpenAIServer:
         self.first_token_delay_s = 0.0
         self.token_interval_s = 0.0
         self.first_token_at: list[float] = []  # epoch seconds each answer's first token left
+        # Awaited before each streamed piece of output: a test holds the stream between pieces.
+        self.before_piece: Callable[[], Awaitable[None]] | None = None
         self.chat_count = 0  # requests received, recorded or not
         self.transcription_count = 0
         self.embedding_inputs: list[list[str]] = []  # the texts of each /embeddings request
@@ -389,6 +393,16 @@ class OpenAIServer:
         """
         self._faults[endpoint].append(
             _Fault("drop", math.inf if times is None else times, mid_stream=mid_stream)
+        )
+        return self
+
+    def garbage(
+        self, body: bytes, *, content_type: str = "application/json", times: int | None = 1
+    ) -> OpenAIServer:
+        """Answer the next `times` chat requests (None: all) with `body` verbatim and a 200."""
+        self._faults["chat"].append(
+            _Fault("raw", math.inf if times is None else times, body=body,
+                   content_type=content_type)
         )
         return self
 
@@ -532,6 +546,8 @@ class OpenAIServer:
             fault = self._next_fault(endpoint)
             if fault is not None and fault.kind == "status":
                 return _error(fault.status, fault.message, fault.retry_after_ms)
+            if fault is not None and fault.kind == "raw":
+                return web.Response(body=fault.body, content_type=fault.content_type)
             if fault is None:
                 return await answer()
             if fault.kind == "drop":
@@ -629,6 +645,8 @@ class OpenAIServer:
                 pause = self.first_token_delay_s if first else self.token_interval_s
                 if pause:
                     await asyncio.sleep(pause)
+                if self.before_piece is not None:
+                    await self.before_piece()
                 if first:
                     self.first_token_at.append(time.time())
                 first = False

@@ -7,13 +7,15 @@ process with `build_server()` and serve it with `tests.mcp_servers.runner`.
 Its tools cover what the app must handle: annotated reads and writes, a destructive
 tool, one acting on the outside world, progress, a tool that fails, one that never
 returns, one that waits for the test to open a gate, one whose output carries a prompt
-injection, and one that changes the tool list. Everything is in memory and deterministic.
+injection, one that kills its own process, and one that changes the tool list. Everything
+is in memory and deterministic.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -157,6 +159,12 @@ def _add_behaviour_tools(server: MCPServer, stats: ServerStats) -> None:
     @server.tool(description="Always fails.", annotations=ToolAnnotations(read_only_hint=True))
     def fail_always() -> str:
         raise ToolError(FAILURE_MESSAGE)
+
+    @server.tool(description="Ends the server process in the middle of the call (over stdio).",
+                 annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                             open_world_hint=False))
+    async def crash() -> str:
+        os._exit(3)
 
     @server.tool(description="Never returns (for timeouts and cancellation).",
                  annotations=ToolAnnotations(read_only_hint=True))

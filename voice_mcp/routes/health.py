@@ -19,7 +19,12 @@ async def healthz(_request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Answer 200 when Redis answers, 503 with the reason otherwise."""
+    """Answer 200 when Redis answers and no drain began, 503 with the reason otherwise."""
+    if request.app[keys.LIFECYCLE].draining:
+        return web.json_response(
+            {"status": "draining", "error": {"code": "draining",
+                                             "message": "shutting down; send traffic elsewhere"}},
+            status=503)
     reason = await store.ping(request.app[keys.REDIS])
     if reason is not None:
         return web.json_response(

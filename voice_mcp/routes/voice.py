@@ -59,7 +59,10 @@ async def _answer(request: web.Request, info: CommandInfo, events: AsyncIterator
     The command is not this request's: a client that leaves only stops reading (section 11).
     """
     registry = request.app[keys.COMMANDS]
-    followed = registry.attach(registry.start(info, events))
+    running = registry.start(info, events)
+    if running.task is not None:
+        request.app[keys.LIFECYCLE].watch(running.task)  # a drain waits for it to end
+    followed = registry.attach(running)
     if stream:
         return await stream_events(request, followed, request.app[keys.SETTINGS].heartbeat_s)
     try:
@@ -76,9 +79,11 @@ def _command_route(read: Callable[[web.Request], Awaitable[Command]],
     """A handler that reads a command one way and answers it as SSE or as JSON."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        command = dataclasses.replace(await read(request), stream_text=stream)
-        info = CommandInfo(command.user_id, command.query, command.conversation_id)
-        return await _answer(request, info, request.app[keys.ORCHESTRATOR].run(command), stream)
+        with request.app[keys.LIFECYCLE].command():  # 503 draining once a drain began
+            command = dataclasses.replace(await read(request), stream_text=stream)
+            info = CommandInfo(command.user_id, command.query, command.conversation_id)
+            return await _answer(request, info, request.app[keys.ORCHESTRATOR].run(command),
+                                 stream)
 
     return handler
 
@@ -91,14 +96,15 @@ routes.post("/api/voice/audio/stream")(_command_route(_audio_command, stream=Tru
 
 @routes.post("/api/voice/confirm")
 async def confirm(request: web.Request) -> web.StreamResponse:
-    body = await read_json(request, ConfirmRequest)
-    orchestrator = request.app[keys.ORCHESTRATOR]
-    pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
-    info = CommandInfo(pending.user_id, str(pending.context.get("query", "")),
-                       pending.conversation_id)
-    stream = wants_event_stream(request)
-    events = orchestrator.resume(pending, body.approved, stream_text=stream)
-    return await _answer(request, info, events, stream=stream)
+    with request.app[keys.LIFECYCLE].command():  # refused before the confirmation is claimed
+        body = await read_json(request, ConfirmRequest)
+        orchestrator = request.app[keys.ORCHESTRATOR]
+        pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
+        info = CommandInfo(pending.user_id, str(pending.context.get("query", "")),
+                           pending.conversation_id)
+        stream = wants_event_stream(request)
+        events = orchestrator.resume(pending, body.approved, stream_text=stream)
+        return await _answer(request, info, events, stream=stream)
 
 
 @routes.get("/api/voice/capabilities")

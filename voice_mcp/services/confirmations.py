@@ -146,7 +146,8 @@ class ConfirmationStore:
                 pipe.set(record_key, pending.model_dump_json(), px=self._ttl_ms)
                 await pipe.execute()
         except RedisError as err:
-            raise ServiceUnavailable("Could not store the confirmation.") from err
+            raise ServiceUnavailable("Could not store the confirmation.", code="redis_unavailable",
+                                     retry_after=5) from err
         return pending
 
     async def take(self, user_id: str, confirmation_id: str) -> PendingConfirmation:
@@ -159,7 +160,8 @@ class ConfirmationStore:
                 args=[user_id, self._now_ms(), self._tombstone_ms],
             )
         except RedisError as err:
-            raise ServiceUnavailable("Could not read the confirmation.") from err
+            raise ServiceUnavailable("Could not read the confirmation.", code="redis_unavailable",
+                                     retry_after=5) from err
         outcome = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
         if outcome == "used":
             raise Conflict("This confirmation was already used.", code="confirmation_used")

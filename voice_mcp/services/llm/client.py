@@ -71,6 +71,10 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{host}:{port}"
 
 
+# What reading an answer that is not a chat completion raises (HTML, cut JSON, wrong shapes).
+UNREADABLE = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+
+
 def api_key_for(settings: Settings) -> str:
     """The key to send: the configured one, else a placeholder for keyless self-hosted servers."""
     key = settings.openai_api_key
@@ -126,6 +130,8 @@ class LLMClient:
                 listener.token()
         except openai.OpenAIError as err:
             raise self._unavailable(classify(err)) from err
+        except UNREADABLE as err:  # a 200 whose body is not a chat completion: fail closed
+            raise self._unavailable(Failure(FailureKind.BAD_RESPONSE)) from err
         finally:
             listener.total_s = listener.elapsed()
         log.debug(
@@ -144,6 +150,8 @@ class LLMClient:
         completion = await client.chat.completions.create(
             model=self.model, messages=[], extra_body=_wire_body(messages, tools)
         )
+        if not getattr(completion, "choices", None):
+            raise ValueError("a chat completion without choices")
         return from_completion(completion)
 
     async def _streamed(
@@ -161,14 +169,18 @@ class LLMClient:
             extra_body=_wire_body(messages, tools),
         )
         accumulator = StreamAccumulator()
+        choices = 0
         # Leaving the block closes the response, so a cancelled caller drops the connection.
         async with stream:
             async for chunk in stream:
+                choices += len(chunk.choices or ())
                 text = accumulator.feed(chunk)
                 if accumulator.started:
                     listener.token()
                 if text and listener.on_text is not None:
                     listener.on_text(text)
+        if not choices:
+            raise ValueError("a chat completion stream without choices")
         return accumulator.result()
 
     def _unavailable(self, failure: Failure) -> LLMUnavailable:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from voice_mcp.services.catalog import Catalog
 from voice_mcp.services.confirmations import ConfirmationStore
 from voice_mcp.services.history import HistoryStore
 from voice_mcp.services.intents import LocalIntents
+from voice_mcp.services.lifecycle import Lifecycle
 from voice_mcp.services.llm.client import LLMClient
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.metrics import Metrics
@@ -36,3 +37,4 @@ class Deps:
     metrics: Metrics
     offering: ToolOffering
     intents: LocalIntents
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from voice_mcp.errors import AppError, to_app_error
 from voice_mcp.services.confirmations import PendingAction, PendingConfirmation
 from voice_mcp.services.history import Turn
+from voice_mcp.services.lifecycle import draining_stop
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.dialogue import converse
 from voice_mcp.services.orchestrator.events import (
@@ -133,9 +134,12 @@ class Orchestrator:
         deadline = asyncio.timeout(self.deps.settings.request_timeout_s)
         try:
             async with deadline:
-                await body(state)
+                with self.deps.lifecycle.bounding(deadline):
+                    await body(state)
         except TimeoutError:
-            if not deadline.expired():
+            if self.deps.lifecycle.expired and deadline.expired():
+                self._fail(state, draining_stop(), Status.CANCELLED)
+            elif not deadline.expired():
                 self._fail(state, AppError("A step took too long.", code="step_timeout",
                                            retryable=True))
             else:
