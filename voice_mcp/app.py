@@ -11,6 +11,7 @@ from voice_mcp.routes.middleware import authenticate, errors, request_context
 from voice_mcp.routes.security_headers import add_security_headers
 from voice_mcp.services.auth import TokenVerifier
 from voice_mcp.services.catalog import Catalog, load_catalog
+from voice_mcp.services.intents.startup import load_local_intents
 from voice_mcp.services.lifecycle import Lifecycle
 from voice_mcp.services.metrics import Metrics
 from voice_mcp.settings import Settings
@@ -26,6 +27,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> web.App
     app[keys.CATALOG] = catalog
     app[keys.METRICS] = Metrics()
     app[keys.TOKEN_VERIFIER] = TokenVerifier(settings)
+    app[keys.INTENTS] = load_local_intents(settings, catalog)
     app[keys.LIFECYCLE] = Lifecycle()
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(redis_context)

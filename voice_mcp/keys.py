@@ -9,6 +9,7 @@ from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.catalog import Catalog
 from voice_mcp.services.commands import CommandRegistry
 from voice_mcp.services.history import HistoryStore
+from voice_mcp.services.intents import LocalIntents
 from voice_mcp.services.lifecycle import Lifecycle
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.metrics import Metrics
@@ -31,5 +32,6 @@ ORCHESTRATOR = web.AppKey("orchestrator", Orchestrator)
 CAPABILITIES = web.AppKey("capabilities", Capabilities)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 RATE_LIMITER = web.AppKey("rate_limiter", CommandRateLimiter)
+INTENTS = web.AppKey("intents", LocalIntents)
 COMMANDS = web.AppKey("commands", CommandRegistry)
 SPEECH = web.AppKey("speech", Synthesizer)

@@ -14,6 +14,7 @@ from voice_mcp.services.commands import CancelListener, CommandRegistry, new_ins
 from voice_mcp.services.confirmations import ConfirmationStore
 from voice_mcp.services.connections import Connections
 from voice_mcp.services.history import HistoryStore
+from voice_mcp.services.intents.startup import check_templates, speech_grammar
 from voice_mcp.services.llm.client import LLMClient
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.oauth.service import OAuthService
@@ -21,9 +22,9 @@ from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.ratelimit import CommandRateLimiter
 from voice_mcp.services.speech import Synthesizer
+from voice_mcp.services.speech_in import make_speech_to_text
 from voice_mcp.services.store import Redis, ping, redis_for
 from voice_mcp.services.tool_index.factory import offering_for
-from voice_mcp.services.transcription import Transcriber
 from voice_mcp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     oauth.on_connected = mcp.close_user_sessions
     oauth.on_disconnected = mcp.close_user_sessions
     llm = LLMClient(settings)
-    transcriber = Transcriber(settings)
+    intents = app[keys.INTENTS]
+    transcriber = make_speech_to_text(settings, lambda: speech_grammar(intents), intents.knows)
     speech = Synthesizer(settings)
     history = HistoryStore(redis)
     directory = Connections(catalog, oauth)
@@ -57,15 +59,17 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     deps = Deps(settings=settings, catalog=catalog, mcp=mcp, llm=llm, history=history,
                 confirmations=ConfirmationStore(redis, settings.confirmation_ttl_s),
                 directory=directory, transcriber=transcriber, metrics=app[keys.METRICS],
-                offering=offering, lifecycle=app[keys.LIFECYCLE])
+                offering=offering, intents=intents, lifecycle=app[keys.LIFECYCLE])
     app[keys.MCP] = mcp
     app[keys.OAUTH] = oauth
     app[keys.HISTORY] = history
     app[keys.ORCHESTRATOR] = Orchestrator(deps)
-    app[keys.CAPABILITIES] = Capabilities(catalog, directory, mcp)
+    app[keys.CAPABILITIES] = Capabilities(catalog, directory, mcp, intents,
+                                          llm_configured=settings.llm_configured)
     app[keys.RATE_LIMITER] = CommandRateLimiter(redis, settings.rate_limit_per_minute)
     app[keys.SPEECH] = speech
     try:
+        await check_templates(intents, catalog, mcp)  # a wrong template stops start-up here
         async with commands_running(app, settings, redis):
             yield
     finally:

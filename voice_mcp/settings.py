@@ -16,6 +16,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RiskThreshold = Literal["medium", "high"]
+LocalIntentsMode = Literal["prefer", "fallback", "off"]
+SttMode = Literal["auto", "openai", "local", "off"]
 MIN_JWT_SECRET_BYTES = 32
 
 
@@ -59,6 +61,10 @@ class Settings(BaseSettings):
     stt_base_url: str | None = None
     stt_model: str = "whisper-1"
     stt_timeout_s: float = Field(30.0, gt=0)
+    stt: SttMode = "auto"
+
+    local_intents: LocalIntentsMode = "prefer"
+    intents_dir: Path | None = None  # unset: `intents/` beside the services file
 
     tts: Literal["auto", "openai", "local", "off"] = "auto"
     tts_base_url: str | None = None
@@ -126,6 +132,11 @@ class Settings(BaseSettings):
     def llm_configured(self) -> bool:
         """True when an LLM key or a self-hosted base URL is set."""
         return self.openai_api_key is not None or self.llm_base_url is not None
+
+    @property
+    def intents_directory(self) -> Path:
+        """Where `<service>.yaml` sentence templates are read from."""
+        return self.intents_dir or self.services_file.parent / "intents"
 
     @property
     def token_keys(self) -> list[str]:

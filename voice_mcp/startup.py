@@ -73,9 +73,10 @@ def missing_parts(settings: Settings) -> str | None:
     """One line naming what is not configured and where to set it, or None."""
     missing = []
     if not settings.llm_configured:
-        missing.append("LLM (OPENAI_API_KEY or VOICE_MCP_LLM_BASE_URL)")
-    if settings.openai_api_key is None and settings.stt_base_url is None \
-            and settings.llm_base_url is None:
+        offline = " (sentence templates still answer)" if settings.local_intents != "off" else ""
+        missing.append(f"LLM (OPENAI_API_KEY or VOICE_MCP_LLM_BASE_URL){offline}")
+    if settings.stt == "openai" and settings.openai_api_key is None \
+            and settings.stt_base_url is None and settings.llm_base_url is None:
         missing.append("speech-to-text (OPENAI_API_KEY or VOICE_MCP_STT_BASE_URL)")
     if not missing:
         return None

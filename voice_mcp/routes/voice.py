@@ -23,9 +23,12 @@ routes = web.RouteTableDef()
 
 
 def _require_llm(request: web.Request) -> None:
-    if not request.app[keys.SETTINGS].llm_configured:
-        raise LLMNotConfigured("No LLM is configured: set OPENAI_API_KEY, or "
-                               "VOICE_MCP_LLM_BASE_URL for an OpenAI-compatible server.")
+    """503 up front only when nothing could answer: no LLM and no sentence templates."""
+    settings = request.app[keys.SETTINGS]
+    if not settings.llm_configured and not request.app[keys.INTENTS].services:
+        raise LLMNotConfigured("No LLM is configured and local sentence templates are off: set "
+                               "OPENAI_API_KEY, or VOICE_MCP_LLM_BASE_URL for an "
+                               "OpenAI-compatible server, or VOICE_MCP_LOCAL_INTENTS=prefer.")
 
 
 async def _text_command(request: web.Request) -> Command:

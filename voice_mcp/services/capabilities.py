@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from voice_mcp.services.catalog import Catalog
+from voice_mcp.services.intents import LocalIntents
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.orchestrator.deps import ServiceDirectory
 from voice_mcp.services.risk import assess
@@ -30,10 +31,13 @@ class ServiceView(BaseModel):
 class Capabilities:
     """Describe the catalog as one user sees it, from the warm tool cache."""
 
-    def __init__(self, catalog: Catalog, directory: ServiceDirectory, mcp: McpManager) -> None:
+    def __init__(self, catalog: Catalog, directory: ServiceDirectory, mcp: McpManager,
+                 intents: LocalIntents, *, llm_configured: bool) -> None:
         self._catalog = catalog
         self._directory = directory
         self._mcp = mcp
+        self._intents = intents
+        self._llm_configured = llm_configured
 
     async def services(self, user_id: str) -> list[ServiceView]:
         """Each catalog service with `connected` and, when usable, its tools and risks."""
@@ -51,15 +55,15 @@ class Capabilities:
         return views
 
     async def examples(self, user_id: str) -> list[str]:
-        """Example commands for the services the user can use now."""
-        views = await self.services(user_id)
-        examples: list[str] = []
-        for view in views:
-            if not view.available:
-                continue
-            service = self._catalog.services[view.id]
-            examples.extend(service.examples or _from_tools(view))
-        return examples[:MAX_EXAMPLES]
+        """Example commands that work now: templates first, then (with an LLM) the rest."""
+        usable, _unusable = await self._directory.usable(user_id)
+        examples = self._intents.examples(usable)
+        if self._llm_configured:
+            for view in await self.services(user_id):
+                if view.available:
+                    service = self._catalog.services[view.id]
+                    examples.extend(service.examples or _from_tools(view))
+        return list(dict.fromkeys(examples))[:MAX_EXAMPLES]
 
 
 def _from_tools(view: ServiceView) -> list[str]:

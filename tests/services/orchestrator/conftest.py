@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from tests.fixtures.mcp_servers import make_catalog, notes_stdio
 from voice_mcp.services.confirmations import ConfirmationStore
 from voice_mcp.services.history import HistoryStore
+from voice_mcp.services.intents import LocalIntents
 from voice_mcp.services.llm.client import LLMClient, RoundListener
 from voice_mcp.services.llm.models import AssistantTurn, ToolCallRequest
 from voice_mcp.services.mcp.manager import McpManager
@@ -134,14 +135,15 @@ async def harness(make_settings, redis_client: aioredis.Redis):  # type: ignore[
     """Build an orchestrator over scripted LLM turns: `harness(*turns)`."""
 
     def build(*turns: AssistantTurn, mcp: FakeMcp | None = None) -> Harness:
-        settings = make_settings(confirmation_ttl_s=60)
+        # The LLM is the scripted fake; the URL only says "an LLM is configured".
+        settings = make_settings(confirmation_ttl_s=60, llm_base_url="http://127.0.0.1:9/v1")
         llm, fake_mcp, metrics = FakeLLM(*turns), mcp or FakeMcp(), Metrics()
         confirmations = ConfirmationStore(redis_client, settings.confirmation_ttl_s)
         deps = Deps(settings=settings, catalog=make_catalog(notes_stdio()),
                     mcp=cast(McpManager, fake_mcp), llm=cast(LLMClient, llm),
                     history=HistoryStore(redis_client), confirmations=confirmations,
                     directory=Directory(), transcriber=cast(Transcriber, None), metrics=metrics,
-                    offering=ToolOffering(settings.tool_budget))
+                    offering=ToolOffering(settings.tool_budget), intents=LocalIntents([]))
         return Harness(Orchestrator(deps), llm, fake_mcp, metrics, confirmations)
 
     return build

@@ -28,6 +28,7 @@ def tool_info(service_id: str, tool: types.Tool) -> ToolInfo:
         title=tool.title or (notes.title if notes else None),
         description=tool.description or "",
         input_schema=dict(tool.input_schema) if tool.input_schema else {"type": "object"},
+        output_schema=dict(tool.output_schema) if tool.output_schema else None,
         hints=hints,
     )
 

@@ -28,6 +28,7 @@ class ToolInfo(BaseModel):
     title: str | None = None
     description: str = ""
     input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    output_schema: dict[str, Any] | None = None  # set: results carry structured content
     hints: ToolHints = Field(default_factory=ToolHints)
 
     @property

@@ -8,12 +8,13 @@ from typing import Protocol
 from voice_mcp.services.catalog import Catalog
 from voice_mcp.services.confirmations import ConfirmationStore
 from voice_mcp.services.history import HistoryStore
+from voice_mcp.services.intents import LocalIntents
 from voice_mcp.services.lifecycle import Lifecycle
 from voice_mcp.services.llm.client import LLMClient
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.metrics import Metrics
+from voice_mcp.services.speech_in import SpeechToText
 from voice_mcp.services.tool_index import ToolOffering
-from voice_mcp.services.transcription import Transcriber
 from voice_mcp.settings import Settings
 
 
@@ -32,7 +33,8 @@ class Deps:
     history: HistoryStore
     confirmations: ConfirmationStore
     directory: ServiceDirectory
-    transcriber: Transcriber
+    transcriber: SpeechToText
     metrics: Metrics
     offering: ToolOffering
+    intents: LocalIntents
     lifecycle: Lifecycle = field(default_factory=Lifecycle)

@@ -14,7 +14,7 @@ from voice_mcp.services.orchestrator.execution import (
     plan_calls,
 )
 from voice_mcp.services.orchestrator.payload import ConfirmationView, Status
-from voice_mcp.services.orchestrator.resume import ResumeContext
+from voice_mcp.services.orchestrator.resume import LocalRecord, ResumeContext
 from voice_mcp.services.orchestrator.search import answer_searches, split_searches
 from voice_mcp.services.orchestrator.state import RunState
 
@@ -93,11 +93,12 @@ async def _handle_tool_calls(deps: Deps, state: RunState, turn: AssistantTurn) -
     return False
 
 
-async def hold(deps: Deps, state: RunState, held: list[PlannedCall]) -> None:
+async def hold(deps: Deps, state: RunState, held: list[PlannedCall],
+               local: LocalRecord | None = None) -> None:
     """Freeze the risky calls in a pending confirmation and stop the command there."""
     actions = frozen_actions(held)
     context = ResumeContext(messages=state.messages, query=state.query,
-                            transcript=state.transcript, rounds=state.rounds)
+                            transcript=state.transcript, rounds=state.rounds, local=local)
     pending = await deps.confirmations.create(state.command.user_id, state.command.conversation_id,
                                               actions, context.dump())
     state.outcome.confirmation = ConfirmationView.model_validate(pending.to_payload())

@@ -88,6 +88,7 @@ class Discovering(Progress):
 class Selecting(Progress):
     type: Literal[Stage.SELECTING] = Stage.SELECTING
     tools: list[str]
+    local: bool | None = None  # true: a sentence template chose, not the LLM
 
 
 class ConfirmationRequired(Progress):

@@ -23,6 +23,7 @@ from voice_mcp.services.orchestrator.events import (
 )
 from voice_mcp.services.orchestrator.execution import execute, resolve_actions
 from voice_mcp.services.orchestrator.intake import analyze, discover, transcribe
+from voice_mcp.services.orchestrator.local import answer_locally, finish, no_llm
 from voice_mcp.services.orchestrator.payload import ErrorView, Status
 from voice_mcp.services.orchestrator.resume import ResumeContext
 from voice_mcp.services.orchestrator.state import Command, RunState
@@ -70,8 +71,22 @@ class Orchestrator:
             state.emit(Analyzing(message=ANALYZING))
         history = await deps.history.turns(state.command.user_id, state.command.conversation_id)
         await analyze(deps, state, history)
+        mode = deps.settings.local_intents
+        if mode == "prefer" and await answer_locally(deps, state):
+            return
+        if not deps.settings.llm_configured:
+            if mode == "fallback" and await answer_locally(deps, state):
+                return
+            usable, _unusable = await deps.directory.usable(state.command.user_id)
+            raise no_llm(deps, state, usable)
         await discover(deps, state)
-        await converse(deps, state)
+        try:
+            await converse(deps, state)
+        except AppError as err:
+            # `fallback`: templates answer when the LLM fails before anything ran.
+            if not (mode == "fallback" and err.code.startswith("llm_") and not state.results
+                    and await answer_locally(deps, state)):
+                raise
 
     async def _resume(self, state: RunState, context: ResumeContext,
                       actions: list[PendingAction], approved: bool) -> None:
@@ -86,7 +101,12 @@ class Orchestrator:
         # The tools as they are now (warm cache, no event: the stream begins with the approved
         # actions); the actions run exactly as frozen, then the LLM finishes the command.
         await discover(self.deps, state, announce=False)
-        await execute(self.deps, state, resolve_actions(self.deps, state, actions))
+        planned = resolve_actions(self.deps, state, actions)
+        await execute(self.deps, state, planned)
+        if context.local is not None:  # a template held it: its response answers, no LLM
+            state.processed_locally = True
+            finish(self.deps, state, context.local.match(), planned[-1].tool)
+            return
         await converse(self.deps, state)
 
     async def _stream(self, command: Command, body: Body,

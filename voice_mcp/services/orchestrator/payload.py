@@ -82,6 +82,7 @@ class DonePayload(_Camel):
     clarification: ClarificationView | None = None
     error: ErrorView | None = None
     unavailable: dict[str, str] = Field(default_factory=dict)
+    processed_locally: bool = False
     continue_conversation: bool = False
     total_execution_time: int
     timings: dict[str, int] = Field(default_factory=dict)

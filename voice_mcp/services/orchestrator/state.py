@@ -70,6 +70,8 @@ class RunState:
     unavailable: dict[str, str] = field(default_factory=dict)
     results: list[ToolCallResult] = field(default_factory=list)
     rounds: int = 0
+    processed_locally: bool = False  # a sentence template chose the tool
+    local_problem: str | None = None  # a template matched but its arguments did not check
     outcome: Outcome = field(default_factory=Outcome)
     timings: dict[str, float] = field(default_factory=dict)
     details: dict[str, float] = field(default_factory=dict)
@@ -138,6 +140,7 @@ class RunState:
             clarification=clarification,
             error=outcome.error,
             unavailable=self.unavailable,
+            processed_locally=self.processed_locally,
             continue_conversation=self.continue_conversation(),
             total_execution_time=round((time.perf_counter() - self.started) * 1000),
             timings=self.timing_view(),

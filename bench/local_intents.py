@@ -1,0 +1,147 @@
+"""Benchmark of local commands: offline speech accuracy and speed, and the local path's cost.
+
+`python -m bench.local_intents [--spoken N]`:
+1. speaks N template sentences with espeak-ng (several voices and speeds, places drawn from
+   the generated list), transcribes them offline, and counts those whose transcript matches
+   the same intent with the same arguments as the sentence's text; reports the real-time
+   factor (decode time / audio length);
+2. starts the real server (embedded Redis, mcp-server-time over stdio, the fake LLM in its
+   own process) and times "what time is it in Tokyo" over HTTP: total, the tool's own time,
+   the server's overhead beyond it, LLM requests made; then the same with templates off,
+   through the fake LLM (two round trips).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bench.processes import REPO_ROOT, llm_server, voice_server
+from voice_mcp.errors import TranscriptionFailed
+from voice_mcp.services.audio_format import WAV
+from voice_mcp.services.auth import issue_dev_token
+from voice_mcp.services.intents import LocalIntents
+from voice_mcp.services.intents.loader import load_file
+from voice_mcp.services.intents.startup import speech_grammar
+from voice_mcp.services.transcription_local import LocalTranscriber
+from voice_mcp.settings import Settings
+
+INTENTS = REPO_ROOT / "config" / "intents"
+VOICES = [("en-us", 140), ("en-us", 175), ("en", 160), ("en-gb-x-rp", 150), ("en-us", 190)]
+PLACES = ["Tokyo", "Paris", "London", "New York", "Berlin", "Sydney", "Chicago", "Moscow",
+          "Cairo", "Toronto", "Madrid", "Rome", "Denver", "Lima", "Dubai", "Singapore"]
+TEMPLATES = ["what time is it in {a}", "what's the time in {a}", "what is the time in {a}",
+             "what time is it", "what is {t} in {a} in {b}",
+             "convert {t} {a} time to {b} time"]
+TIMES = ["3 pm", "9 am", "noon", "7 30 pm", "10 am", "6 pm"]
+COMMAND = "what time is it in Tokyo"
+
+
+def sentences(count: int, rng: random.Random) -> list[str]:
+    """Sentences the templates accept, with places drawn from the generated list."""
+    out = []
+    for _ in range(count):
+        a, b = rng.sample(PLACES, 2)
+        out.append(rng.choice(TEMPLATES).format(a=a, b=b, t=rng.choice(TIMES)))
+    return out
+
+
+async def spoken_accuracy(count: int) -> dict[str, float]:
+    intents = LocalIntents([load_file(INTENTS / "time.yaml", "time")])
+    stt = LocalTranscriber(lambda: speech_grammar(intents), intents.knows, budget_s=20)
+    await stt.warm()
+    rng = random.Random(11)
+    right = decode_s = audio_s = 0.0
+    with tempfile.TemporaryDirectory() as scratch:
+        wav = Path(scratch) / "said.wav"
+        for index, sentence in enumerate(sentences(count, rng)):
+            voice, speed = VOICES[index % len(VOICES)]
+            await asyncio.to_thread(subprocess.run, ["espeak-ng", "-v", voice, "-s", str(speed),
+                                    "-w", str(wav), sentence], check=True, capture_output=True)
+            audio = wav.read_bytes()
+            audio_s += (len(audio) - 44) / 2 / 22050
+            started = time.perf_counter()
+            try:
+                heard = await stt.transcribe(audio, WAV)
+            except TranscriptionFailed as err:  # over its budget: a miss, and say so
+                heard = f"<{err.message}>"
+            decode_s += time.perf_counter() - started
+            want, got = intents.match(sentence, ["time"]), intents.match(heard, ["time"])
+            ok = bool(want and got and (want.intent, want.arguments) == (got.intent, got.arguments))
+            right += ok
+            print(f"  {'ok ' if ok else 'MISS'} {voice}/{speed} {sentence!r} -> {heard!r}",
+                  file=sys.stderr, flush=True)
+    return {"sentences": count, "right_share": right / count, "rtf": decode_s / audio_s}
+
+
+def catalog(workdir: Path) -> Path:
+    path = workdir / "time.toml"
+    command = json.dumps([sys.executable, "-m", "mcp_server_time", "--local-timezone", "UTC"])
+    path.write_text(f'[services.time]\ntitle = "Time"\ntransport = "stdio"\n'
+                    f"command = {command}\n")
+    return path
+
+
+async def http_command(rounds: int, local: bool) -> dict[str, float]:
+    """Time the command over HTTP against a real server; overhead = total - the tool's time."""
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = Path(scratch)
+        overrides = {"VOICE_MCP_SERVICES_FILE": str(catalog(workdir)),
+                     "VOICE_MCP_INTENTS_DIR": str(INTENTS),
+                     "VOICE_MCP_LOCAL_INTENTS": "prefer" if local else "off"}
+        async with llm_server() as llm, voice_server(llm, workdir, overrides) as server:
+            token = issue_dev_token(Settings(_env_file=None, jwt_secret=server.jwt_secret), "b")
+            headers = {"Authorization": f"Bearer {token}"}
+            totals, overheads = [], []
+            async with aiohttp.ClientSession(headers=headers) as session:
+                before = await _llm_requests(session, llm.control)
+                for i in range(rounds + 5):
+                    started = time.perf_counter()
+                    async with session.post(f"{server.url}/api/voice/llm",
+                                            json={"query": COMMAND}) as response:
+                        done = await response.json()
+                    total = (time.perf_counter() - started) * 1000
+                    assert done["status"] == "completed", done
+                    if i >= 5:  # the first ones warm the MCP session and caches
+                        totals.append(total)
+                        overheads.append(total - sum(r["durationMs"] for r in done["results"]))
+                requests = await _llm_requests(session, llm.control) - before
+    return {"p50_ms": statistics.median(totals), "p50_overhead_ms": statistics.median(overheads),
+            "llm_requests": requests, "processed_locally": done["processedLocally"]}
+
+
+async def _llm_requests(session: aiohttp.ClientSession, control: str) -> int:
+    async with session.get(f"{control}/stats") as response:
+        return int((await response.json())["chat_count"])
+
+
+async def main_async(spoken: int, rounds: int) -> None:
+    local = await http_command(rounds, local=True)
+    print(f"local text command over HTTP ({rounds} runs): {json.dumps(local)}")
+    via_llm = await http_command(rounds, local=False)
+    print(f"same command through the fake LLM: {json.dumps(via_llm)}")
+    if spoken:
+        accuracy = await spoken_accuracy(spoken)
+        print(f"offline speech, {spoken} espeak-ng sentences: {json.dumps(accuracy)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spoken", type=int, default=100, help="sentences to speak (0: none)")
+    parser.add_argument("--rounds", type=int, default=50, help="HTTP commands to time")
+    args = parser.parse_args()
+    asyncio.run(main_async(args.spoken, args.rounds))
+
+
+if __name__ == "__main__":
+    main()

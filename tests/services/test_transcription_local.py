@@ -1,0 +1,83 @@
+"""Offline speech in: pocketsphinx on real espeak-ng speech, the backend choice, PCM decoding."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.openai_server import TEST_API_KEY
+from voice_mcp.errors import TranscriptionFailed
+from voice_mcp.services.audio_format import FLAC, WAV
+from voice_mcp.services.intents import LocalIntents
+from voice_mcp.services.intents.loader import load_file
+from voice_mcp.services.intents.startup import speech_grammar
+from voice_mcp.services.pcm import RATE, to_pcm16, wav_to_pcm16
+from voice_mcp.services.speech_in import NoSpeech, stt_mode
+from voice_mcp.services.transcription_local import LocalTranscriber
+from voice_mcp.settings import Settings
+
+TIME_YAML = Path(__file__).resolve().parents[2] / "config" / "intents" / "time.yaml"
+
+
+def _espeak(tmp_path: Path, text: str, voice: str = "en-us") -> bytes:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    wav = tmp_path / "said.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True)
+    return wav.read_bytes()
+
+
+def test_the_template_grammar_loads_into_the_shipped_decoder() -> None:
+    from pocketsphinx import Decoder
+
+    intents = LocalIntents([load_file(TIME_YAML, "time")])
+    grammar = speech_grammar(intents)
+    assert grammar is not None
+    assert "<list_place>" in grammar and "<list_time>" in grammar and " tokyo " in grammar
+    decoder = Decoder(loglevel="FATAL")
+    decoder.add_jsgf_string("templates", grammar)  # raises ValueError on a bad grammar
+    decoder.activate_search("templates")
+
+
+async def test_real_speech_is_transcribed_offline(tmp_path) -> None:
+    """Runs the whole offline path on espeak-ng speech (its accuracy is measured in bench/)."""
+    intents = LocalIntents([load_file(TIME_YAML, "time")])
+    transcriber = LocalTranscriber(lambda: speech_grammar(intents), intents.knows,
+                                   budget_s=300)  # a loaded CI machine must not flake
+    heard = await transcriber.transcribe(_espeak(tmp_path, "what time is it in tokyo"), WAV)
+    assert heard and heard == heard.strip() and heard.islower()
+
+
+def test_auto_picks_local_without_a_key_or_speech_server() -> None:
+    assert stt_mode(Settings(_env_file=None)) == "local"
+    assert stt_mode(Settings(_env_file=None, openai_api_key=TEST_API_KEY)) == "openai"
+    assert stt_mode(Settings(_env_file=None, stt_base_url="http://127.0.0.1:9/v1")) == "openai"
+    assert stt_mode(Settings(_env_file=None, openai_api_key=TEST_API_KEY, stt="local")) == "local"
+
+
+async def test_off_refuses_recordings() -> None:
+    with pytest.raises(TranscriptionFailed) as caught:
+        await NoSpeech().transcribe(b"RIFF", WAV)
+    assert caught.value.code == "stt_not_configured" and caught.value.status == 503
+
+
+async def test_wav_is_read_in_process_like_the_tools_read_it(tmp_path) -> None:
+    audio = _espeak(tmp_path, "hello")  # 22050 Hz mono
+    mine = wav_to_pcm16(audio)
+    tools = await to_pcm16(audio, WAV)
+    assert abs(len(mine) - len(tools)) <= 64  # same duration at 16 kHz, 2 bytes a sample
+    assert len(mine) == pytest.approx(len(audio) * RATE / 22050, rel=0.01)
+
+
+async def test_other_containers_are_decoded_by_ffmpeg_or_sox(tmp_path, speech_samples) -> None:
+    pcm = await to_pcm16(speech_samples.read("flac"), FLAC)
+    assert len(pcm) > RATE  # over half a second of 16-bit samples
+
+
+def test_a_broken_wav_is_a_clear_error() -> None:
+    with pytest.raises(TranscriptionFailed) as caught:
+        wav_to_pcm16(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    assert caught.value.code == "bad_audio"
