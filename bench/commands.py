@@ -1,4 +1,4 @@
-"""What keeping commands resumable costs (contract section 11): Redis work per command and
+"""What keeping commands resumable costs (docs/resume.md): Redis work per command and
 the first event's delay, measured on the command registry itself against a real redis-server.
 
     python -m bench.commands [--commands 300]

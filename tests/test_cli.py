@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.cluster import wait_ready
 from voice_mcp.services.store import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,17 +73,6 @@ def test_serve_without_redis_server_says_what_to_do(tmp_path: Path) -> None:
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
-async def _wait_ready(session: aiohttp.ClientSession, base: str) -> None:
-    """Poll /readyz until the served app answers 200 (the caller bounds the wait)."""
-    while True:
-        try:
-            async with session.get(f"{base}/readyz") as resp:
-                if resp.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.1)
-
 
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
@@ -106,7 +96,7 @@ async def test_serve_embedded_redis_ready_then_clean_exit(sig: signal.Signals) -
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session, asyncio.timeout(30):
-            await _wait_ready(session, base)
+            await wait_ready(session, base)
             async with session.get(f"{base}/healthz") as resp:
                 assert resp.status == 200
         redis_children = [c for c in _children(proc.pid)
@@ -145,7 +135,7 @@ async def test_served_app_cancels_the_llm_call_when_the_client_leaves(openai_ser
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session, asyncio.timeout(30):
-            await _wait_ready(session, base)
+            await wait_ready(session, base)
             resp = await session.post(f"{base}/api/voice/llm/stream", json={"query": "hi"},
                                       headers={"Authorization": f"Bearer {token}"})
             await resp.content.readuntil(b"\r\n\r\n")
@@ -199,7 +189,7 @@ async def test_serve_prints_a_console_link_that_signs_in(tmp_path: Path) -> None
         assert url.startswith(f"http://127.0.0.1:{port}/#token=")
         token = url.split("#token=", 1)[1]
         async with aiohttp.ClientSession() as session, asyncio.timeout(30):
-            await _wait_ready(session, f"http://127.0.0.1:{port}")
+            await wait_ready(session, f"http://127.0.0.1:{port}")
             async with session.get(f"http://127.0.0.1:{port}/api/voice/examples",
                                    headers={"Authorization": f"Bearer {token}"}) as resp:
                 assert resp.status == 200

@@ -16,11 +16,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.cluster import wait_ready
 from tests.conftest import JWT_SECRET
 from tests.fakes.openai_server import OpenAIServer
 from tests.redis_server import PersistentRedis
 from tests.sse import parse
-from tests.test_cli import ROOT, _alive, _children, _env, _wait_ready
+from tests.test_cli import ROOT, _alive, _children, _env
 from voice_mcp.services.store import free_port
 
 STREAM = "/api/voice/llm/stream"
@@ -110,7 +111,7 @@ async def test_sigterm_drains_a_running_command_then_exits_clean(openai_server: 
     openai_server.script(lambda _body: _gated(gate, reached, "Finished after the signal."))
     async with serve(tmp_path, openai_server) as served, aiohttp.ClientSession() as session:
         async with asyncio.timeout(60):
-            await _wait_ready(session, served.base)
+            await wait_ready(session, served.base)
             helpers = descendants(served.proc.pid)
             assert helpers, "the embedded redis-server runs below the server"
             resp = await session.post(served.base + STREAM, json={"query": "hi"},
@@ -136,7 +137,7 @@ async def test_a_command_still_running_at_the_drain_deadline_is_stopped(
     async with serve(tmp_path, openai_server, VOICE_MCP_DRAIN_S="0.5") as served, \
             aiohttp.ClientSession() as session:
         async with asyncio.timeout(60):
-            await _wait_ready(session, served.base)
+            await wait_ready(session, served.base)
             resp = await session.post(served.base + STREAM, json={"query": "hi"},
                                       headers=served.auth)
             first = await _first_event(resp)
@@ -174,7 +175,7 @@ async def test_workers_share_the_port_are_restarted_and_stop_clean(tmp_path: Pat
     async with serve(tmp_path, None, "--workers", "2", services=NOTES_STDIO) as served, \
             aiohttp.ClientSession() as session:
         async with asyncio.timeout(90):
-            await _wait_ready(session, served.base)
+            await wait_ready(session, served.base)
             while len(workers := await _worker_pids(served.proc.pid)) < 2:
                 await asyncio.sleep(0.1)
             redis = [c for c in _children(served.proc.pid) if c not in workers]
@@ -187,7 +188,7 @@ async def test_workers_share_the_port_are_restarted_and_stop_clean(tmp_path: Pat
                 if len(now) == 2 and workers[0] not in now:
                     break
                 await asyncio.sleep(0.1)
-            await _wait_ready(session, served.base)
+            await wait_ready(session, served.base)
             while len(_notes_servers(served.proc.pid)) < 2:  # one per live worker
                 await asyncio.sleep(0.1)
             while any(_alive(p) for p in orphans):  # the killed worker's child saw EOF
@@ -218,7 +219,7 @@ async def test_redis_down_at_start_up_readiness_says_so_until_it_comes(tmp_path:
             redis = PersistentRedis(tmp_path / "redis", port)
             await redis.start()
             try:
-                await _wait_ready(session, served.base)
+                await wait_ready(session, served.base)
             finally:
                 await redis.stop()
             served.proc.send_signal(signal.SIGTERM)
@@ -265,8 +266,8 @@ async def test_a_draining_instance_lets_its_command_move_to_another(
             serve(tmp_path / "b", openai_server, VOICE_MCP_REDIS_URL=redis_url) as b, \
             aiohttp.ClientSession() as session:
         async with asyncio.timeout(90):
-            await _wait_ready(session, a.base)
-            await _wait_ready(session, b.base)
+            await wait_ready(session, a.base)
+            await wait_ready(session, b.base)
             resp = await session.post(a.base + STREAM, json={"query": "hi"}, headers=a.auth)
             events = events_of(resp)
             before = [await anext(events)]

@@ -1,5 +1,5 @@
 """Commands that outlive a connection, across two real server processes on one Redis
-(contract section 11): resume elsewhere, join, cancel elsewhere, grace expiry, a dead owner,
+(docs/resume.md): resume elsewhere, join, cancel elsewhere, grace expiry, a dead owner,
 a Redis restart. The servers, Redis and the MCP server are shared by the module's tests."""
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ async def test_a_dead_owner_gives_instance_lost_to_readers_elsewhere(cluster, se
         watcher = events_of(watch)
         victim.kill()
         resp.close()
-        async with asyncio.timeout(40):  # the contract says 15 s; slack for a loaded machine
+        async with asyncio.timeout(40):  # docs/resume.md says 15 s; slack for a loaded machine
             rest = await read_until(watcher, lambda kind, _: kind == "done")
     finally:
         victim.kill()

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import ipaddress
 import logging
 import os
 import sys
@@ -80,19 +79,12 @@ DEV_LINK_TTL_S = 12 * 3600
 DEV_LINK_USER = "dev"
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def console_link(settings: Settings) -> str | None:
     """`http://HOST:PORT/#token=...` for a development user, as Jupyter prints; only on a
     loopback address with a local JWT secret (nobody else can reach it, nothing else signs)."""
-    if settings.jwt_secret is None or not _is_loopback(settings.host):
+    from voice_mcp.startup import is_loopback
+
+    if settings.jwt_secret is None or not is_loopback(settings.host):
         return None
     from voice_mcp.services.auth import issue_dev_token
 

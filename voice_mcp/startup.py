@@ -1,6 +1,6 @@
 """Start-up checks that turn a first run into a working one, or stop it in one line.
 
-Contract section 1: with no client authentication configured on a loopback address, a
+docs/api.md, Settings: with no client authentication configured on a loopback address, a
 development secret is made once and kept in the state directory, so `serve`, `token` and
 `ask` agree on it with nothing set; on any other address the server refuses to start.
 """

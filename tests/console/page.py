@@ -41,7 +41,7 @@ class ConsolePage:
         SCREENSHOTS.mkdir(exist_ok=True)
         self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
-    # -- controls by accessible name (contract section 14) --
+    # -- controls by accessible name (docs/console.md) --
 
     def button(self, name: str, within: WebElement | None = None) -> WebElement:
         """The (last) visible button with this accessible name; waits while the page renders."""

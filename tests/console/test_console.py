@@ -1,4 +1,4 @@
-"""The web console in a real headless Chromium against the real server (contract section 14).
+"""The web console in a real headless Chromium against the real server (docs/console.md).
 
 One browser for the module; each test signs in as its own user. Every flow saves a screenshot
 in tests/console/screenshots/ (git-ignored).

@@ -1,5 +1,5 @@
 """Progressive discovery end to end: real app, real MCP servers serving the test catalog's tool
-definitions, the real openai SDK against the scripted server (contract section 13)."""
+definitions, the real openai SDK against the scripted server (docs/discovery.md)."""
 
 from __future__ import annotations
 

@@ -154,4 +154,4 @@ async def test_an_error_is_said_before_the_error_event(voice_client, time_servic
     [error] = stream.errors
     assert "".join(deltas(stream)) == stream.done["response"] == error["message"]
     assert "sk-live" not in stream.raw
-    assert '\r\nevent: delta\r\ndata: {"text":' in stream.raw  # the wire form of contract 5
+    assert '\r\nevent: delta\r\ndata: {"text":' in stream.raw  # docs/api.md, Events

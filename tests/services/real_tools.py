@@ -1,5 +1,5 @@
 """Real MCP tool definitions (name, description, annotations) copied from public servers,
-with the risk level each must get (contract section 8). Data only: tests/services/test_risk.py
+with the risk level each must get (docs/api.md, Risk). Data only: tests/services/test_risk.py
 runs the table.
 
 Origins (annotations exactly as the servers declare them; `{}` means none at all):

@@ -1,4 +1,4 @@
-"""Commands by id: follow one from any instance, poll it, cancel it (contract section 11)."""
+"""Commands by id: follow one from any instance, poll it, cancel it (docs/resume.md)."""
 
 from __future__ import annotations
 

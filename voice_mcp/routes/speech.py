@@ -1,4 +1,4 @@
-"""`POST /api/voice/speech`: text in, audio out, streamed as it is made (contract section 4)."""
+"""`POST /api/voice/speech`: text in, audio out, streamed as it is made (docs/streaming.md)."""
 
 from __future__ import annotations
 

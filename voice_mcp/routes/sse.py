@@ -29,7 +29,7 @@ async def stream_events(request: web.Request, events: AsyncIterator[CommandEvent
 
     When the client goes away, aiohttp cancels this handler (handler_cancellation) or a write
     fails; either way leaving the loop closes `events`, which only stops this reader: the
-    command itself runs on, for the grace period (contract section 11).
+    command itself runs on, for the grace period (docs/resume.md).
     """
     response = EventSourceResponse(allow_all_methods=True, ping_interval=heartbeat_s)
     response.headers.update(SSE_HEADERS)

@@ -2,7 +2,7 @@
 
 A command runs as a task on the instance that received it (see `driver`); its events live in
 memory there and in a Redis Stream for everyone else (`recorder`, `remote`). Readers on the
-owning instance read memory; readers elsewhere read the stream. Contract section 11.
+owning instance read memory; readers elsewhere read the stream. See docs/resume.md.
 """
 
 from __future__ import annotations

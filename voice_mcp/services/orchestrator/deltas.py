@@ -1,4 +1,4 @@
-"""Coalesce the answer's streamed text into `delta` events (contract section 5).
+"""Coalesce the answer's streamed text into `delta` events (docs/api.md, Events).
 
 Tokens often arrive a few ms apart; one SSE event per token costs CPU and bytes for nothing a
 listener can hear. The first piece leaves at once (it starts the device's speech), then

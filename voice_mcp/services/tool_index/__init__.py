@@ -1,4 +1,6 @@
-"""Rank a user's tools for a query, so that only the relevant ones are offered (contract 13)."""
+"""Rank a user's tools for a query, so that only the relevant ones are offered.
+
+See docs/discovery.md."""
 
 from voice_mcp.services.tool_index.cache import ToolIndexCache
 from voice_mcp.services.tool_index.index import ToolIndex

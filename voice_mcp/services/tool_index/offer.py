@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from voice_mcp.services.mcp.models import ToolInfo
 
-# No `__` in it, so it can never be a `<service>__<tool>` function name (contract 9).
+# No `__` in it, so it can never be a `<service>__<tool>` function name (docs/api.md, Tools).
 SEARCH_TOOLS: Final = "search_tools"
 EXTRA_ROOM: Final = 2  # slots of the budget kept for search_tools and ask_user
 SEARCH_RESULTS: Final = 8  # tools one search adds to the next round
