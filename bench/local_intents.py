@@ -32,14 +32,13 @@ from voice_mcp.services.audio_format import WAV
 from voice_mcp.services.auth import issue_dev_token
 from voice_mcp.services.intents import LocalIntents
 from voice_mcp.services.intents.loader import load_file
+from voice_mcp.services.intents.places import speech_places
 from voice_mcp.services.intents.startup import speech_grammar
 from voice_mcp.services.transcription_local import LocalTranscriber
 from voice_mcp.settings import Settings
 
 INTENTS = REPO_ROOT / "config" / "intents"
 VOICES = [("en-us", 140), ("en-us", 175), ("en", 160), ("en-gb-x-rp", 150), ("en-us", 190)]
-PLACES = ["Tokyo", "Paris", "London", "New York", "Berlin", "Sydney", "Chicago", "Moscow",
-          "Cairo", "Toronto", "Madrid", "Rome", "Denver", "Lima", "Dubai", "Singapore"]
 TEMPLATES = ["what time is it in {a}", "what's the time in {a}", "what is the time in {a}",
              "what time is it", "what is {t} in {a} in {b}",
              "convert {t} {a} time to {b} time"]
@@ -50,8 +49,9 @@ COMMAND = "what time is it in Tokyo"
 def sentences(count: int, rng: random.Random) -> list[str]:
     """Sentences the templates accept, with places drawn from the generated list."""
     out = []
+    places = [p for p in speech_places() if p != "here"]
     for _ in range(count):
-        a, b = rng.sample(PLACES, 2)
+        a, b = rng.sample(places, 2)
         out.append(rng.choice(TEMPLATES).format(a=a, b=b, t=rng.choice(TIMES)))
     return out
 

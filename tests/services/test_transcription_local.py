@@ -16,17 +16,17 @@ from voice_mcp.services.intents.loader import load_file
 from voice_mcp.services.intents.startup import speech_grammar
 from voice_mcp.services.pcm import RATE, to_pcm16, wav_to_pcm16
 from voice_mcp.services.speech_in import NoSpeech, stt_mode
-from voice_mcp.services.transcription_local import LocalTranscriber
+from voice_mcp.services.transcription_local import MAX_SECONDS, LocalTranscriber, dither
 from voice_mcp.settings import Settings
 
 TIME_YAML = Path(__file__).resolve().parents[2] / "config" / "intents" / "time.yaml"
 
 
-def _espeak(tmp_path: Path, text: str, voice: str = "en-us") -> bytes:
+def _espeak(tmp_path: Path, text: str, voice: str = "en-us", speed: int = 140) -> bytes:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
     wav = tmp_path / "said.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), text], check=True)
     return wav.read_bytes()
 
 
@@ -42,13 +42,47 @@ def test_the_template_grammar_loads_into_the_shipped_decoder() -> None:
     decoder.activate_search("templates")
 
 
-async def test_real_speech_is_transcribed_offline(tmp_path) -> None:
-    """Runs the whole offline path on espeak-ng speech (its accuracy is measured in bench/)."""
+@pytest.mark.parametrize(("said", "zone"), [
+    ("what time is it in tokyo", "Asia/Tokyo"),
+    ("what time is it in montreal", "America/Toronto"),
+    ("what's the time in singapore", "Asia/Singapore"),
+])
+async def test_real_speech_is_heard_as_the_right_intent(tmp_path, said, zone) -> None:
+    """espeak-ng speech -> offline transcript -> the template matcher: intent and slot right."""
     intents = LocalIntents([load_file(TIME_YAML, "time")])
     transcriber = LocalTranscriber(lambda: speech_grammar(intents), intents.knows,
                                    budget_s=300)  # a loaded CI machine must not flake
-    heard = await transcriber.transcribe(_espeak(tmp_path, "what time is it in tokyo"), WAV)
-    assert heard and heard == heard.strip() and heard.islower()
+    heard = await transcriber.transcribe(_espeak(tmp_path, said), WAV)
+    match = intents.match(heard, ["time"])
+    assert match is not None, heard
+    assert match.intent == "CurrentTime" and match.arguments == {"timezone": zone}, heard
+
+
+async def test_a_recording_over_the_cap_is_refused_before_decoding() -> None:
+    silence = b"\x00\x00" * RATE * (MAX_SECONDS + 1)
+    transcriber = LocalTranscriber(lambda: None, lambda _: True)
+    with pytest.raises(TranscriptionFailed) as caught:
+        await transcriber.transcribe(_wav(silence), WAV)
+    assert caught.value.code == "audio_too_long"
+
+
+def test_dither_keeps_length_and_breaks_digital_silence() -> None:
+    pcm = b"\x00\x00" * 1000
+    out = dither(pcm)
+    assert len(out) == len(pcm) and out != pcm
+
+
+def _wav(pcm: bytes) -> bytes:
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(RATE)
+        writer.writeframes(pcm)
+    return buffer.getvalue()
 
 
 def test_auto_picks_local_without_a_key_or_speech_server() -> None:

@@ -79,6 +79,9 @@ class _Builder:
         spoken = self.entry.spoken_lists.get(name)
         if spoken is not None:
             return spoken
+        phrases = self.entry.spoken_phrases.get(name)
+        if phrases:  # a list too long to listen for names the phrases speech takes
+            return _choice(self.words(phrase) for phrase in phrases)
         slot_list = self.entry.intents.slot_lists.get(name)
         if isinstance(slot_list, TextSlotList):
             return _choice(self.expression(v.text_in) for v in slot_list.values)
@@ -107,50 +110,80 @@ def _factored(builder: _Builder, sentences: list[str]) -> list[str]:
     reference into its own copy, so this keeps the search small. It accepts a few more word
     orders than the templates; the text matcher decides afterwards.
     """
-    skeletons: dict[tuple[str, ...], list[list[str]]] = {}
+    skeletons: dict[tuple[str, ...], list[list[set[str]]]] = {}
     loose: list[str] = []
     for text in sentences:
         expression = parse_sentence(text).expression
         items = expression.items if isinstance(expression, Group) and not isinstance(
             expression, Alternative | Permutation) else [expression]
-        segments: list[str] = []
+        segments: list[set[str]] = []
         lists: list[str] = []
-        current: list[str] = []
+        current: set[str] | None = {""}
         for item in items:
             if isinstance(item, ListReference):
                 body = builder.expression(item)
                 if body is None:
                     break
-                segments.append(" ".join(current))
+                segments.append(current or set())
                 lists.append(body)
-                current = []
+                current = {""}
             elif _has_list(item):
                 body = builder.expression(expression)
                 if body:
                     loose.append(body)
                 break
             else:
-                body = builder.expression(item)
-                if body is None:
+                current = _product(current, _expand(builder, item))
+                if current is None:
                     break
-                if body:
-                    current.append(f"( {body} )")
         else:
-            segments.append(" ".join(current))
+            segments.append(current or set())
             skeletons.setdefault(tuple(lists), []).append(segments)
     out = list(loose)
     for refs, variants in skeletons.items():
         parts: list[str] = []
         for index in range(len(refs) + 1):
-            options = list(dict.fromkeys(v[index] for v in variants))
-            kept = [o for o in options if o]
+            options = set().union(*(v[index] for v in variants))
+            kept = sorted(o for o in options if o)
             if kept:
-                choice = " | ".join(f"( {o} )" for o in kept)
-                parts.append(f"[ {choice} ]" if len(kept) < len(options) else f"( {choice} )")
+                choice = " | ".join(kept)
+                parts.append(f"[ {choice} ]" if "" in options else f"( {choice} )")
             if index < len(refs):
                 parts.append(refs[index])
         out.append(" ".join(parts))
     return out
+
+
+MAX_VARIANTS = 500  # a segment with more word strings than this stays out of the grammar
+
+
+def _expand(builder: _Builder, exp: Expression) -> set[str] | None:
+    """Every word string a list-free expression can be said as (flat: no empty branches).
+
+    pocketsphinx turns nested optional groups into chains of empty transitions, which made the
+    search slow and lost the final state; flat alternatives of whole phrases do neither.
+    """
+    if isinstance(exp, TextChunk):
+        words = builder.words(exp.original_text or exp.text)
+        return None if words is None else {words}
+    if isinstance(exp, Alternative):
+        out: set[str] = {""} if exp.is_optional else set()
+        for item in exp.items:
+            out |= _expand(builder, item) or set()
+        return out or None
+    if isinstance(exp, Group):
+        result: set[str] | None = {""}
+        for item in exp.items:
+            result = _product(result, _expand(builder, item))
+        return result
+    return None
+
+
+def _product(left: set[str] | None, right: set[str] | None) -> set[str] | None:
+    if left is None or right is None:
+        return None
+    out = {" ".join(p for p in (a, b) if p) for a in left for b in right}
+    return out if len(out) <= MAX_VARIANTS else None
 
 
 def build_jsgf(entries: Iterable[ServiceIntents], known: Known) -> str | None:

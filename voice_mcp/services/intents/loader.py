@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from voice_mcp.services.intents.clock import spoken_clock_phrases, spoken_clock_rule
 from voice_mcp.services.intents.converters import CONVERTERS
 from voice_mcp.services.intents.models import IntentFile, IntentSpec
-from voice_mcp.services.intents.places import place_values
+from voice_mcp.services.intents.places import place_values, speech_places
 from voice_mcp.services.intents.respond import TemplateError, check_template
 from voice_mcp.settings import ConfigError
 
@@ -33,7 +33,7 @@ class Generated:
 
 
 GENERATORS: dict[str, Callable[[], Generated]] = {
-    "places": lambda: Generated({"values": list(place_values())}),
+    "places": lambda: Generated({"values": list(place_values())}, phrases=speech_places()),
     "clock_time": lambda: Generated({"wildcard": True}, spoken_clock_rule(),
                                     spoken_clock_phrases()),
 }

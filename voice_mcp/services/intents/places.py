@@ -92,5 +92,34 @@ def place_values() -> tuple[dict[str, Any], ...]:
     return tuple(values.values())
 
 
+# Places the offline recogniser listens for: a search over every generated place is slow and
+# confuses similar names, so speech takes the best-known ones (typed text takes them all).
+SPEECH_PLACES = (
+    "here", "new york", "los angeles", "san francisco", "seattle", "washington", "boston",
+    "miami", "atlanta", "dallas", "houston", "austin", "chicago", "denver", "phoenix",
+    "las vegas", "san diego", "anchorage", "honolulu", "toronto", "vancouver", "montreal",
+    "mexico city", "havana", "jamaica", "bogota", "lima", "santiago", "buenos aires",
+    "sao paulo", "caracas", "london", "england", "dublin", "ireland", "lisbon", "portugal",
+    "madrid", "spain", "paris", "france", "brussels", "belgium", "amsterdam", "berlin",
+    "germany", "zurich", "switzerland", "rome", "italy", "vienna", "austria", "prague",
+    "warsaw", "poland", "budapest", "hungary", "stockholm", "sweden", "oslo", "norway",
+    "copenhagen", "denmark", "helsinki", "finland", "athens", "greece", "istanbul", "turkey",
+    "moscow", "kiev", "ukraine", "cairo", "egypt", "lagos", "nigeria", "nairobi", "kenya",
+    "johannesburg", "dubai", "tehran", "iran", "jerusalem", "israel", "baghdad", "karachi",
+    "pakistan", "india", "delhi", "mumbai", "dhaka", "bangkok", "thailand", "singapore",
+    "jakarta", "manila", "hong kong", "beijing", "china", "shanghai", "taipei", "seoul",
+    "tokyo", "japan", "sydney", "melbourne", "perth", "brisbane", "auckland", "new zealand",
+    "utc", "gmt",
+)
+
+
+def speech_places() -> list[str]:
+    """SPEECH_PLACES that the generated list knows (so a heard place always matches)."""
+    known: set[str] = set()
+    for value in place_values():
+        known.update(part.strip() for part in value["in"].strip("()").split("|"))
+    return [name for name in SPEECH_PLACES if name in known]
+
+
 if __name__ == "__main__":
     print(json.dumps(list(place_values()), indent=1, ensure_ascii=False))
