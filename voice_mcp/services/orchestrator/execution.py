@@ -67,7 +67,6 @@ def result_text(result: ToolCallResult) -> str:
 def plan_calls(deps: Deps, state: RunState, calls: list[ToolCallRequest]) -> Plan:
     """Resolve and validate each call once; bad ones go straight back to the LLM as errors."""
     plan = Plan(runnable=[], held=[])
-    threshold = deps.settings.confirm_risk
     for call in calls:
         tool = state.tool_set.lookup(call.name)
         problem = None
@@ -80,14 +79,25 @@ def plan_calls(deps: Deps, state: RunState, calls: list[ToolCallRequest]) -> Pla
         if problem is not None or tool is None:
             state.messages.append(tool_message(call.id, f"Error: {problem}"))
             continue
-        service = deps.catalog.get(tool.service)
-        risk = assess(tool, service.risk if service else {})
-        planned = PlannedCall.of(call.id, tool, call.arguments, risk)
-        if needs_confirmation(risk.level, threshold):
+        planned = gated_call(deps, call.id, tool, call.arguments)
+        if needs_approval(deps, planned):
             plan.held.append(planned)
         else:
             plan.runnable.append(planned)
     return plan
+
+
+def gated_call(deps: Deps, call_id: str, tool: ToolInfo,
+               arguments: dict[str, Any]) -> PlannedCall:
+    """A resolved call with its risk: the catalog's overrides, else the tool's own evidence."""
+    service = deps.catalog.get(tool.service)
+    return PlannedCall.of(call_id, tool, arguments, assess(tool, service.risk if service else {}))
+
+
+def needs_approval(deps: Deps, call: PlannedCall) -> bool:
+    """Whether the call is held for the user (an approved action carries no risk: it runs)."""
+    return call.risk is not None and needs_confirmation(call.risk.level,
+                                                        deps.settings.confirm_risk)
 
 
 def resolve_actions(deps: Deps, state: RunState, actions: list[PendingAction]) -> list[PlannedCall]:

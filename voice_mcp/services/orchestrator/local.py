@@ -15,11 +15,10 @@ from voice_mcp.services.mcp.models import ToolInfo
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.dialogue import hold
 from voice_mcp.services.orchestrator.events import Selecting
-from voice_mcp.services.orchestrator.execution import PlannedCall, execute
+from voice_mcp.services.orchestrator.execution import execute, gated_call, needs_approval
 from voice_mcp.services.orchestrator.payload import ErrorView, Status
 from voice_mcp.services.orchestrator.resume import LocalRecord
 from voice_mcp.services.orchestrator.state import RunState
-from voice_mcp.services.risk import assess, needs_confirmation
 
 log = logging.getLogger(__name__)
 MAX_EXAMPLES_SPOKEN = 3
@@ -39,15 +38,12 @@ async def answer_locally(deps: Deps, state: RunState) -> bool:
         log.info("template matched but cannot run", extra={"service": match.service,
                                                             "intent": match.intent})
         return False
-    service = deps.catalog.get(match.service)
-    call = PlannedCall.of(f"local_{secrets.token_hex(6)}", tool, match.arguments,
-                          assess(tool, service.risk if service else {}))
+    call = gated_call(deps, f"local_{secrets.token_hex(6)}", tool, match.arguments)
     state.processed_locally = True
     state.lap("plan")
     state.emit(Selecting(message=f"Chose {call.qualified_name}", tools=[call.qualified_name],
                          local=True))
-    assert call.risk is not None
-    if needs_confirmation(call.risk.level, deps.settings.confirm_risk):
+    if needs_approval(deps, call):
         await hold(deps, state, [call], local=LocalRecord.of(match))
         return True
     await execute(deps, state, [call])
