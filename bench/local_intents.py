@@ -58,7 +58,7 @@ def sentences(count: int, rng: random.Random) -> list[str]:
 
 async def spoken_accuracy(count: int) -> dict[str, float]:
     intents = LocalIntents([load_file(INTENTS / "time.yaml", "time")])
-    stt = LocalTranscriber(lambda: speech_grammar(intents), intents.knows, budget_s=20)
+    stt = LocalTranscriber(lambda known: speech_grammar(intents, known), intents.knows, budget_s=20)
     await stt.warm()
     rng = random.Random(11)
     right = decode_s = audio_s = 0.0

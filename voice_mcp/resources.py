@@ -51,7 +51,8 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     oauth.on_disconnected = mcp.close_user_sessions
     llm = LLMClient(settings)
     intents = app[keys.INTENTS]
-    transcriber = make_speech_to_text(settings, lambda: speech_grammar(intents), intents.knows)
+    transcriber = make_speech_to_text(
+        settings, lambda known: speech_grammar(intents, known), intents.knows)
     speech = Synthesizer(settings)
     history = HistoryStore(redis)
     directory = Connections(catalog, oauth)

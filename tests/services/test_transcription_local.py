@@ -16,7 +16,12 @@ from voice_mcp.services.intents.loader import load_file
 from voice_mcp.services.intents.startup import speech_grammar
 from voice_mcp.services.pcm import RATE, to_pcm16, wav_to_pcm16
 from voice_mcp.services.speech_in import NoSpeech, stt_mode
-from voice_mcp.services.transcription_local import MAX_SECONDS, LocalTranscriber, dither
+from voice_mcp.services.transcription_local import (
+    MAX_SECONDS,
+    LocalTranscriber,
+    dither,
+    shipped_lexicon,
+)
 from voice_mcp.settings import Settings
 
 TIME_YAML = Path(__file__).resolve().parents[2] / "config" / "intents" / "time.yaml"
@@ -34,10 +39,14 @@ def test_the_template_grammar_loads_into_the_shipped_decoder() -> None:
     from pocketsphinx import Decoder
 
     intents = LocalIntents([load_file(TIME_YAML, "time")])
-    grammar = speech_grammar(intents)
+    lexicon = shipped_lexicon()
+    grammar = speech_grammar(intents, lexicon.knows)
     assert grammar is not None
     assert "<list_place>" in grammar and "<list_time>" in grammar and " tokyo " in grammar
+    assert " utc " in grammar and lexicon.added["utc"] == "Y UW T IY S IY"  # spelled
     decoder = Decoder(loglevel="FATAL")
+    for word, phones in lexicon.added.items():
+        decoder.add_word(word, phones, False)
     decoder.add_jsgf_string("templates", grammar)  # raises ValueError on a bad grammar
     decoder.activate_search("templates")
 
@@ -50,7 +59,7 @@ def test_the_template_grammar_loads_into_the_shipped_decoder() -> None:
 async def test_real_speech_is_heard_as_the_right_intent(tmp_path, said, zone) -> None:
     """espeak-ng speech -> offline transcript -> the template matcher: intent and slot right."""
     intents = LocalIntents([load_file(TIME_YAML, "time")])
-    transcriber = LocalTranscriber(lambda: speech_grammar(intents), intents.knows,
+    transcriber = LocalTranscriber(lambda known: speech_grammar(intents, known), intents.knows,
                                    budget_s=300)  # a loaded CI machine must not flake
     heard = await transcriber.transcribe(_espeak(tmp_path, said), WAV)
     match = intents.match(heard, ["time"])
@@ -58,9 +67,25 @@ async def test_real_speech_is_heard_as_the_right_intent(tmp_path, said, zone) ->
     assert match.intent == "CurrentTime" and match.arguments == {"timezone": zone}, heard
 
 
+@pytest.mark.parametrize(("said", "voice", "speed"), [
+    ("what time is it", "en-us", 175),  # was heard short of the grammar's end: "what time"
+    ("convert 3 pm tokyo time to utc time", "en-us", 140),  # "utc" is spelled, not dropped
+    ("what is 9 am in london in new york", "en-gb-x-rp", 150),
+])
+async def test_speech_gives_the_intent_and_arguments_its_text_gives(tmp_path, said, voice,
+                                                                    speed) -> None:
+    intents = LocalIntents([load_file(TIME_YAML, "time")])
+    transcriber = LocalTranscriber(lambda known: speech_grammar(intents, known), intents.knows,
+                                   budget_s=300)
+    heard = await transcriber.transcribe(_espeak(tmp_path, said, voice, speed), WAV)
+    want, got = intents.match(said, ["time"]), intents.match(heard, ["time"])
+    assert want is not None and got is not None, heard
+    assert (got.intent, got.arguments) == (want.intent, want.arguments), heard
+
+
 async def test_a_recording_over_the_cap_is_refused_before_decoding() -> None:
     silence = b"\x00\x00" * RATE * (MAX_SECONDS + 1)
-    transcriber = LocalTranscriber(lambda: None, lambda _: True)
+    transcriber = LocalTranscriber(lambda _known: None, lambda _: True)
     with pytest.raises(TranscriptionFailed) as caught:
         await transcriber.transcribe(_wav(silence), WAV)
     assert caught.value.code == "audio_too_long"

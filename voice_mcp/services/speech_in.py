@@ -39,7 +39,8 @@ def stt_mode(settings: Settings) -> str:
     return "openai" if remote else "local"
 
 
-def make_speech_to_text(settings: Settings, grammar: Callable[[], str | None],
+def make_speech_to_text(settings: Settings,
+                        grammar: Callable[[Callable[[str], bool]], str | None],
                         accept: Callable[[str], bool]) -> SpeechToText:
     """The configured recogniser; `grammar` is only built when the local one first loads."""
     mode = stt_mode(settings)

@@ -19,6 +19,7 @@ from typing import Any
 
 from voice_mcp.errors import TranscriptionFailed
 from voice_mcp.services.audio_format import AudioFormat
+from voice_mcp.services.lexicon import Lexicon
 from voice_mcp.services.pcm import RATE, to_pcm16
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ GRAMMAR = "templates"
 MAX_SECONDS = 15  # longer recordings are refused: no spoken command takes this long
 MAX_ACTIVE_HMMS = 3000  # caps the search per frame, so a large grammar cannot run away
 CHUNK_BYTES = RATE * 2 // 20  # 50 ms of audio between deadline checks
-DITHER = 4.0  # noise amplitude (of 32768) added to every sample
+DITHER = 100.0  # noise floor added to every sample (of 32768: about -50 dBFS)
+MARGIN_BYTES = RATE * 2 * 3 // 10  # 0.3 s of silence around the recording
 GRAMMAR_RTF_LIMIT = 3.0  # the grammar pass may take this many times the recording's length
 
 
@@ -37,10 +39,9 @@ def model_dir() -> Path:
     return Path(pocketsphinx.get_model_path()) / "en-us"
 
 
-def dictionary_words() -> set[str]:
-    """Every word the shipped pronunciation dictionary knows."""
-    text = (model_dir() / "cmudict-en-us.dict").read_text(encoding="utf-8")
-    return {line.split(" ", 1)[0].split("(", 1)[0] for line in text.splitlines() if line}
+def shipped_lexicon() -> Lexicon:
+    """The wheel's pronunciation dictionary, with spelled acronyms on demand."""
+    return Lexicon(model_dir() / "cmudict-en-us.dict")
 
 
 class LocalTranscriber:
@@ -48,7 +49,8 @@ class LocalTranscriber:
 
     configured = True
 
-    def __init__(self, grammar: Callable[[], str | None], accept: Callable[[str], bool],
+    def __init__(self, grammar: Callable[[Callable[[str], bool]], str | None],
+                 accept: Callable[[str], bool],
                  budget_s: float = 30.0) -> None:
         self._grammar = grammar
         self._budget_s = budget_s
@@ -68,7 +70,10 @@ class LocalTranscriber:
                           dict=str(model / "cmudict-en-us.dict"), samprate=RATE,
                           maxhmmpf=MAX_ACTIVE_HMMS, loglevel="FATAL")
         self._default_search = decoder.current_search()
-        grammar = self._grammar()
+        lexicon = shipped_lexicon()
+        grammar = self._grammar(lexicon.knows)
+        for word, phones in lexicon.added.items():
+            decoder.add_word(word, phones, False)
         if grammar:
             try:
                 decoder.add_jsgf_string(GRAMMAR, grammar)
@@ -92,7 +97,7 @@ class LocalTranscriber:
                                       "transcribed offline.", code="audio_too_long", status=413)
         await self.warm()
         async with self._lock:
-            return await asyncio.to_thread(self._decode, dither(pcm))
+            return await asyncio.to_thread(self._decode, dither(with_margins(pcm)))
 
     def _decode(self, pcm: bytes) -> str:
         """The grammar's words when the templates accept them, else open vocabulary."""
@@ -116,9 +121,17 @@ class LocalTranscriber:
         """Nothing to close: the decoder lives in memory."""
 
 
+def with_margins(pcm: bytes) -> bytes:
+    """Silence before and after: a recording cut right at the last word left the grammar
+    search short of its final state ("what time is it" heard as "what time")."""
+    margin = bytes(MARGIN_BYTES)
+    return margin + pcm + margin
+
+
 def dither(pcm: bytes) -> bytes:
-    """Add faint noise: synthetic speech has stretches of exact zeros, whose log energy breaks
-    the recogniser's features (with them it heard almost nothing of espeak-ng speech)."""
+    """Add a faint noise floor, as a microphone has: synthetic or gated speech has stretches of
+    exact zeros, whose log energy breaks the recogniser's features and its noise removal
+    (measured on espeak-ng speech: 59% of sentences right with amplitude 4, 86% with 100)."""
     samples = array.array("h", pcm[: len(pcm) // 2 * 2])
     if sys.byteorder == "big":
         samples.byteswap()
@@ -131,11 +144,12 @@ def dither(pcm: bytes) -> bytes:
 
 
 def _prime_cmn(decoder: Any, pcm: bytes) -> None:
-    """Start the cepstral mean at this recording's own: live normalisation otherwise begins
-    from the last recording's (or the model's) mean and mishears the first words."""
+    """Start the cepstral mean at this recording's own, computed over all of it (features
+    only, no search): one pass of the live estimate had not converged, and the first
+    recording a decoder heard was misheard ("what time is it in tokyo" as "four at taipei
+    is what in tokyo")."""
     decoder.start_utt()
-    for start in range(0, len(pcm), CHUNK_BYTES):
-        decoder.process_raw(pcm[start:start + CHUNK_BYTES], no_search=True, full_utt=False)
+    decoder.process_raw(pcm, no_search=True, full_utt=True)
     decoder.end_utt()
     decoder.set_cmn(decoder.get_cmn(True))
 

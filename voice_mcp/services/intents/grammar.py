@@ -6,7 +6,6 @@ many values a list has. Words the recogniser's dictionary lacks drop their alter
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Callable, Iterable
 
@@ -102,56 +101,43 @@ def _has_list(exp: Expression) -> bool:
     return isinstance(exp, Group) and any(_has_list(item) for item in exp.items)
 
 
-def _factored(builder: _Builder, sentences: list[str]) -> list[str]:
-    """Sentences with the same lists in the same order share one copy of each list.
+def _sentence_rule(builder: _Builder, text: str) -> str | None:
+    """One template sentence as a grammar alternative: its lists as rule references, the words
+    between them as flat alternatives of whole phrases.
 
-    "what time is it in {place}" and "tell me the time in {place}" become
-    "(what time is it in | tell me the time in) <place>": the recogniser expands every list
-    reference into its own copy, so this keeps the search small. It accepts a few more word
-    orders than the templates; the text matcher decides afterwards.
+    "(what is|what's) the time in {place}" becomes "(what is the time in | what's the time in)
+    <list_place>". Sentences are not merged with each other: a grammar looser than the
+    templates let "what's the time in Lima" be heard as "what's two twenty Lima".
     """
-    skeletons: dict[tuple[str, ...], list[list[set[str]]]] = {}
-    loose: list[str] = []
-    for text in sentences:
-        expression = parse_sentence(text).expression
-        items = expression.items if isinstance(expression, Group) and not isinstance(
-            expression, Alternative | Permutation) else [expression]
-        segments: list[set[str]] = []
-        lists: list[str] = []
-        current: set[str] | None = {""}
-        for item in items:
-            if isinstance(item, ListReference):
-                body = builder.expression(item)
-                if body is None:
-                    break
-                segments.append(current or set())
-                lists.append(body)
-                current = {""}
-            elif _has_list(item):
-                body = builder.expression(expression)
-                if body:
-                    loose.append(body)
-                break
-            else:
-                current = _product(current, _expand(builder, item))
-                if current is None:
-                    break
+    expression = parse_sentence(text).expression
+    items = expression.items if isinstance(expression, Group) and not isinstance(
+        expression, Alternative | Permutation) else [expression]
+    parts: list[str] = []
+    current: set[str] | None = {""}
+    for item in items:
+        if isinstance(item, ListReference):
+            body = builder.expression(item)
+            if body is None or current is None:
+                return None
+            parts += [_phrases(current), body]
+            current = {""}
+        elif _has_list(item):  # a list inside a group: the expression as it is
+            return builder.expression(expression)
         else:
-            segments.append(current or set())
-            skeletons.setdefault(tuple(lists), []).append(segments)
-    out = list(loose)
-    for refs, variants in skeletons.items():
-        parts: list[str] = []
-        for index in range(len(refs) + 1):
-            options = set().union(*(v[index] for v in variants))
-            kept = sorted(o for o in options if o)
-            if kept:
-                choice = " | ".join(kept)
-                parts.append(f"[ {choice} ]" if "" in options else f"( {choice} )")
-            if index < len(refs):
-                parts.append(refs[index])
-        out.append(" ".join(parts))
-    return out
+            current = _product(current, _expand(builder, item))
+    if current is None:
+        return None
+    parts.append(_phrases(current))
+    return " ".join(part for part in parts if part) or None
+
+
+def _phrases(options: set[str]) -> str:
+    """Alternatives of whole phrases; optional when one of them is saying nothing."""
+    kept = sorted(o for o in options if o)
+    if not kept:
+        return ""
+    choice = " | ".join(kept)
+    return f"[ {choice} ]" if "" in options else f"( {choice} )"
 
 
 MAX_VARIANTS = 500  # a segment with more word strings than this stays out of the grammar
@@ -193,66 +179,13 @@ def build_jsgf(entries: Iterable[ServiceIntents], known: Known) -> str | None:
     for entry in entries:
         builder = _Builder(entry, known)
         builder.rules = rules  # shared: two services' lists of one name must agree
-        texts = [text for intent in entry.spec.intents.values() for block in intent.data
-                 for text in block.sentences]
-        sentences += [f"( {body} )" for body in _factored(builder, texts) if body]
+        for intent in entry.spec.intents.values():
+            for block in intent.data:
+                bodies = (_sentence_rule(builder, text) for text in block.sentences)
+                sentences += [f"( {body} )" for body in bodies if body]
     if not sentences:
         return None
     lines = ["#JSGF V1.0;", "grammar commands;",
              f"public <command> = {' | '.join(dict.fromkeys(sentences))};"]
     lines += [f"<{name}> = {body};" for name, body in rules.items() if body]
     return "\n".join(lines) + "\n"
-
-
-class _Sampler(_Builder):
-    """Random sentences of the templates in dictionary words, to train a small n-gram model."""
-
-    def __init__(self, entry: ServiceIntents, known: Known, rng: random.Random) -> None:
-        super().__init__(entry, known)
-        self.rng = rng
-
-    def sample(self, exp: Expression) -> str | None:
-        if isinstance(exp, TextChunk):
-            return self.words(exp.original_text or exp.text)
-        if isinstance(exp, ListReference):
-            return self.sample_list(exp.list_name)
-        if isinstance(exp, RuleReference):
-            source = self.entry.spec.expansion_rules.get(exp.rule_name, "")
-            return self.sample(parse_sentence(source).expression)
-        if isinstance(exp, Alternative):
-            options = list(exp.items) + ([TextChunk("")] if exp.is_optional else [])
-            return self.sample(self.rng.choice(options))
-        if isinstance(exp, Group):
-            parts = [self.sample(item) for item in exp.items]
-            return None if any(p is None for p in parts) else " ".join(p for p in parts if p)
-        return None
-
-    def sample_list(self, name: str) -> str | None:
-        phrases = self.entry.spoken_phrases.get(name)
-        if phrases:
-            return self.words(self.rng.choice(phrases))
-        slot_list = self.entry.intents.slot_lists.get(name)
-        if isinstance(slot_list, TextSlotList) and slot_list.values:
-            return self.sample(self.rng.choice(slot_list.values).text_in)
-        if isinstance(slot_list, RangeSlotList) and slot_list.stop < 60:
-            return number_words(self.rng.randrange(slot_list.start, slot_list.stop + 1,
-                                                   slot_list.step))
-        return None
-
-
-def sample_sentences(entries: Iterable[ServiceIntents], known: Known, per_sentence: int = 40,
-                     seed: int = 11) -> list[str]:
-    """Sentences said the ways the templates allow, each template sampled `per_sentence` times."""
-    rng = random.Random(seed)
-    out: list[str] = []
-    for entry in entries:
-        sampler = _Sampler(entry, known, rng)
-        for intent in entry.spec.intents.values():
-            for block in intent.data:
-                for text in block.sentences:
-                    expression = parse_sentence(text).expression
-                    for _ in range(per_sentence):
-                        said = sampler.sample(expression)
-                        if said:
-                            out.append(said)
-    return out

@@ -6,7 +6,7 @@ import logging
 
 from voice_mcp.services.catalog import Catalog
 from voice_mcp.services.intents.checks import check_against_tools
-from voice_mcp.services.intents.grammar import build_jsgf
+from voice_mcp.services.intents.grammar import Known, build_jsgf
 from voice_mcp.services.intents.loader import load_intents
 from voice_mcp.services.intents.matcher import LocalIntents
 from voice_mcp.services.mcp.manager import McpManager
@@ -41,10 +41,8 @@ async def check_templates(intents: LocalIntents, catalog: Catalog, mcp: McpManag
         check_against_tools(entry, found.tools)
 
 
-def speech_grammar(intents: LocalIntents) -> str | None:
-    """The JSGF grammar of every template, in the shipped dictionary's words."""
-    from voice_mcp.services.transcription_local import dictionary_words
-
+def speech_grammar(intents: LocalIntents, known: Known) -> str | None:
+    """The JSGF grammar of every template, in the words the recogniser `known`s."""
     if not intents.by_service:
         return None
-    return build_jsgf(intents.by_service.values(), dictionary_words().__contains__)
+    return build_jsgf(intents.by_service.values(), known)
