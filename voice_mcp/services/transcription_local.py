@@ -7,15 +7,14 @@ templates accept, the open-vocabulary language model decodes the same audio.
 
 from __future__ import annotations
 
-import array
 import asyncio
 import logging
-import random
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from voice_mcp.errors import TranscriptionFailed
 from voice_mcp.services.audio_format import AudioFormat
@@ -98,7 +97,7 @@ class LocalTranscriber:
         """The grammar's words when the templates accept them, else open vocabulary."""
         decoder = self._decoder
         deadline = time.monotonic() + self._budget_s
-        _prime_cmn(decoder, pcm)
+        _prime_cmn(decoder, pcm, deadline)
         if self._has_grammar:
             # Bounded by the recording's length and half the budget: the open-vocabulary
             # pass must still fit.
@@ -118,25 +117,32 @@ class LocalTranscriber:
 
 def dither(pcm: bytes) -> bytes:
     """Add faint noise: synthetic speech has stretches of exact zeros, whose log energy breaks
-    the recogniser's features (with them it heard almost nothing of espeak-ng speech)."""
-    samples = array.array("h", pcm[: len(pcm) // 2 * 2])
-    if sys.byteorder == "big":
-        samples.byteswap()
-    rng = random.Random(0)
-    noisy = array.array("h", (max(-32768, min(32767, int(s + rng.gauss(0.0, DITHER))))
-                              for s in samples))
-    if sys.byteorder == "big":
-        noisy.byteswap()
-    return noisy.tobytes()
+    the recogniser's features (with them it heard almost nothing of espeak-ng speech).
+
+    Seeded, so a recording always decodes the same way; vectorised (the pure Python loop took
+    about 10 ms per second of audio, 7 times this)."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    noise = np.random.default_rng(0).normal(0.0, DITHER, samples.size)
+    noisy = np.clip(np.trunc(samples + noise), -32768, 32767)
+    return noisy.astype("<i2").tobytes()
 
 
-def _prime_cmn(decoder: Any, pcm: bytes) -> None:
+def _prime_cmn(decoder: Any, pcm: bytes, deadline: float) -> None:
     """Start the cepstral mean at this recording's own: live normalisation otherwise begins
-    from the last recording's (or the model's) mean and mishears the first words."""
+    from the last recording's (or the model's) mean and mishears the first words.
+
+    Within the decode's budget: past `deadline` the utterance is closed (the decoder stays
+    usable) and the recording fails, so no input holds the one decoder for longer."""
     decoder.start_utt()
+    late = False
     for start in range(0, len(pcm), CHUNK_BYTES):
         decoder.process_raw(pcm[start:start + CHUNK_BYTES], no_search=True, full_utt=False)
+        if time.monotonic() > deadline:
+            late = True
+            break
     decoder.end_utt()
+    if late:
+        raise TranscriptionFailed("Offline transcription took too long.", retryable=True)
     decoder.set_cmn(decoder.get_cmn(True))
 
 
