@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import commands
+from bench import commands, local_intents
 from bench.direct import direct_agent
 from bench.discovery_eval import report as discovery_report
 from bench.measure import Bench, Control, Plan
@@ -102,6 +102,9 @@ def main() -> None:
                         help="an extra server setting, e.g. VOICE_MCP_LLM_STREAM=false")
     parser.add_argument("--profile", action="store_true",
                         help="also sample the server with py-spy under load (pip install py-spy)")
+    parser.add_argument("--local-spoken", type=int, default=0, metavar="N",
+                        help="also speak N template sentences to the offline recogniser "
+                             "(bench/local_intents.py; minutes)")
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.set)
     if overrides:
@@ -111,6 +114,10 @@ def main() -> None:
     say("resumable commands: Redis cost per command, cross-instance cancel")
     found = asyncio.run(commands.measure(max(50, int(300 * args.scale))))
     report = f"{report.rstrip()}\n\n{commands.table(found)}\n"
+    rounds = max(50, int(200 * args.scale))
+    say("local commands: sentence templates over HTTP, no LLM (bench/local_intents.py)")
+    local = asyncio.run(local_intents.measure(args.local_spoken, rounds))
+    report += "\n" + local_intents.table(local, rounds)
     say("tool discovery evaluation (bench/discovery_eval.py)")
     report += "\n# Tool discovery (python -m bench.discovery_eval)\n\n" + discovery_report()
     print(report)

@@ -9,6 +9,11 @@
    own process) and times "what time is it in Tokyo" over HTTP: total, the tool's own time,
    the server's overhead beyond it, LLM requests made; then the same with templates off,
    through the fake LLM (two round trips).
+
+The tool's own time is measured two ways: `durationMs` of each result (the server's MCP
+call, whole milliseconds), and the same call made by the mcp SDK alone from this process
+(`tool_direct_p50_ms`, no rounding); `p50_beyond_direct_ms` is the total's p50 minus it.
+`python -m bench` runs the text part (`--local-spoken N` adds the spoken one).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from mcp import Client, StdioServerParameters
 
 from bench.processes import REPO_ROOT, llm_server, voice_server
 from voice_mcp.errors import TranscriptionFailed
@@ -84,12 +90,28 @@ async def spoken_accuracy(count: int) -> dict[str, float]:
     return {"sentences": count, "right_share": right / count, "rtf": decode_s / audio_s}
 
 
+TIME_SERVER = ["-m", "mcp_server_time", "--local-timezone", "UTC"]
+
+
 def catalog(workdir: Path) -> Path:
     path = workdir / "time.toml"
-    command = json.dumps([sys.executable, "-m", "mcp_server_time", "--local-timezone", "UTC"])
+    command = json.dumps([sys.executable, *TIME_SERVER])
     path.write_text(f'[services.time]\ntitle = "Time"\ntransport = "stdio"\n'
                     f"command = {command}\n")
     return path
+
+
+async def direct_tool_ms(rounds: int) -> float:
+    """The tool's own time without voice-mcp: p50 of the same call by the mcp SDK over stdio."""
+    times = []
+    async with Client(StdioServerParameters(command=sys.executable, args=TIME_SERVER)) as mcp:
+        for i in range(rounds + 5):
+            started = time.perf_counter()
+            result = await mcp.call_tool("get_current_time", {"timezone": "Asia/Tokyo"})
+            if i >= 5:  # the first ones warm the session
+                times.append((time.perf_counter() - started) * 1000)
+            assert not result.is_error, result
+    return statistics.median(times)
 
 
 async def http_command(rounds: int, local: bool) -> dict[str, float]:
@@ -125,14 +147,44 @@ async def _llm_requests(session: aiohttp.ClientSession, control: str) -> int:
         return int((await response.json())["chat_count"])
 
 
-async def main_async(spoken: int, rounds: int) -> None:
+async def measure(spoken: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Every figure of this benchmark, by part: local, via_llm, and spoken when asked."""
     local = await http_command(rounds, local=True)
-    print(f"local text command over HTTP ({rounds} runs): {json.dumps(local)}")
-    via_llm = await http_command(rounds, local=False)
-    print(f"same command through the fake LLM: {json.dumps(via_llm)}")
+    local["tool_direct_p50_ms"] = await direct_tool_ms(rounds)
+    local["p50_beyond_direct_ms"] = local["p50_ms"] - local["tool_direct_p50_ms"]
+    found = {"local": local, "via_llm": await http_command(rounds, local=False)}
     if spoken:
-        accuracy = await spoken_accuracy(spoken)
-        print(f"offline speech, {spoken} espeak-ng sentences: {json.dumps(accuracy)}")
+        found["spoken"] = await spoken_accuracy(spoken)
+    return found
+
+
+def table(found: dict[str, dict[str, float]], rounds: int) -> str:
+    """The figures as the markdown section `python -m bench` appends to its report."""
+    local, via_llm = found["local"], found["via_llm"]
+    lines = ["# Local commands (python -m bench.local_intents)", "",
+             f'"{COMMAND}" over HTTP, {rounds} sequential runs, mcp-server-time over stdio:', "",
+             "| path | p50 total ms | p50 overhead ms (total - durationMs) | LLM requests |",
+             "|---|---|---|---|",
+             f"| sentence template | {local['p50_ms']:.2f} | {local['p50_overhead_ms']:.2f} "
+             f"| {local['llm_requests']:g} |",
+             f"| fake LLM | {via_llm['p50_ms']:.2f} "
+             f"| {via_llm['p50_overhead_ms']:.2f} | {via_llm['llm_requests']:g} |", "",
+             f"The tool called by the mcp SDK alone: p50 {local['tool_direct_p50_ms']:.2f} ms; "
+             f"the template path's p50 beyond it: {local['p50_beyond_direct_ms']:.2f} ms."]
+    spoken = found.get("spoken")
+    if spoken:
+        lines += ["", f"Offline speech, {spoken['sentences']:g} espeak-ng sentences: "
+                      f"{spoken['right_share']:.0%} right (intent and arguments), "
+                      f"real-time factor {spoken['rtf']:.2f}."]
+    return "\n".join(lines) + "\n"
+
+
+async def main_async(spoken: int, rounds: int) -> None:
+    found = await measure(spoken, rounds)
+    print(f"local text command over HTTP ({rounds} runs): {json.dumps(found['local'])}")
+    print(f"same command through the fake LLM: {json.dumps(found['via_llm'])}")
+    if spoken:
+        print(f"offline speech, {spoken} espeak-ng sentences: {json.dumps(found['spoken'])}")
 
 
 def main() -> None:

@@ -3,6 +3,9 @@ the notes server over HTTP for the risk gate, the fake OpenAI server counting LL
 
 from __future__ import annotations
 
+import io
+import random
+import wave
 from pathlib import Path
 
 import pytest
@@ -13,10 +16,12 @@ from tests.fakes.openai_server import text
 from tests.fixtures.mcp_servers import make_catalog
 from tests.sse import read_stream
 from voice_mcp.app import create_app
+from voice_mcp.services.orchestrator.intake import NOT_CAUGHT
 from voice_mcp.settings import ConfigError, Settings
 
 TIME_INTENTS = Path(__file__).resolve().parents[2] / "config" / "intents"
 STREAM = "/api/voice/llm/stream"
+AUDIO = "/api/voice/audio"
 NOTES_YAML = """
 intents:
   DeleteNote:
@@ -186,3 +191,59 @@ async def test_a_template_naming_an_unknown_tool_stops_start_up(redis_url, time_
     assert str(caught.value) == (f"{tmp_path / 'time.yaml'}: intent ConvertTime: tool "
                                  "'convert_times' is not one of time's tools "
                                  "(convert_time, get_current_time)")
+
+
+def _tokyo_said(done: dict) -> str:
+    """'9:14 pm' for the Tokyo time the tool returned, as the template says it."""
+    clock = done["results"][0]["output"].split('"datetime": "')[1][11:16]
+    hour, minute = int(clock[:2]), clock[3:]
+    return f"{hour % 12 or 12}:{minute} {'am' if hour < 12 else 'pm'}"
+
+
+async def test_a_spoken_command_runs_offline_with_nothing_configured(
+        local_client, openai_server, auth_for, speech_samples) -> None:
+    """espeak-ng says it; pocketsphinx hears it; the template runs it: no LLM, no STT server."""
+    client = await local_client(no_llm=True, stt="local", stt_timeout_s=300)  # loaded CI
+    resp = await client.post(AUDIO, data=speech_samples.read("wav"),
+                             headers={**auth_for(), "Content-Type": "audio/wav"})
+    assert resp.status == 200, await resp.text()
+    done = await resp.json()
+    assert done["status"] == "completed" and done["processedLocally"] is True, done
+    assert done["transcript"] == "what time is it in tokyo"
+    [result] = done["results"]
+    assert result["tool"] == "get_current_time" and result["arguments"] == {
+        "timezone": "Asia/Tokyo"}
+    assert done["response"] == f"It's {_tokyo_said(done)} in Tokyo."
+    assert openai_server.chat_count == 0 and openai_server.transcription_count == 0
+
+
+def _white_noise_wav(seconds: int) -> bytes:
+    rng = random.Random(11)
+    frames = b"".join(int(rng.gauss(0.0, 6000.0)).to_bytes(2, "little", signed=True)
+                      for _ in range(16000 * seconds))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(16000)
+        writer.writeframes(frames)
+    return buffer.getvalue()
+
+
+async def test_noise_ends_with_a_clear_answer_not_a_hang(local_client, openai_server,
+                                                         auth_for) -> None:
+    """Ten seconds of white noise (under the 15 s cap): heard as nothing, so asked again; or
+    heard as words no template takes, so the no-LLM failure; never a 500 or a tool run."""
+    client = await local_client(no_llm=True, stt="local", stt_timeout_s=120)
+    resp = await client.post(AUDIO, data=_white_noise_wav(10),
+                             headers={**auth_for(), "Content-Type": "audio/wav"})
+    assert resp.status == 200, await resp.text()
+    done = await resp.json()
+    assert done["results"] == [] and done["processedLocally"] is False
+    if done["status"] == "clarification_needed":
+        assert done["response"] == NOT_CAUGHT
+    else:
+        assert done["status"] == "failed", done
+        assert done["error"]["code"] in ("llm_not_configured", "transcription_failed"), done
+        assert done["response"]
+    assert openai_server.chat_count == 0 and openai_server.transcription_count == 0

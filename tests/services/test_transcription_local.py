@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,8 +19,10 @@ from voice_mcp.services.intents.startup import speech_grammar
 from voice_mcp.services.pcm import RATE, to_pcm16, wav_to_pcm16
 from voice_mcp.services.speech_in import NoSpeech, stt_mode
 from voice_mcp.services.transcription_local import (
+    DITHER,
     MAX_SECONDS,
     LocalTranscriber,
+    _prime_cmn,
     dither,
     shipped_lexicon,
 )
@@ -95,6 +99,56 @@ def test_dither_keeps_length_and_breaks_digital_silence() -> None:
     pcm = b"\x00\x00" * 1000
     out = dither(pcm)
     assert len(out) == len(pcm) and out != pcm
+
+
+def test_dither_is_seeded_faint_and_clipped() -> None:
+    import numpy as np
+
+    pcm = np.array([0, 32767, -32768, 1000] * 4000, dtype="<i2").tobytes()
+    out = dither(pcm)
+    assert dither(pcm) == out  # the same recording always decodes the same way
+    before, after = (np.frombuffer(b, dtype="<i2").astype(np.int64) for b in (pcm, out))
+    assert abs(float((after - before)[::4].std()) - DITHER) < DITHER * 0.05
+    assert after[1::4].min() > 32700 and after[2::4].max() < -32700  # clipped, no wrap-around
+
+
+class CountingDecoder:
+    """A real decoder that counts the chunks each pass feeds it."""
+
+    def __init__(self, decoder: Any) -> None:
+        self.decoder = decoder
+        self.primed = self.searched = 0
+
+    def process_raw(self, data: bytes, no_search: bool, full_utt: bool) -> Any:
+        if no_search:
+            self.primed += 1
+        else:
+            self.searched += 1
+        return self.decoder.process_raw(data, no_search=no_search, full_utt=full_utt)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.decoder, name)
+
+
+def test_a_cmn_pre_pass_past_the_deadline_fails_and_leaves_the_decoder_usable() -> None:
+    from pocketsphinx import Decoder
+
+    decoder = CountingDecoder(Decoder(loglevel="FATAL"))
+    pcm = dither(b"\x00\x00" * RATE * 3)
+    with pytest.raises(TranscriptionFailed) as caught:
+        _prime_cmn(decoder, pcm, time.monotonic() - 1)
+    assert caught.value.retryable and decoder.primed == 1
+    _prime_cmn(decoder, pcm, time.monotonic() + 300)  # its utterance was closed: a new one runs
+    assert decoder.primed == 2
+
+
+async def test_a_decode_over_budget_gives_the_decoder_back_after_the_pre_pass() -> None:
+    transcriber = LocalTranscriber(lambda _known: None, lambda _: True, budget_s=0)
+    await transcriber.warm()
+    decoder = transcriber._decoder = CountingDecoder(transcriber._decoder)
+    with pytest.raises(TranscriptionFailed):
+        await transcriber.transcribe(_wav(b"\x00\x00" * RATE * 5), WAV)
+    assert (decoder.primed, decoder.searched) == (1, 0)  # the pre-pass, then no search
 
 
 def _wav(pcm: bytes) -> bytes:

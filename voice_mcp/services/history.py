@@ -14,6 +14,20 @@ MAX_TURNS = 10
 TTL_S = 24 * 3600
 RECENT_CONVERSATIONS = 20
 
+# KEYS: the conversation's list, the user's index. ARGV: the turn (JSON), turns kept, TTL s,
+# conversation id, timestamp ms, conversations kept. One command and one reply instead of a
+# MULTI/EXEC of six: the same atomic write in one round trip for about half of redis-py's CPU,
+# and it runs before every command's done event.
+APPEND_SCRIPT = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[6]) - 1)
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
 
 class Turn(BaseModel):
     """One finished command: what was asked, what happened, what was answered."""
@@ -37,6 +51,7 @@ class HistoryStore:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._append = redis.register_script(APPEND_SCRIPT)
 
     @staticmethod
     def _key(user_id: str, conversation_id: str) -> str:
@@ -48,15 +63,9 @@ class HistoryStore:
 
     async def append(self, user_id: str, conversation_id: str, turn: Turn) -> None:
         """Add a turn, keep the newest MAX_TURNS, refresh the day-long expiry."""
-        key = self._key(user_id, conversation_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, turn.model_dump_json())
-            pipe.ltrim(key, -MAX_TURNS, -1)
-            pipe.expire(key, TTL_S)
-            pipe.zadd(self._index_key(user_id), {conversation_id: turn.timestamp})
-            pipe.zremrangebyrank(self._index_key(user_id), 0, -RECENT_CONVERSATIONS - 1)
-            pipe.expire(self._index_key(user_id), TTL_S)
-            await pipe.execute()
+        await self._append(keys=[self._key(user_id, conversation_id), self._index_key(user_id)],
+                           args=[turn.model_dump_json(), MAX_TURNS, TTL_S, conversation_id,
+                                 turn.timestamp, RECENT_CONVERSATIONS])
 
     async def turns(self, user_id: str, conversation_id: str) -> list[Turn]:
         """The conversation's turns, oldest first."""

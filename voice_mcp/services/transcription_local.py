@@ -7,15 +7,14 @@ templates accept, the open-vocabulary language model decodes the same audio.
 
 from __future__ import annotations
 
-import array
 import asyncio
 import logging
-import random
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from voice_mcp.errors import TranscriptionFailed
 from voice_mcp.services.audio_format import AudioFormat
@@ -103,7 +102,7 @@ class LocalTranscriber:
         """The grammar's words when the templates accept them, else open vocabulary."""
         decoder = self._decoder
         deadline = time.monotonic() + self._budget_s
-        _prime_cmn(decoder, pcm)
+        _prime_cmn(decoder, pcm, deadline)
         if self._has_grammar:
             # Bounded by the recording's length and half the budget: the open-vocabulary
             # pass must still fit.
@@ -131,26 +130,29 @@ def with_margins(pcm: bytes) -> bytes:
 def dither(pcm: bytes) -> bytes:
     """Add a faint noise floor, as a microphone has: synthetic or gated speech has stretches of
     exact zeros, whose log energy breaks the recogniser's features and its noise removal
-    (measured on espeak-ng speech: 59% of sentences right with amplitude 4, 86% with 100)."""
-    samples = array.array("h", pcm[: len(pcm) // 2 * 2])
-    if sys.byteorder == "big":
-        samples.byteswap()
-    rng = random.Random(0)
-    noisy = array.array("h", (max(-32768, min(32767, int(s + rng.gauss(0.0, DITHER))))
-                              for s in samples))
-    if sys.byteorder == "big":
-        noisy.byteswap()
-    return noisy.tobytes()
+    (measured on espeak-ng speech: 59% of sentences right with amplitude 4, 86% with 100).
+
+    Seeded, so a recording always decodes the same way; vectorised (the pure Python loop took
+    about 10 ms per second of audio, 7 times this)."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    noise = np.random.default_rng(0).normal(0.0, DITHER, samples.size)
+    noisy = np.clip(np.trunc(samples + noise), -32768, 32767)
+    return noisy.astype("<i2").tobytes()
 
 
-def _prime_cmn(decoder: Any, pcm: bytes) -> None:
+def _prime_cmn(decoder: Any, pcm: bytes, deadline: float) -> None:
     """Start the cepstral mean at this recording's own, computed over all of it (features
     only, no search): one pass of the live estimate had not converged, and the first
     recording a decoder heard was misheard ("what time is it in tokyo" as "four at taipei
-    is what in tokyo")."""
+    is what in tokyo").
+
+    One call over at most MAX_SECONDS of audio; past `deadline` the recording fails there (the
+    utterance is closed, the decoder stays usable) rather than going on to the search."""
     decoder.start_utt()
     decoder.process_raw(pcm, no_search=True, full_utt=True)
     decoder.end_utt()
+    if time.monotonic() > deadline:
+        raise TranscriptionFailed("Offline transcription took too long.", retryable=True)
     decoder.set_cmn(decoder.get_cmn(True))
 
 

@@ -134,16 +134,19 @@ async def collect(events: AsyncIterator[Event]) -> list[Event]:
 async def harness(make_settings, redis_client: aioredis.Redis):  # type: ignore[no-untyped-def]
     """Build an orchestrator over scripted LLM turns: `harness(*turns)`."""
 
-    def build(*turns: AssistantTurn, mcp: FakeMcp | None = None) -> Harness:
+    def build(*turns: AssistantTurn, mcp: FakeMcp | None = None,
+              intents: LocalIntents | None = None, history: HistoryStore | None = None
+              ) -> Harness:
         # The LLM is the scripted fake; the URL only says "an LLM is configured".
         settings = make_settings(confirmation_ttl_s=60, llm_base_url="http://127.0.0.1:9/v1")
         llm, fake_mcp, metrics = FakeLLM(*turns), mcp or FakeMcp(), Metrics()
         confirmations = ConfirmationStore(redis_client, settings.confirmation_ttl_s)
         deps = Deps(settings=settings, catalog=make_catalog(notes_stdio()),
                     mcp=cast(McpManager, fake_mcp), llm=cast(LLMClient, llm),
-                    history=HistoryStore(redis_client), confirmations=confirmations,
+                    history=history or HistoryStore(redis_client), confirmations=confirmations,
                     directory=Directory(), transcriber=cast(Transcriber, None), metrics=metrics,
-                    offering=ToolOffering(settings.tool_budget), intents=LocalIntents([]))
+                    offering=ToolOffering(settings.tool_budget),
+                    intents=intents or LocalIntents([]))
         return Harness(Orchestrator(deps), llm, fake_mcp, metrics, confirmations)
 
     return build

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import redis.asyncio as aioredis
 
 from tests.services.orchestrator.conftest import (
     DELETE,
@@ -13,6 +16,9 @@ from tests.services.orchestrator.conftest import (
 )
 from voice_mcp.errors import ReauthRequired
 from voice_mcp.services.confirmations import PendingAction
+from voice_mcp.services.history import HistoryStore, Turn
+from voice_mcp.services.intents import LocalIntents
+from voice_mcp.services.intents.loader import load_file
 from voice_mcp.services.mcp.models import ToolCallResult
 from voice_mcp.services.mcp.session import ProgressFn
 from voice_mcp.services.orchestrator import Done, Event, Progress
@@ -150,3 +156,66 @@ def test_the_resume_context_is_versioned_and_strict() -> None:
         except ValueError:
             continue
         raise AssertionError(f"accepted {bad}")
+
+
+NOTES_YAML = """
+intents:
+  ListNotes:
+    tool: list_notes
+    data: [{sentences: ["list my notes"]}]
+    response: "{text}"
+  DeleteNote:
+    tool: delete_note
+    data: [{sentences: ["delete note {text}"]}]
+    arguments: {text: "{text}"}
+    response: "{text}"
+lists:
+  text: {wildcard: true}
+"""
+
+
+class CountingHistory(HistoryStore):
+    """The real store, counting the reads of earlier turns."""
+
+    reads = 0
+
+    async def turns(self, user_id: str, conversation_id: str) -> list[Turn]:
+        self.reads += 1
+        return await super().turns(user_id, conversation_id)
+
+
+async def _with_templates(harness, redis_client: aioredis.Redis, tmp_path: Path,  # type: ignore[no-untyped-def]
+                          *turns: Any) -> tuple[Harness, CountingHistory]:
+    (tmp_path / "notes.yaml").write_text(NOTES_YAML)
+    history = CountingHistory(redis_client)
+    await history.append("alice", "conv-1", Turn(query="what notes do I have?",
+                                                 response="Two notes.", status="completed"))
+    intents = LocalIntents([load_file(tmp_path / "notes.yaml", "notes")])
+    return harness(*turns, intents=intents, history=history), history
+
+
+async def test_a_template_answer_reads_no_earlier_turns(harness, redis_client,  # type: ignore[no-untyped-def]
+                                                        tmp_path) -> None:
+    h, history = await _with_templates(harness, redis_client, tmp_path, answer("Hello."))
+    events = await h.run("list my notes")
+    payload = done(events)
+    assert payload["processedLocally"] is True and payload["response"] == "list_notes ok"
+    assert list(payload["timings"])[:3] == ["analyze", "plan", "execute"]
+    assert history.reads == 0  # a Redis round trip the local path does not need
+    await h.run("say hello")  # the LLM reads the conversation, local turn included
+    assert history.reads == 1
+    assert "list my notes" in [m.get("content") for m in h.llm.seen[0]]
+
+
+async def test_a_held_template_match_freezes_the_whole_conversation(harness, redis_client,  # type: ignore[no-untyped-def]
+                                                                    tmp_path) -> None:
+    h, history = await _with_templates(harness, redis_client, tmp_path)
+    events = await h.run("delete note shopping")
+    assert types(events) == ["analyzing", "selecting", "confirmation_required", "delta", "done"]
+    held_event = events[2]
+    assert isinstance(held_event, ConfirmationRequired)
+    pending = await h.orchestrator.take_confirmation("alice", held_event.confirmation_id)
+    messages = ResumeContext.model_validate(pending.context).messages
+    assert [m["content"] for m in messages[1:]] == [
+        "what notes do I have?", "Two notes.", "delete note shopping"]
+    assert history.reads == 1

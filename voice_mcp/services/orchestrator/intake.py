@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from voice_mcp.errors import AppError
-from voice_mcp.services.history import Turn
 from voice_mcp.services.llm.prompts import ASK_USER_TOOL, system_message
 from voice_mcp.services.llm.tool_names import tool_set_for
 from voice_mcp.services.orchestrator.deps import Deps
@@ -44,20 +43,40 @@ async def transcribe(deps: Deps, state: RunState) -> bool:
     return True
 
 
-async def analyze(deps: Deps, state: RunState, history: list[Turn]) -> None:
-    """Build the conversation the LLM will read: instructions, recent turns, the request."""
+async def analyze(deps: Deps, state: RunState, *, recall: bool = True) -> None:
+    """Build the conversation the LLM will read: instructions, recent turns, the request.
+
+    `recall=False` leaves the earlier turns unread (a Redis round trip): a template's answer
+    needs none, and `recall` adds them once the LLM or a hold turns out to need them.
+    """
+    history = await deps.history.turns(state.command.user_id, state.command.conversation_id) \
+        if recall else []
     messages = [system_message()]
     for turn in history:
         messages.extend(turn.as_messages())
     messages.append({"role": "user", "content": state.query})
     state.messages = messages
     state.pinned.update(name for turn in history for name in turn.tools)
+    state.recalled = recall
     state.lap("analyze")
+
+
+async def recall(deps: Deps, state: RunState) -> None:
+    """Analyze again with the earlier turns, if the first analysis left them unread."""
+    if not state.recalled:
+        await analyze(deps, state)
+
+
+async def usable_services(deps: Deps, state: RunState) -> tuple[list[str], dict[str, str]]:
+    """The services the user can use now, and why the others cannot: asked once per run."""
+    if state.usable is None:
+        state.usable = await deps.directory.usable(state.command.user_id)
+    return state.usable
 
 
 async def discover(deps: Deps, state: RunState, *, announce: bool = True) -> None:
     """List the tools of every service the user can use now; a dead service is only noted."""
-    service_ids, unusable = await deps.directory.usable(state.command.user_id)
+    service_ids, unusable = await usable_services(deps, state)
     found = await deps.mcp.discover(state.command.user_id, service_ids)
     state.unavailable.update(unusable)
     state.unavailable.update(found.unavailable)

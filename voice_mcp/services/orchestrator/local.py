@@ -16,6 +16,7 @@ from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.dialogue import hold
 from voice_mcp.services.orchestrator.events import Selecting
 from voice_mcp.services.orchestrator.execution import execute, gated_call, needs_approval
+from voice_mcp.services.orchestrator.intake import recall, usable_services
 from voice_mcp.services.orchestrator.payload import ErrorView, Status
 from voice_mcp.services.orchestrator.resume import LocalRecord
 from voice_mcp.services.orchestrator.state import RunState
@@ -26,7 +27,7 @@ MAX_EXAMPLES_SPOKEN = 3
 
 async def answer_locally(deps: Deps, state: RunState) -> bool:
     """Run the command from a template when one matches and its arguments check; else False."""
-    usable, _unusable = await deps.directory.usable(state.command.user_id)
+    usable, _unusable = await usable_services(deps, state)
     match = deps.intents.match(state.query, usable)
     if match is None:
         return False
@@ -44,6 +45,7 @@ async def answer_locally(deps: Deps, state: RunState) -> bool:
     state.emit(Selecting(message=f"Chose {call.qualified_name}", tools=[call.qualified_name],
                          local=True))
     if needs_approval(deps, call):
+        await recall(deps, state)  # the held conversation is frozen whole, as the LLM's is
         await hold(deps, state, [call], local=LocalRecord.of(match))
         return True
     await execute(deps, state, [call])

@@ -22,7 +22,13 @@ from voice_mcp.services.orchestrator.events import (
     Transcribing,
 )
 from voice_mcp.services.orchestrator.execution import execute, resolve_actions
-from voice_mcp.services.orchestrator.intake import analyze, discover, transcribe
+from voice_mcp.services.orchestrator.intake import (
+    analyze,
+    discover,
+    recall,
+    transcribe,
+    usable_services,
+)
 from voice_mcp.services.orchestrator.local import answer_locally, finish, no_llm
 from voice_mcp.services.orchestrator.payload import ErrorView, Status
 from voice_mcp.services.orchestrator.resume import ResumeContext
@@ -69,16 +75,18 @@ class Orchestrator:
             if not await transcribe(deps, state):
                 return
             state.emit(Analyzing(message=ANALYZING))
-        history = await deps.history.turns(state.command.user_id, state.command.conversation_id)
-        await analyze(deps, state, history)
         mode = deps.settings.local_intents
+        # A template's answer reads no earlier turns: with templates first, the history (a
+        # Redis round trip) is read only once the LLM, or a hold, needs it.
+        await analyze(deps, state, recall=mode != "prefer")
         if mode == "prefer" and await answer_locally(deps, state):
             return
         if not deps.settings.llm_configured:
             if mode == "fallback" and await answer_locally(deps, state):
                 return
-            usable, _unusable = await deps.directory.usable(state.command.user_id)
+            usable, _unusable = await usable_services(deps, state)
             raise no_llm(deps, state, usable)
+        await recall(deps, state)
         await discover(deps, state)
         try:
             await converse(deps, state)

@@ -67,6 +67,8 @@ class RunState:
     discovered: list[ToolInfo] = field(default_factory=list)  # every usable tool, as listed
     offered: list[ToolInfo] = field(default_factory=list)  # the ones the LLM is offered
     pinned: set[str] = field(default_factory=set)  # `service.tool` always offered (history)
+    recalled: bool = False  # the earlier turns are in `messages` (see intake.analyze)
+    usable: tuple[list[str], dict[str, str]] | None = None  # usable services, once asked
     unavailable: dict[str, str] = field(default_factory=dict)
     results: list[ToolCallResult] = field(default_factory=list)
     rounds: int = 0
