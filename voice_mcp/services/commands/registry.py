@@ -129,10 +129,9 @@ class CommandRegistry:
     async def _stored(self, user_id: str, command_id: str,
                       keys: CommandKeys) -> tuple[str, dict[str, Any] | None]:
         """Status and done payload from Redis; 404 for another user's or unknown, 410 expired."""
-        user, status, done, lease = await self._read_meta(keys)
+        user, status, done, lease, tombstone = await self._read_meta(keys)
         if user is None:
-            tombstone: Any = await self.redis.get(keys.tombstone)
-            if tombstone is not None and tombstone.decode() == user_part(user_id):
+            if tombstone == user_part(user_id):
                 raise Gone("This command's events have expired.", code="command_expired")
             raise NotFound(NOT_FOUND, code="command_not_found")
         if user != user_part(user_id):
@@ -141,14 +140,17 @@ class CommandRegistry:
             # The owner died (or another reader just said so): read the end it was given.
             await self._lost(keys=[keys.meta, keys.events, keys.lease, keys.readers],
                              args=[self.events_ttl_s, MAX_EVENTS])
-            _, status, done, _ = await self._read_meta(keys)
+            _, status, done, _, _ = await self._read_meta(keys)
         return status or RUNNING, json.loads(done) if done else None
 
-    async def _read_meta(self, keys: CommandKeys) -> tuple[str | None, str | None,
-                                                            bytes | None, bool]:
-        pipe = self.redis.pipeline(transaction=False)
+    async def _read_meta(self, keys: CommandKeys) -> tuple[str | None, str | None, bytes | None,
+                                                            bool, str | None]:
+        """The record, the lease and the tombstone, read at one instant (MULTI): read one by
+        one, a first write landing in between made a just-started command look expired."""
+        pipe = self.redis.pipeline(transaction=True)
         pipe.hmget(keys.meta, "user", "status", "done")
         pipe.exists(keys.lease)
-        (user, status, done), lease = await pipe.execute()
+        pipe.get(keys.tombstone)
+        (user, status, done), lease, tombstone = await pipe.execute()
         return (user.decode() if user else None, status.decode() if status else None, done,
-                bool(lease))
+                bool(lease), tombstone.decode() if tombstone else None)
