@@ -73,6 +73,7 @@ def test_a_slot_that_does_not_convert_is_a_problem_not_a_call(time_intents) -> N
     ("3 pm", "15:00"), ("3 p.m.", "15:00"), ("9:14pm", "21:14"), ("nine thirty a m", "09:30"),
     ("half past nine in the morning", "09:30"), ("quarter to ten", "09:45"), ("15:45", "15:45"),
     ("noon", "12:00"), ("midnight", "00:00"), ("12 am", "00:00"), ("twelve p.m.", "12:00"),
+    ("7.30 pm", "19:30"), ("7 30 pm", "19:30"), ("7 3 pm", None),
     ("13 pm", None), ("25:00", None), ("nine sixty", None), ("soon", None),
 ])
 def test_clock_converter(said, clock) -> None:

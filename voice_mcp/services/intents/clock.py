@@ -8,7 +8,7 @@ from voice_mcp.services.intents.numbers import minute_words, number_words
 
 SPOKEN_STEP = 5  # the speech grammar knows times at five-minute steps, as people say them
 _WORD_NUMBERS = {number_words(n): n for n in range(60)}
-_DIGITS = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
+_DIGITS = re.compile(r"^(\d{1,2})(?:[: ](\d{2}))?$")  # "9:30", "9.30" (dots are spaces), "9 30"
 _AM = ("am", "a m", "in the morning")
 _PM = ("pm", "p m", "in the afternoon", "in the evening", "at night", "tonight")
 _NAMED = {"noon": (12, 0), "midday": (12, 0), "twelve noon": (12, 0), "midnight": (0, 0)}
