@@ -85,7 +85,7 @@ async def spoken_accuracy(count: int) -> dict[str, float]:
             want, got = intents.match(sentence, ["time"]), intents.match(heard, ["time"])
             if want is None or want.problem is not None:  # the bench's own sentence
                 raise SystemExit(f"the templates do not take {sentence!r}")
-            ok = bool(want and got and (want.intent, want.arguments) == (got.intent, got.arguments))
+            ok = got is not None and (want.intent, want.arguments) == (got.intent, got.arguments)
             right += ok
             print(f"  {'ok ' if ok else 'MISS'} {voice}/{speed} {sentence!r} -> {heard!r}",
                   file=sys.stderr, flush=True)

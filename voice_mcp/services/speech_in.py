@@ -8,7 +8,7 @@ from typing import Protocol
 from voice_mcp.errors import TranscriptionFailed
 from voice_mcp.services.audio_format import AudioFormat
 from voice_mcp.services.transcription import Transcriber
-from voice_mcp.services.transcription_local import LocalTranscriber
+from voice_mcp.services.transcription_local import GrammarSource, LocalTranscriber
 from voice_mcp.settings import Settings
 
 
@@ -39,8 +39,7 @@ def stt_mode(settings: Settings) -> str:
     return "openai" if remote else "local"
 
 
-def make_speech_to_text(settings: Settings,
-                        grammar: Callable[[Callable[[str], bool]], str | None],
+def make_speech_to_text(settings: Settings, grammar: GrammarSource,
                         accept: Callable[[str], bool]) -> SpeechToText:
     """The configured recogniser; `grammar` is only built when the local one first loads."""
     mode = stt_mode(settings)

@@ -22,6 +22,8 @@ from voice_mcp.services.lexicon import Lexicon
 from voice_mcp.services.pcm import RATE, to_pcm16
 
 log = logging.getLogger(__name__)
+# Builds the template grammar, given which words the recogniser can hear.
+GrammarSource = Callable[[Callable[[str], bool]], str | None]
 GRAMMAR = "templates"
 MAX_SECONDS = 15  # longer recordings are refused: no spoken command takes this long
 MAX_ACTIVE_HMMS = 3000  # caps the search per frame, so a large grammar cannot run away
@@ -48,8 +50,7 @@ class LocalTranscriber:
 
     configured = True
 
-    def __init__(self, grammar: Callable[[Callable[[str], bool]], str | None],
-                 accept: Callable[[str], bool],
+    def __init__(self, grammar: GrammarSource, accept: Callable[[str], bool],
                  budget_s: float = 30.0) -> None:
         self._grammar = grammar
         self._budget_s = budget_s
