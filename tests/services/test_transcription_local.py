@@ -20,6 +20,8 @@ from voice_mcp.services.pcm import RATE, to_pcm16, wav_to_pcm16
 from voice_mcp.services.speech_in import NoSpeech, stt_mode
 from voice_mcp.services.transcription_local import (
     DITHER,
+    GRAMMAR,
+    GRAMMAR_LW,
     MAX_SECONDS,
     LocalTranscriber,
     _prime_cmn,
@@ -53,6 +55,16 @@ def test_the_template_grammar_loads_into_the_shipped_decoder() -> None:
         decoder.add_word(word, phones, False)
     decoder.add_jsgf_string("templates", grammar)  # raises ValueError on a bad grammar
     decoder.activate_search("templates")
+
+
+async def test_the_recogniser_searches_the_deterministic_grammar() -> None:
+    intents = LocalIntents([load_file(TIME_YAML, "time")])
+    transcriber = LocalTranscriber(lambda known: speech_grammar(intents, known), intents.knows)
+    await transcriber.warm()
+    decoder = transcriber._grammar_decoder
+    assert decoder is not None and decoder.current_search() == GRAMMAR
+    assert decoder.get_fsg(GRAMMAR).word_id("what") >= 0
+    assert float(decoder.config["lw"]) == GRAMMAR_LW
 
 
 @pytest.mark.parametrize(("said", "zone"), [
