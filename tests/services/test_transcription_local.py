@@ -67,6 +67,26 @@ async def test_the_recogniser_searches_the_deterministic_grammar() -> None:
     assert float(decoder.config["lw"]) == GRAMMAR_LW
 
 
+async def test_a_grammar_that_cannot_be_merged_is_searched_as_written(monkeypatch) -> None:
+    import voice_mcp.services.transcription_local as local
+
+    def refuse(*_args: Any) -> int:
+        raise local.CycleError("a loop")
+
+    monkeypatch.setattr(local, "compile_grammar", refuse)
+    grammar = "#JSGF V1.0;\ngrammar t;\npublic <c> = what time is it;\n"
+    transcriber = LocalTranscriber(lambda _known: grammar, lambda _: True)
+    await transcriber.warm()
+    decoder = transcriber._grammar_decoder
+    assert decoder is not None and decoder.current_search() == GRAMMAR
+
+
+async def test_a_grammar_pocketsphinx_cannot_read_leaves_open_vocabulary() -> None:
+    transcriber = LocalTranscriber(lambda _known: "not a grammar", lambda _: True)
+    await transcriber.warm()
+    assert transcriber._grammar_decoder is None and transcriber._decoder is not None
+
+
 @pytest.mark.parametrize(("said", "zone"), [
     ("what time is it in tokyo", "Asia/Tokyo"),
     ("what time is it in montreal", "America/Toronto"),
