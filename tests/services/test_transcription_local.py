@@ -69,9 +69,10 @@ async def test_the_recogniser_searches_the_deterministic_grammar() -> None:
 
 async def test_a_grammar_that_cannot_be_merged_is_searched_as_written(monkeypatch) -> None:
     import voice_mcp.services.transcription_local as local
+    from voice_mcp.services.speech_graph import CycleError
 
     def refuse(*_args: Any) -> int:
-        raise local.CycleError("a loop")
+        raise CycleError("a loop")
 
     monkeypatch.setattr(local, "compile_grammar", refuse)
     grammar = "#JSGF V1.0;\ngrammar t;\npublic <c> = what time is it;\n"
