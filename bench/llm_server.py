@@ -40,17 +40,22 @@ from tests.fakes.openai_server import (
 
 TOOL_NAME = "notes__list_notes"
 DELETE_NAME = "notes__delete_note"
+TIME_NAME = "time__get_current_time"  # offered in bench/local_intents.py's catalog
 ANSWER = "You have two notes. Buy milk, and call the plumber."
 TRANSCRIPT = "list my notes"
 
 
 def respond(body: dict[str, Any]) -> Turn:
     """Call the one tool first (the delete tool when asked to delete, which waits for a
-    confirmation); answer once a result is in the conversation."""
+    confirmation; the time in Tokyo when the time service is what is offered); answer once a
+    result is in the conversation."""
     if tool_results(body):
         return text(ANSWER)
     if "delete" in (last_user_text(body) or ""):
         return tool_turn(call(DELETE_NAME, {"note_id": 1}))
+    offered = {tool.get("function", {}).get("name") for tool in body.get("tools") or []}
+    if TIME_NAME in offered and TOOL_NAME not in offered:
+        return tool_turn(call(TIME_NAME, {"timezone": "Asia/Tokyo"}))
     return tool_turn(call(TOOL_NAME, {}))
 
 
