@@ -60,17 +60,18 @@ def read_fsg(text: str, lw: float) -> Graph:
     return Graph(start, final, words, nulls)
 
 
-def _drop_shortcuts(graph: Graph) -> None:
-    """Remove the null arcs pocketsphinx adds as shortcuts for chains of null arcs (its
+def _without_shortcuts(nulls: dict[int, list[Arc]]) -> dict[int, list[Arc]]:
+    """The null arcs less those pocketsphinx adds as shortcuts for chains of null arcs (its
     closure): counted with the chains, they would count those sentences twice."""
     reach: dict[int, set[int]] = {}
-    for state in _reverse_topological(graph.nulls):
+    for state in _reverse_topological(nulls):
         reach[state] = set()
-        for arc in graph.nulls.get(state, []):
+        for arc in nulls.get(state, []):
             reach[state] |= {arc.target} | reach.get(arc.target, set())
-    for state, arcs in graph.nulls.items():
-        graph.nulls[state] = [arc for arc in arcs if not any(
-            arc.target in reach.get(other.target, set()) for other in arcs if other is not arc)]
+    return {state: [arc for arc in arcs if not any(
+                arc.target in reach.get(other.target, set())
+                for other in arcs if other is not arc)]
+            for state, arcs in nulls.items()}
 
 
 def _reverse_topological(arcs_by_state: dict[int, list[Arc]]) -> list[int]:
@@ -85,7 +86,7 @@ def determinize(graph: Graph) -> tuple[int, int, list[Transition]]:
     """The same sentences as a deterministic graph: (start, final, transitions).
 
     Raises CycleError for a grammar with loops (the templates never make one)."""
-    _drop_shortcuts(graph)
+    graph = Graph(graph.start, graph.final, graph.words, _without_shortcuts(graph.nulls))
     every: dict[int, list[Arc]] = defaultdict(list)
     for table in (graph.words, graph.nulls):
         for state, arcs in table.items():

@@ -74,19 +74,22 @@ class LocalTranscriber:
 
         started = time.perf_counter()
         model = model_dir()
-        common = {"hmm": str(model / "en-us"), "dict": str(model / "cmudict-en-us.dict"),
-                  "samprate": RATE, "maxhmmpf": MAX_ACTIVE_HMMS, "loglevel": "FATAL"}
-        decoder = Decoder(lm=str(model / "en-us.lm.bin"), **common)
-        self._default_search = decoder.current_search()
         lexicon = shipped_lexicon()
-        grammar = self._grammar(lexicon.knows)
-        for word, phones in lexicon.added.items():
-            decoder.add_word(word, phones, False)
-        if grammar:
-            grammar_decoder = Decoder(lm=None, lw=GRAMMAR_LW, bestpath=False, **common)
+        grammar = self._grammar(lexicon.knows)  # first: it spells the acronyms it meets
+
+        def new_decoder(**config: Any) -> Any:
+            decoder = Decoder(hmm=str(model / "en-us"), dict=str(model / "cmudict-en-us.dict"),
+                              samprate=RATE, maxhmmpf=MAX_ACTIVE_HMMS, loglevel="FATAL",
+                              **config)
             for word, phones in lexicon.added.items():
-                grammar_decoder.add_word(word, phones, False)
-            self._grammar_decoder = _with_grammar(grammar_decoder, grammar)
+                decoder.add_word(word, phones, False)
+            return decoder
+
+        decoder = new_decoder(lm=str(model / "en-us.lm.bin"))
+        self._default_search = decoder.current_search()
+        if grammar:
+            self._grammar_decoder = _with_grammar(
+                new_decoder(lm=None, lw=GRAMMAR_LW, bestpath=False), grammar)
         self._decoder = decoder
         log.info("offline speech recogniser ready in %.1f s", time.perf_counter() - started)
 
@@ -126,7 +129,7 @@ class LocalTranscriber:
         return text
 
     async def close(self) -> None:
-        """Nothing to close: the decoder lives in memory."""
+        """Nothing to close: the decoders live in memory."""
 
 
 def _with_grammar(decoder: Any, grammar: str) -> Any:
