@@ -20,7 +20,7 @@ import numpy as np
 
 from voice_mcp.errors import TranscriptionFailed
 from voice_mcp.services.audio_format import AudioFormat
-from voice_mcp.services.lexicon import Lexicon
+from voice_mcp.services.lexicon import VARIANTS, Lexicon
 from voice_mcp.services.pcm import RATE, to_pcm16
 from voice_mcp.services.speech_graph import CycleError, compile_grammar
 
@@ -49,8 +49,9 @@ def model_dir() -> Path:
 
 
 def shipped_lexicon() -> Lexicon:
-    """The wheel's pronunciation dictionary, with spelled acronyms on demand."""
-    return Lexicon(model_dir() / "cmudict-en-us.dict")
+    """The wheel's pronunciation dictionary, our place-name variants, spelled acronyms on
+    demand."""
+    return Lexicon(model_dir() / "cmudict-en-us.dict", VARIANTS)
 
 
 class LocalTranscriber:
@@ -174,8 +175,13 @@ def _prime_cmn(decoder: Any, pcm: bytes, deadline: float) -> None:
     recording a decoder heard was misheard ("what time is it in tokyo" as "four at taipei
     is what in tokyo").
 
+    The features start from the model's own state (0.1 ms): what the last recording left in
+    the mean and the noise estimate had made "convert nine a.m. ..." heard as "one a.m."
+    after another sentence; a transcript must not depend on who spoke before.
+
     One call over at most MAX_SECONDS of audio; past `deadline` the recording fails there (the
     utterance is closed, the decoder stays usable) rather than going on to the search."""
+    decoder.reinit_feat()
     decoder.start_utt()
     decoder.process_raw(pcm, no_search=True, full_utt=True)
     decoder.end_utt()
