@@ -271,9 +271,15 @@ async def test_a_redis_restart_mid_command_ends_it_cleanly(cluster, session) -> 
 
 async def command_completes(session: aiohttp.ClientSession, base: str) -> bool:
     """A command completes; a pooled connection that died with Redis may fail the first one,
-    but only with the retryable `redis_unavailable` error."""
+    but only with the retryable `redis_unavailable` error: a 503 with Retry-After when it is
+    met before the stream opens, else an `error` event (docs/resume.md, known limits)."""
     for _attempt in range(3):
         again = await session.post(f"{base}{STREAM}", json={"query": "hi"}, headers=auth())
+        if again.status == 503:
+            body = await again.json()
+            assert body["error"]["code"] == "redis_unavailable", body
+            assert again.headers["Retry-After"] == "5"
+            continue
         after = await read_until(events_of(again), lambda kind, _: kind == "done")
         if after[-1][2]["status"] == "completed":
             return True
