@@ -41,6 +41,20 @@ def _espeak(tmp_path: Path, text: str, voice: str = "en-us", speed: int = 140) -
     return wav.read_bytes()
 
 
+def _time_transcriber() -> tuple[LocalIntents, LocalTranscriber]:
+    """The time templates and a recogniser for them, with a budget a loaded CI machine meets."""
+    intents = LocalIntents([load_file(TIME_YAML, "time")])
+    return intents, LocalTranscriber(lambda known: speech_grammar(intents, known),
+                                     intents.knows, budget_s=300)
+
+
+def _assert_same_command(intents: LocalIntents, said: str, heard: str) -> None:
+    """`heard` matches the intent and arguments the text `said` matches."""
+    want, got = intents.match(said, ["time"]), intents.match(heard, ["time"])
+    assert want is not None and got is not None, heard
+    assert (got.intent, got.arguments) == (want.intent, want.arguments), heard
+
+
 def test_the_template_grammar_loads_into_the_shipped_decoder() -> None:
     from pocketsphinx import Decoder
 
@@ -95,9 +109,7 @@ async def test_a_grammar_pocketsphinx_cannot_read_leaves_open_vocabulary() -> No
 ])
 async def test_real_speech_is_heard_as_the_right_intent(tmp_path, said, zone) -> None:
     """espeak-ng speech -> offline transcript -> the template matcher: intent and slot right."""
-    intents = LocalIntents([load_file(TIME_YAML, "time")])
-    transcriber = LocalTranscriber(lambda known: speech_grammar(intents, known), intents.knows,
-                                   budget_s=300)  # a loaded CI machine must not flake
+    intents, transcriber = _time_transcriber()
     heard = await transcriber.transcribe(_espeak(tmp_path, said), WAV)
     match = intents.match(heard, ["time"])
     assert match is not None, heard
@@ -117,19 +129,9 @@ async def test_real_speech_is_heard_as_the_right_intent(tmp_path, said, zone) ->
 ])
 async def test_speech_gives_the_intent_and_arguments_its_text_gives(tmp_path, said, voice,
                                                                     speed) -> None:
-    intents = LocalIntents([load_file(TIME_YAML, "time")])
-    transcriber = LocalTranscriber(lambda known: speech_grammar(intents, known), intents.knows,
-                                   budget_s=300)
+    intents, transcriber = _time_transcriber()
     heard = await transcriber.transcribe(_espeak(tmp_path, said, voice, speed), WAV)
-    want, got = intents.match(said, ["time"]), intents.match(heard, ["time"])
-    assert want is not None and got is not None, heard
-    assert (got.intent, got.arguments) == (want.intent, want.arguments), heard
-
-
-def _time_transcriber() -> tuple[LocalIntents, LocalTranscriber]:
-    intents = LocalIntents([load_file(TIME_YAML, "time")])
-    return intents, LocalTranscriber(lambda known: speech_grammar(intents, known),
-                                     intents.knows, budget_s=300)
+    _assert_same_command(intents, said, heard)
 
 
 async def test_a_recording_is_heard_the_same_whatever_came_before(tmp_path) -> None:
@@ -144,9 +146,7 @@ async def test_a_recording_is_heard_the_same_whatever_came_before(tmp_path) -> N
     heard = [await fresh.transcribe(recording, WAV), await used.transcribe(recording, WAV)]
     scores = [t._grammar_decoder.hyp().score for t in (fresh, used)]
     assert heard[0] == heard[1] and scores[0] == scores[1], (heard, scores)
-    want, got = intents.match(said, ["time"]), intents.match(heard[1], ["time"])
-    assert want is not None and got is not None, heard
-    assert (got.intent, got.arguments) == (want.intent, want.arguments), heard
+    _assert_same_command(intents, said, heard[1])
 
 
 async def test_a_recording_over_the_cap_is_refused_before_decoding() -> None:

@@ -125,8 +125,7 @@ class LocalTranscriber:
                 return text
         _prime_cmn(self._decoder, pcm, deadline)
         text = _run(self._decoder, self._default_search, pcm, deadline)
-        if time.monotonic() > deadline:
-            raise TranscriptionFailed("Offline transcription took too long.", retryable=True)
+        _check_deadline(deadline)
         return text
 
     async def close(self) -> None:
@@ -185,9 +184,14 @@ def _prime_cmn(decoder: Any, pcm: bytes, deadline: float) -> None:
     decoder.start_utt()
     decoder.process_raw(pcm, no_search=True, full_utt=True)
     decoder.end_utt()
+    _check_deadline(deadline)
+    decoder.set_cmn(decoder.get_cmn(True))
+
+
+def _check_deadline(deadline: float) -> None:
+    """Fail the recording (retryable) once past its transcription budget."""
     if time.monotonic() > deadline:
         raise TranscriptionFailed("Offline transcription took too long.", retryable=True)
-    decoder.set_cmn(decoder.get_cmn(True))
 
 
 def _run(decoder: Any, search: str, pcm: bytes, deadline: float) -> str:
