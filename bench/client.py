@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_mcp.sse_client import read_events
+from voice_mcp.client.sse import read_events
 
 QUERY = "list my notes"
 COMMAND_TIMEOUT_S = 90.0  # longer than the server's own 60 s budget: it must answer first

@@ -34,13 +34,13 @@ from mcp import Client, StdioServerParameters
 
 from bench.processes import REPO_ROOT, llm_server, voice_server
 from voice_mcp.errors import TranscriptionFailed
-from voice_mcp.services.audio_format import WAV
 from voice_mcp.services.auth import issue_dev_token
 from voice_mcp.services.intents import LocalIntents
 from voice_mcp.services.intents.loader import load_file
 from voice_mcp.services.intents.places import speech_places
 from voice_mcp.services.intents.startup import speech_grammar
-from voice_mcp.services.transcription_local import LocalTranscriber
+from voice_mcp.services.stt.audio_format import WAV
+from voice_mcp.services.stt.local import LocalTranscriber
 from voice_mcp.settings import Settings
 
 INTENTS = REPO_ROOT / "config" / "intents"

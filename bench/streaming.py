@@ -28,8 +28,8 @@ from bench.llm_server import ANSWER
 from bench.processes import cpu_ms, llm_server, scratch_dir, voice_server
 from bench.stats import Summary, ms
 from voice_mcp.services.auth import issue_dev_token
-from voice_mcp.services.speech import SpeechFormat
-from voice_mcp.services.speech.local import local_speech
+from voice_mcp.services.tts import SpeechFormat
+from voice_mcp.services.tts.local import local_speech
 from voice_mcp.settings import Settings
 
 FIRST_TOKEN_S, TOKENS_PER_S = 0.3, 30

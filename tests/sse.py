@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from voice_mcp.sse_client import SseComment, SseParser
+from voice_mcp.client.sse import SseComment, SseParser
 
 
 @dataclass

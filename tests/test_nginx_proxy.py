@@ -24,8 +24,8 @@ from tests.fakes.openai_server import OpenAIServer, call, pieces
 from tests.fixtures.mcp_servers import make_catalog, notes_stdio
 from tests.fixtures.openai_server import settings_for
 from tests.sse import parse
-from voice_mcp.app import create_app
 from voice_mcp.services.store import free_port
+from voice_mcp.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -20,8 +20,8 @@ from tests.cluster import wait_ready
 from tests.conftest import JWT_SECRET
 from tests.fakes.openai_server import OpenAIServer
 from tests.redis_server import PersistentRedis
+from tests.runtime.test_cli import ROOT, _alive, _children, _env
 from tests.sse import parse
-from tests.test_cli import ROOT, _alive, _children, _env
 from voice_mcp.services.store import free_port
 
 STREAM = "/api/voice/llm/stream"

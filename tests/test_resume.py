@@ -26,7 +26,7 @@ from tests.cluster import (
 )
 from tests.fakes.openai_server import call, text
 from tests.mcp_servers.runner import RunningServer
-from voice_mcp.ask import AskClient
+from voice_mcp.client.ask import AskClient
 from voice_mcp.services.auth import issue_dev_token
 from voice_mcp.settings import Settings
 

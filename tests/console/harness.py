@@ -22,10 +22,10 @@ from tests.fixtures.mcp_servers import make_catalog, notes_stdio
 from tests.fixtures.openai_server import settings_for
 from tests.oauth_server import OAuthServers, run_oauth_servers
 from tests.oauth_server.runner import base_url, listening_socket, serve_aiohttp
-from voice_mcp.app import create_app
 from voice_mcp.services.auth import issue_dev_token
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.settings import Settings
+from voice_mcp.web.app import create_app
 
 T = TypeVar("T")
 CHROMIUM = Path("/usr/bin/chromium")

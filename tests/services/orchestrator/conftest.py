@@ -26,8 +26,8 @@ from voice_mcp.services.mcp.validation import ArgumentValidator
 from voice_mcp.services.metrics import Metrics
 from voice_mcp.services.orchestrator import Command, Event, Orchestrator
 from voice_mcp.services.orchestrator.deps import Deps
+from voice_mcp.services.stt.openai import Transcriber
 from voice_mcp.services.tool_index import ToolOffering
-from voice_mcp.services.transcription import Transcriber
 
 SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
 READ = ToolInfo(service="notes", name="list_notes", description="List the notes.",

@@ -51,4 +51,4 @@ class CancelListener:
                     data = message["data"]
                     self.on_cancel(data.decode() if isinstance(data, bytes) else str(data))
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]

@@ -13,7 +13,7 @@ from voice_mcp.services.lifecycle import Lifecycle
 from voice_mcp.services.llm.client import LLMClient
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.metrics import Metrics
-from voice_mcp.services.speech_in import SpeechToText
+from voice_mcp.services.stt.choose import SpeechToText
 from voice_mcp.services.tool_index import ToolOffering
 from voice_mcp.settings import Settings
 

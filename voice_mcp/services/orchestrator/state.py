@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_mcp.services.audio_format import AudioFormat
 from voice_mcp.services.llm.tool_names import ToolSet
 from voice_mcp.services.mcp.models import ToolCallResult, ToolInfo
 from voice_mcp.services.orchestrator.deltas import DeltaCoalescer
@@ -19,6 +18,7 @@ from voice_mcp.services.orchestrator.payload import (
     ResultView,
     Status,
 )
+from voice_mcp.services.stt.audio_format import AudioFormat
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,0 @@
-"""Speech out for `POST /api/voice/speech`: an OpenAI-compatible server, or local espeak-ng."""
-
-from voice_mcp.services.speech.formats import SpeechFormat
-from voice_mcp.services.speech.service import SpeechStream, Synthesizer, tts_mode
-
-__all__ = ["SpeechFormat", "SpeechStream", "Synthesizer", "tts_mode"]
