@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench install install-dev system-deps system-deps-test clean
+.PHONY: run test test-fast lint bench install install-dev system-deps system-deps-test clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ run: $(STAMP) system-deps
 
 test: $(DEV_STAMP) system-deps-test
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The inner loop: no browser, no server-process fleets, no cluster, no conformance suite.
+FAST := not slow and not browser and not cluster and not conformance
+test-fast: $(DEV_STAMP) system-deps-test
+	$(PY) -m pytest -q -p no:cacheprovider -m "$(FAST)"
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check voice_mcp tests bench

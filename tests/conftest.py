@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -87,3 +88,19 @@ def token_for(make_settings):  # type: ignore[no-untyped-def]
 def auth_for(token_for):  # type: ignore[no-untyped-def]
     """Authorization headers for a user."""
     return lambda user="alice": {"Authorization": f"Bearer {token_for(user)}"}
+
+
+# Whole files that belong to a slower tier (docs/testing.md); single tests mark themselves.
+_TIER_BY_PATH = {"console": "browser", "test_nginx_proxy.py": "slow",
+                 "test_resume.py": "slow", "test_operations.py": "slow"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests of the slower tiers by where they live."""
+    tests_root = Path(__file__).resolve().parent
+    for item in items:
+        parts = item.path.resolve().relative_to(tests_root).parts
+        for part in parts:
+            tier = _TIER_BY_PATH.get(part)
+            if tier is not None:
+                item.add_marker(getattr(pytest.mark, tier))

@@ -15,6 +15,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voice_mcp import defaults
+
 RiskThreshold = Literal["medium", "high"]
 LocalIntentsMode = Literal["prefer", "fallback", "off"]
 SttMode = Literal["auto", "openai", "local", "off"]
@@ -134,9 +136,17 @@ class Settings(BaseSettings):
         return self.openai_api_key is not None or self.llm_base_url is not None
 
     @property
+    def catalog_file(self) -> Path:
+        """The catalog in force: the configured one, else `config/services.toml` when it
+        exists, else the default catalog that ships in the package."""
+        if "services_file" in self.model_fields_set or self.services_file.exists():
+            return self.services_file
+        return defaults.CATALOG
+
+    @property
     def intents_directory(self) -> Path:
         """Where `<service>.yaml` sentence templates are read from."""
-        return self.intents_dir or self.services_file.parent / "intents"
+        return self.intents_dir or self.catalog_file.parent / "intents"
 
     @property
     def token_keys(self) -> list[str]:

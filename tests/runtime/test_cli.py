@@ -67,7 +67,8 @@ def test_serve_with_bad_config_fails_with_one_line(tmp_path: Path, env: dict[str
 
 def test_serve_without_redis_server_says_what_to_do(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "voice_mcp", "serve"], capture_output=True,
-                         text=True, cwd=ROOT, env=_env(PATH=str(tmp_path)), timeout=60)
+                         text=True, cwd=ROOT, timeout=60,
+                         env=_env(PATH=str(tmp_path), VOICE_MCP_PORT=str(free_port())))
     assert out.returncode == 2
     assert "apt-get install redis-server" in out.stderr and "VOICE_MCP_REDIS_URL" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr

@@ -110,6 +110,18 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     return run_ask(args, settings)
 
 
+def _init(args: argparse.Namespace, _settings: Settings) -> int:
+    from pathlib import Path
+
+    from voice_mcp.runtime.init import write_config
+
+    for path in write_config(Path(args.dir)):
+        print(f"wrote {path}")
+    print("Run `voice-mcp serve` in that folder (it reads config/services.toml);"
+          " copy config/.env.example to .env to set options.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voice-mcp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--timings", action="store_true",
                      help="show where the time went (the done payload's timings)")
     ask.set_defaults(func=_ask)
+
+    init = commands.add_parser("init", help="write an editable config/ folder")
+    init.add_argument("dir", nargs="?", default=".", help="where to create config/ (default: .)")
+    init.set_defaults(func=_init)
     return parser
 
 

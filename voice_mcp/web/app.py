@@ -20,7 +20,7 @@ from voice_mcp.web.security_headers import add_security_headers
 def create_app(settings: Settings, *, catalog: Catalog | None = None) -> web.Application:
     """Build the app: shared objects, resources as cleanup contexts, middlewares, routes."""
     if catalog is None:
-        catalog = load_catalog(settings.services_file, token_keys=settings.token_keys)
+        catalog = load_catalog(settings.catalog_file, token_keys=settings.token_keys)
     app = web.Application(middlewares=[request_context, errors, authenticate],
                           client_max_size=1024 * 1024)
     app[keys.SETTINGS] = settings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,8 @@ from hassil import Intents, ListReference, RuleReference, parse_sentence
 from hassil.expression import Expression, Group
 from pydantic import ValidationError
 
+from voice_mcp.defaults import builtin_templates
+from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.intents.clock import spoken_clock_phrases, spoken_clock_rule
 from voice_mcp.services.intents.converters import CONVERTERS
 from voice_mcp.services.intents.models import IntentFile, IntentSpec
@@ -56,17 +58,22 @@ class ServiceIntents:
         return ConfigError(f"{self.path}: intent {intent}: {message}")
 
 
-def load_intents(directory: Path, services: Iterable[str]) -> list[ServiceIntents]:
-    """Every `<service>.yaml` in `directory` for a catalog service, checked and compiled."""
-    known = set(services)
+def load_intents(directory: Path, services: Mapping[str, ServiceConfig]) -> list[ServiceIntents]:
+    """Every `<service>.yaml` in `directory` for a catalog service, checked and compiled; a
+    service without a file of its own gets the built-in templates of the server it runs."""
     loaded: list[ServiceIntents] = []
-    if not directory.is_dir():
-        return loaded
-    for path in sorted(directory.glob("*.yaml")):
-        if path.stem not in known:
-            log.warning("intents file for a service not in the catalog ignored: %s", path.name)
-            continue
-        loaded.append(load_file(path, path.stem))
+    if directory.is_dir():
+        for path in sorted(directory.glob("*.yaml")):
+            if path.stem not in services:
+                log.warning("intents file for a service not in the catalog ignored: %s",
+                            path.name)
+                continue
+            loaded.append(load_file(path, path.stem))
+    own = {found.service for found in loaded}
+    for service in services.values():
+        builtin = builtin_templates(service.command)
+        if service.id not in own and builtin is not None:
+            loaded.append(load_file(builtin, service.id))
     return loaded
 
 
