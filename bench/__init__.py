@@ -1,1 +1,1 @@
-"""The benchmark suite that `make bench` runs (`python -m bench`): see README, Performance."""
+"""The benchmark suite that `make bench` runs (`python -m bench`): see docs/performance.md."""

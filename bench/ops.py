@@ -40,6 +40,7 @@ from bench.processes import (
     voice_server,
 )
 from bench.stats import percentile
+from voice_mcp.client.sse import SseEvent, SseParser
 from voice_mcp.services.auth import issue_dev_token
 from voice_mcp.settings import Settings
 
@@ -159,11 +160,7 @@ class Soak:
             text = await resp.text()
             if resp.status != 200:
                 raise RuntimeError(f"HTTP {resp.status}: {text[:200]}")
-        if path.endswith("/stream"):
-            finals = [line for line in text.splitlines() if line.startswith("data:")]
-            done = json.loads(finals[-1][5:])
-        else:
-            done = json.loads(text)
+        done = _events(text)[-1].json() if path.endswith("/stream") else json.loads(text)
         if done.get("status") not in ("completed", "confirmation_required", "cancelled"):
             raise RuntimeError(f"status {done.get('status')}: {done.get('error')}")
         return done  # type: ignore[no-any-return]
@@ -185,15 +182,13 @@ class Soak:
         async with self.session.post(self.server.url + SSE, headers=self._auth(n),
                                      json={"query": "list my notes"}) as resp:
             first = await resp.content.readuntil(b"\r\n\r\n")
-        data = json.loads(first.decode().split("data:", 1)[1].strip().splitlines()[0])
-        command_id = data["commandId"]
+        command_id = _events(first.decode())[0].json()["commandId"]
         url = f"{self.server.url}/api/voice/commands/{command_id}/events"
         async with self.session.get(url, headers={**self._auth(n), "Last-Event-ID": "1"}) as resp:
             text = await resp.text()
             if resp.status != 200:
                 raise RuntimeError(f"resume: HTTP {resp.status}: {text[:200]}")
-        finals = [line for line in text.splitlines() if line.startswith("data:")]
-        done = json.loads(finals[-1][5:])
+        done = _events(text)[-1].json()
         if done.get("status") != "completed":
             raise RuntimeError(f"resumed command ended {done.get('status')}")
 
@@ -204,6 +199,11 @@ class Soak:
             raise RuntimeError(f"no confirmation: {held.get('status')}")
         await self._post("/api/voice/confirm", n, json={
             "confirmationId": confirmation["confirmationId"], "approved": n % 16 == 3})
+
+
+def _events(body: str) -> list[SseEvent]:
+    """Every event of a whole SSE body, read by the client's parser."""
+    return [item for item in SseParser().feed(body.encode()) if isinstance(item, SseEvent)]
 
 
 async def soak(minutes: float, rate: float, every_s: float, workers: int) -> str:

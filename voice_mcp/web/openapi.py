@@ -101,6 +101,25 @@ def _schemas() -> dict[str, Any]:
 
 
 @cache
+def _service_paths() -> dict[str, Any]:
+    """Connecting and disconnecting a catalog service."""
+    return {
+        "/api/services/{id}/connect": {"post": {
+            "summary": "Start an OAuth connection", "security": BEARER,
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "authorizationUrl", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {
+                    "authorizationUrl": {"type": "string"}}}}}},
+                **_errors(401, 404, 429)}}},
+        "/api/services/{id}": {"delete": {
+            "summary": "Disconnect a service (revokes tokens)", "security": BEARER,
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"204": {"description": "disconnected"}, **_errors(401, 404)}}},
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     """Describe every route of docs/api.md ("Endpoints")."""
     text_body = {"required": True, "content": _json("CommandRequest")}
@@ -131,19 +150,7 @@ def openapi_document() -> dict[str, Any]:
         "/api/voice/examples": _get("Example commands"),
         "/api/voice/history": _get("Recent turns (?conversationId=)"),
         "/api/services": _get("Catalog services with connection state"),
-        "/api/services/{id}/connect": {"post": {
-            "summary": "Start an OAuth connection", "security": BEARER,
-            "parameters": [{"name": "id", "in": "path", "required": True,
-                            "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "authorizationUrl", "content": {
-                "application/json": {"schema": {"type": "object", "properties": {
-                    "authorizationUrl": {"type": "string"}}}}}},
-                **_errors(401, 404, 429)}}},
-        "/api/services/{id}": {"delete": {
-            "summary": "Disconnect a service (revokes tokens)", "security": BEARER,
-            "parameters": [{"name": "id", "in": "path", "required": True,
-                            "schema": {"type": "string"}}],
-            "responses": {"204": {"description": "disconnected"}, **_errors(401, 404)}}},
+        **_service_paths(),
         **_command_paths(),
         **_oauth_paths(),
     }

@@ -87,15 +87,25 @@ def determinize(graph: Graph) -> tuple[int, int, list[Transition]]:
 
     Raises CycleError for a grammar with loops (the templates never make one)."""
     graph = Graph(graph.start, graph.final, graph.words, _without_shortcuts(graph.nulls))
+    merged = _Merged(graph, _null_closures(graph))
+    return 0, len(merged.index), merged.weighted_transitions(_completions(graph))
+
+
+def _completions(graph: Graph) -> dict[int, float]:
+    """The probability of ending well from each state."""
     every: dict[int, list[Arc]] = defaultdict(list)
     for table in (graph.words, graph.nulls):
         for state, arcs in table.items():
             every[state] += arcs
-    completes: dict[int, float] = {}  # the probability of ending well from a state
+    completes: dict[int, float] = {}
     for state in _reverse_topological(every):
         completes[state] = (state == graph.final) + sum(
             arc.prob * completes[arc.target] for arc in every.get(state, []))
+    return completes
 
+
+def _null_closures(graph: Graph) -> dict[int, dict[int, float]]:
+    """For each state with null arcs: every state they reach, with its probability."""
     closures: dict[int, dict[int, float]] = {}
     for state in _reverse_topological(graph.nulls):
         closure = {state: 1.0}
@@ -103,59 +113,83 @@ def determinize(graph: Graph) -> tuple[int, int, list[Transition]]:
             for reached, prob in closures[arc.target].items():
                 closure[reached] = closure.get(reached, 0.0) + arc.prob * prob
         closures[state] = closure
+    return closures
 
-    def closure_of(state: int) -> dict[int, float]:
-        return closures.get(state, {state: 1.0})
 
-    first = frozenset(closure_of(graph.start))
-    index = {first: 0}
-    successors: dict[frozenset[int], dict[str, frozenset[int]]] = {}
-    pending = [first]
-    while pending:
-        current = pending.pop()
+class _Merged:
+    """The subset construction: sets of original states merged by shared prefixes."""
+
+    def __init__(self, graph: Graph, closures: dict[int, dict[int, float]]) -> None:
+        self.graph = graph
+        self.closures = closures
+        self.first = frozenset(self.closure_of(graph.start))
+        self.index = {self.first: 0}
+        self.successors: dict[frozenset[int], dict[str, frozenset[int]]] = {}
+        pending = [self.first]
+        while pending:
+            pending += self._expand(pending.pop())
+
+    def closure_of(self, state: int) -> dict[int, float]:
+        return self.closures.get(state, {state: 1.0})
+
+    def _expand(self, current: frozenset[int]) -> list[frozenset[int]]:
+        """Record where each word leads from `current`; the merged states seen first."""
         moves: dict[str, set[int]] = defaultdict(set)
         for state in current:
-            for arc in graph.words.get(state, []):
-                moves[str(arc.word)].update(closure_of(arc.target))
-        successors[current] = {}
+            for arc in self.graph.words.get(state, []):
+                moves[str(arc.word)].update(self.closure_of(arc.target))
+        self.successors[current] = {}
+        new = []
         for word, states in moves.items():
             following = frozenset(states)
-            if following not in index:
-                index[following] = len(index)
-                pending.append(following)
-            successors[current][word] = following
+            if following not in self.index:
+                self.index[following] = len(self.index)
+                new.append(following)
+            self.successors[current][word] = following
+        return new
 
-    sorter: TopologicalSorter[frozenset[int]] = TopologicalSorter()
-    for current, by_word in successors.items():
-        sorter.add(current)
-        for following in by_word.values():
-            sorter.add(following, current)
-    # How much of the grammar's probability reaches each (merged state, original state).
-    mass: dict[frozenset[int], dict[int, float]] = defaultdict(lambda: defaultdict(float))
-    mass[first].update(closure_of(graph.start))
-    final = len(index)
-    transitions: list[Transition] = []
-    for current in sorter.static_order():
+    def _in_order(self) -> list[frozenset[int]]:
+        sorter: TopologicalSorter[frozenset[int]] = TopologicalSorter()
+        for current, by_word in self.successors.items():
+            sorter.add(current)
+            for following in by_word.values():
+                sorter.add(following, current)
+        return list(sorter.static_order())
+
+    def weighted_transitions(self, completes: dict[int, float]) -> list[Transition]:
+        """Each arc weighted by the share of the grammar's sentences through it."""
+        # How much of the grammar's probability reaches each (merged state, original state).
+        mass: dict[frozenset[int], dict[int, float]] = defaultdict(lambda: defaultdict(float))
+        mass[self.first].update(self.closure_of(self.graph.start))
+        transitions: list[Transition] = []
+        for current in self._in_order():
+            flows = self._flows(current, mass, completes)
+            total = sum(flows.values())
+            for word, flow in flows.items():
+                if flow <= 0.0:
+                    continue
+                if word:
+                    transitions.append((self.index[current],
+                                        self.index[self.successors[current][word]],
+                                        flow / total, word))
+                else:
+                    transitions.append((self.index[current], len(self.index), flow / total))
+        return transitions
+
+    def _flows(self, current: frozenset[int], mass: dict[frozenset[int], dict[int, float]],
+               completes: dict[int, float]) -> dict[str, float]:
+        """The probability leaving `current` by each word ("" to end), passing mass on."""
         flows: dict[str, float] = defaultdict(float)
         for state, here in mass.pop(current, {}).items():
-            for arc in graph.words.get(state, []):
+            for arc in self.graph.words.get(state, []):
                 word = str(arc.word)
                 flows[word] += here * arc.prob * completes[arc.target]
-                target = mass[successors[current][word]]
-                for reached, prob in closure_of(arc.target).items():
+                target = mass[self.successors[current][word]]
+                for reached, prob in self.closure_of(arc.target).items():
                     target[reached] += here * arc.prob * prob
-            if state == graph.final:
+            if state == self.graph.final:
                 flows[""] += here
-        total = sum(flows.values())
-        for word, flow in flows.items():
-            if flow <= 0.0:
-                continue
-            if word:
-                transitions.append((index[current], index[successors[current][word]],
-                                    flow / total, word))
-            else:
-                transitions.append((index[current], final, flow / total))
-    return 0, final, transitions
+        return flows
 
 
 def compile_grammar(decoder: Any, name: str, jsgf: str) -> int:
