@@ -8,7 +8,7 @@ from typing import Literal
 import openai
 
 from voice_mcp.errors import BadRequest, ServiceUnavailable
-from voice_mcp.services.llm.client import OPENAI_BASE_URL, api_key_for
+from voice_mcp.services.providers.openai import Purpose, endpoint_for, make_client
 from voice_mcp.services.tts.formats import SpeechFormat
 from voice_mcp.services.tts.local import local_speech
 from voice_mcp.services.tts.openai import remote_speech
@@ -55,14 +55,11 @@ class Synthesizer:
         self.mode: Mode = tts_mode(settings)
         self.max_chars = settings.tts_max_chars
         self.timeout_s = settings.tts_timeout_s
-        self.model = settings.tts_model
+        self.endpoint = endpoint_for(settings, Purpose.SPEECH)
         self.voice = settings.tts_voice
         self._client: openai.AsyncOpenAI | None = None
         if self.mode == "openai":
-            self._client = openai.AsyncOpenAI(
-                base_url=settings.tts_base_url or settings.llm_base_url or OPENAI_BASE_URL,
-                api_key=api_key_for(settings), timeout=settings.tts_timeout_s,
-                max_retries=settings.llm_max_retries, http_client=openai.DefaultAioHttpClient())
+            self._client = make_client(settings, Purpose.SPEECH)
 
     def check(self, text: str) -> str:
         """The text to speak, stripped; 400 when empty or too long, 503 when speech is off."""
@@ -81,7 +78,8 @@ class Synthesizer:
         """Start synthesis and wait for its first chunk, so errors come before the audio."""
         text = self.check(text)
         if self._client is not None:
-            chunks = remote_speech(self._client, text, fmt, model=self.model, voice=self.voice)
+            chunks = remote_speech(self._client, text, fmt, endpoint=self.endpoint,
+                                   voice=self.voice)
         else:
             chunks = local_speech(text, fmt, self.timeout_s)
         try:
