@@ -53,7 +53,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     intents = app[keys.INTENTS]
     transcriber = make_speech_to_text(
         settings, lambda known: speech_grammar(intents, known), intents.knows)
-    speech = Synthesizer(settings)
+    speech = Synthesizer.from_settings(settings)
     history = HistoryStore(redis)
     directory = Connections(catalog, oauth)
     offering = offering_for(settings, catalog, redis)
