@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import commands, local_intents
+from bench import cli_startup, commands, local_intents
 from bench.direct import direct_agent
 from bench.discovery_eval import report as discovery_report
 from bench.measure import Bench, Control, Plan
@@ -95,6 +95,9 @@ def main() -> None:
 
         ops_main(sys.argv[1:])
         return
+    if sys.argv[1:2] == ["cli"]:  # client start-up only (bench/cli_startup.py)
+        cli_startup.main()
+        return
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply the number of commands (0.2 for a quick look)")
@@ -118,6 +121,8 @@ def main() -> None:
     say("local commands: sentence templates over HTTP, no LLM (bench/local_intents.py)")
     local = asyncio.run(local_intents.measure(args.local_spoken, rounds))
     report += "\n" + local_intents.table(local, rounds)
+    say("client start-up: ask and token (bench/cli_startup.py)")
+    report += "\n" + cli_startup.table(asyncio.run(cli_startup.measure()))
     say("tool discovery evaluation (bench/discovery_eval.py)")
     report += "\n# Tool discovery (python -m bench.discovery_eval)\n\n" + discovery_report()
     print(report)

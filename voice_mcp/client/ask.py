@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import json
 import mimetypes
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,6 +242,7 @@ class AskClient:
 
 
 SERVER_WAIT_S = 15.0
+COMMAND_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # the shape of the ids the server makes
 
 
 async def wait_for_server(session: aiohttp.ClientSession, base_url: str, console: Console,
@@ -266,30 +269,16 @@ async def wait_for_server(session: aiohttp.ClientSession, base_url: str, console
 
 def _command_id(data: dict[str, Any]) -> str | None:
     """The command id the first event carries, if it has the shape of one (used in a URL)."""
-    from voice_mcp.services.commands.ids import is_command_id
-
     value = data.get("commandId")
-    return value if isinstance(value, str) and is_command_id(value) else None
+    return value if isinstance(value, str) and COMMAND_ID.fullmatch(value) else None
 
 
-def _token(args: argparse.Namespace, settings: Settings) -> str:
-    if args.token:
-        return str(args.token)
-    from voice_mcp.runtime.startup import with_client_auth
-
-    settings = with_client_auth(settings)  # the development secret `serve` made, if none is set
-    if settings.jwt_secret is None:
-        raise ConfigError("set VOICE_MCP_TOKEN (or --token), or VOICE_MCP_JWT_SECRET to sign one")
-    from voice_mcp.services.auth import issue_dev_token
-
-    return issue_dev_token(settings, args.user, 600)
-
-
-async def _run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+async def _run(args: argparse.Namespace, settings: Settings, token: Callable[[], str],
+               console: Console) -> int:
     if not args.audio and not args.query.strip():
         raise ConfigError("say what to do: voice-mcp ask \"what time is it in Tokyo\"")
     audio = await asyncio.to_thread(Recording.load, Path(args.audio)) if args.audio else None
-    headers = {"Authorization": f"Bearer {_token(args, settings)}"}
+    headers = {"Authorization": f"Bearer {token()}"}
     timeout = aiohttp.ClientTimeout(total=None, sock_read=settings.heartbeat_s * 3 + 30)
     async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
         client = AskClient(session, args.url or settings.public_url, console, args.yes,
@@ -302,6 +291,6 @@ async def _run(args: argparse.Namespace, settings: Settings, console: Console) -
                               ) from None
 
 
-def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    """Entry point of `voice-mcp ask`."""
-    return asyncio.run(_run(args, settings, Console()))
+def run_ask(args: argparse.Namespace, settings: Settings, token: Callable[[], str]) -> int:
+    """Entry point of `voice-mcp ask`; `token` gives the bearer token once it is needed."""
+    return asyncio.run(_run(args, settings, token, Console()))

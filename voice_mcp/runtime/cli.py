@@ -1,24 +1,26 @@
-"""The `voice-mcp` command: serve, token and ask (docs/api.md, "Command line")."""
+"""The `voice-mcp` command: serve, token and ask (docs/api.md, "Command line").
+
+Each command imports what it needs when it runs: `ask` and `token` must start fast, so the
+server's packages (aiohttp.web, mcp, openai, the orchestrator) are never loaded for them.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import gc
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from voice_mcp.settings import ConfigError, Settings, load_settings
-
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from voice_mcp.settings import Settings
+
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     from voice_mcp.logs import configure_logging
     from voice_mcp.runtime.serve import serve
     from voice_mcp.runtime.startup import bind_listen_socket, with_client_auth
@@ -28,6 +30,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     workers = settings.workers if args.workers is None else args.workers
     if workers < 1:
+        from voice_mcp.settings import ConfigError
+
         raise ConfigError("--workers: must be at least 1")
     if workers > 1 and not args.worker:
         from voice_mcp.runtime.supervisor import supervise
@@ -45,6 +49,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _die_with_parent() -> None:
     """A worker gets SIGTERM if its supervisor dies (SIGKILL) without forwarding one."""
+    import contextlib
     import ctypes
     import signal
 
@@ -56,6 +61,9 @@ def _die_with_parent() -> None:
 
 async def _started(app: web.Application) -> None:
     """Freeze the start-up heap, start stdio servers in the background, and say we are up."""
+    import gc
+    import logging
+
     gc.collect()
     gc.freeze()
     from voice_mcp.runtime.startup import missing_parts
@@ -86,28 +94,44 @@ def console_link(settings: Settings) -> str | None:
 
     if settings.jwt_secret is None or not is_loopback(settings.host):
         return None
-    from voice_mcp.services.auth import issue_dev_token
+    from voice_mcp.services.dev_tokens import issue_dev_token
 
     token = issue_dev_token(settings, DEV_LINK_USER, DEV_LINK_TTL_S)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     return f"http://{host}:{settings.port}/#token={token}"
 
 
-def _token(args: argparse.Namespace, settings: Settings) -> int:
+NO_SECRET = "VOICE_MCP_JWT_SECRET: must be set to sign development tokens"
+
+
+def _signed(settings: Settings, user: str, ttl_s: int, no_secret: str = NO_SECRET) -> str:
+    """A development token signed with the configured or `serve`'s development secret."""
     from voice_mcp.runtime.startup import with_client_auth
-    from voice_mcp.services.auth import issue_dev_token
+    from voice_mcp.services.dev_tokens import issue_dev_token
+    from voice_mcp.settings import ConfigError
 
     settings = with_client_auth(settings)  # the development secret `serve` uses, if none is set
     if settings.jwt_secret is None:
-        raise ConfigError("VOICE_MCP_JWT_SECRET: must be set to sign development tokens")
-    print(issue_dev_token(settings, args.user, args.ttl))
+        raise ConfigError(no_secret)
+    return issue_dev_token(settings, user, ttl_s)
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    print(_signed(settings, args.user, args.ttl))
     return 0
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from voice_mcp.client.ask import run_ask
 
-    return run_ask(args, settings)
+    def token() -> str:
+        """The given token, else one signed here (only then is the signing library loaded)."""
+        if args.token:
+            return str(args.token)
+        return _signed(settings, args.user, 600, "set VOICE_MCP_TOKEN (or --token), or "
+                       "VOICE_MCP_JWT_SECRET to sign one")
+
+    return run_ask(args, settings, token)
 
 
 def _init(args: argparse.Namespace, _settings: Settings) -> int:
@@ -158,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, load settings and run the chosen command."""
     args = build_parser().parse_args(argv)
+    from voice_mcp.settings import ConfigError, load_settings
+
     try:
         settings = load_settings()
         return int(args.func(args, settings))

@@ -18,6 +18,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey
 
 from voice_mcp.errors import ServiceUnavailable, Unauthorized
+from voice_mcp.services.dev_tokens import issue_dev_token as issue_dev_token
 from voice_mcp.settings import Settings
 
 ASYMMETRIC_ALGS = ["RS256", "ES256"]
@@ -147,17 +148,3 @@ def _claim_message(err: JoseError) -> str:
     if name == "ExpiredTokenError":
         return "The token has expired."
     return "The token's claims are not accepted."
-
-
-def issue_dev_token(settings: Settings, user_id: str, ttl_s: int = 3600) -> str:
-    """Sign a development token with VOICE_MCP_JWT_SECRET (for `voice-mcp token`)."""
-    if settings.jwt_secret is None:
-        raise ValueError("VOICE_MCP_JWT_SECRET is not set")
-    now = int(time.time())
-    claims: dict[str, Any] = {"sub": user_id, "iat": now, "exp": now + ttl_s}
-    if settings.jwt_audience:
-        claims["aud"] = settings.jwt_audience
-    if settings.jwt_issuer:
-        claims["iss"] = settings.jwt_issuer
-    key = OctKey.import_key(settings.jwt_secret.get_secret_value())
-    return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, key)

@@ -8,22 +8,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.commands import CancelListener, CommandRegistry, new_instance_id
-from voice_mcp.services.confirmations import ConfirmationStore
-from voice_mcp.services.connections import Connections
-from voice_mcp.services.history import HistoryStore
-from voice_mcp.services.intents.startup import check_templates, speech_grammar
-from voice_mcp.services.llm.client import LLMClient
-from voice_mcp.services.mcp.manager import McpManager
-from voice_mcp.services.oauth.service import OAuthService
-from voice_mcp.services.orchestrator import Orchestrator
-from voice_mcp.services.orchestrator.deps import Deps
-from voice_mcp.services.ratelimit import CommandRateLimiter
+from voice_mcp.services.container import build_services
+from voice_mcp.services.intents.startup import check_templates
 from voice_mcp.services.store import Redis, ping, redis_for
-from voice_mcp.services.stt.choose import make_speech_to_text
-from voice_mcp.services.tool_index.factory import offering_for
-from voice_mcp.services.tts import Synthesizer
 from voice_mcp.settings import Settings
 from voice_mcp.web import keys
 
@@ -43,41 +31,21 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
 async def services_context(app: web.Application) -> AsyncIterator[None]:
     """Build the services on the shared Redis; close their connections on the way out."""
     settings, catalog, redis = app[keys.SETTINGS], app[keys.CATALOG], app[keys.REDIS]
-    oauth = OAuthService(settings, catalog, redis)
-    mcp = McpManager(catalog, redis, token_provider=oauth, call_timeout_s=settings.tool_timeout_s,
-                     discovery_timeout_s=settings.discovery_timeout_s,
-                     cache_ttl_s=settings.tools_cache_ttl_s)
-    oauth.on_connected = mcp.close_user_sessions
-    oauth.on_disconnected = mcp.close_user_sessions
-    llm = LLMClient(settings)
-    intents = app[keys.INTENTS]
-    transcriber = make_speech_to_text(
-        settings, lambda known: speech_grammar(intents, known), intents.knows)
-    speech = Synthesizer(settings)
-    history = HistoryStore(redis)
-    directory = Connections(catalog, oauth)
-    offering = offering_for(settings, catalog, redis)
-    deps = Deps(settings=settings, catalog=catalog, mcp=mcp, llm=llm, history=history,
-                confirmations=ConfirmationStore(redis, settings.confirmation_ttl_s),
-                directory=directory, transcriber=transcriber, metrics=app[keys.METRICS],
-                offering=offering, intents=intents, lifecycle=app[keys.LIFECYCLE])
-    app[keys.MCP] = mcp
-    app[keys.OAUTH] = oauth
-    app[keys.HISTORY] = history
-    app[keys.ORCHESTRATOR] = Orchestrator(deps)
-    app[keys.CAPABILITIES] = Capabilities(catalog, directory, mcp, intents,
-                                          llm_configured=settings.llm_configured)
-    app[keys.RATE_LIMITER] = CommandRateLimiter(redis, settings.rate_limit_per_minute)
-    app[keys.SPEECH] = speech
+    built = build_services(settings, catalog, redis, intents=app[keys.INTENTS],
+                           metrics=app[keys.METRICS], lifecycle=app[keys.LIFECYCLE])
+    app[keys.MCP] = built.mcp
+    app[keys.OAUTH] = built.oauth
+    app[keys.HISTORY] = built.history
+    app[keys.ORCHESTRATOR] = built.orchestrator
+    app[keys.CAPABILITIES] = built.capabilities
+    app[keys.RATE_LIMITER] = built.rate_limiter
+    app[keys.SPEECH] = built.speech
     try:
-        await check_templates(intents, catalog, mcp)  # a wrong template stops start-up here
+        await check_templates(app[keys.INTENTS], catalog, built.mcp)  # a wrong template stops here
         async with commands_running(app, settings, redis):
             yield
     finally:
-        async with contextlib.AsyncExitStack() as stack:
-            for closer in (llm.close, transcriber.close, speech.close, oauth.close, mcp.close,
-                           offering.close):
-                stack.push_async_callback(closer)
+        await built.aclose()
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,7 @@ from voice_mcp.services.llm import (
     LLMClient,
     tool_result_message,
 )
-from voice_mcp.services.llm.client import PLACEHOLDER_API_KEY
+from voice_mcp.services.providers.openai import PLACEHOLDER_API_KEY
 
 USER = [{"role": "user", "content": "what time is it in Tokyo"}]
 TIME_TOOL = {

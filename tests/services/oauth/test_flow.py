@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -24,14 +25,14 @@ def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-async def test_whole_flow_with_dynamic_registration(oauth: OAuthService,
+async def test_whole_flow_with_dynamic_registration(make_oauth: Callable[..., OAuthService],
                                                     oauth_servers: OAuthServers) -> None:
     connected: list[tuple[str, str]] = []
 
     async def on_connected(user_id: str, service_id: str) -> None:
         connected.append((user_id, service_id))
 
-    oauth.on_connected = on_connected
+    oauth = make_oauth(on_connected=on_connected)
     url = await browser_start(oauth, "alice", "notes")
 
     params = query(url)
@@ -254,12 +255,12 @@ async def test_status_lists_every_service(make_oauth, oauth_servers: OAuthServer
         "none", True, False)
 
 
-async def test_failing_hook_does_not_undo_the_connection(oauth: OAuthService,
-                                                         oauth_servers: OAuthServers) -> None:
+async def test_failing_hook_does_not_undo_the_connection(
+        make_oauth: Callable[..., OAuthService], oauth_servers: OAuthServers) -> None:
     async def broken(user_id: str, service_id: str) -> None:
         raise RuntimeError("listener bug")
 
-    oauth.on_connected = broken
+    oauth = make_oauth(on_connected=broken)
     await connect(oauth, oauth_servers, "alice")
 
     assert (await oauth.status("alice"))["notes"].connected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -209,14 +210,14 @@ async def test_one_users_tokens_never_serve_another(oauth: OAuthService,
     assert await oauth_servers.whoami(fresh) == "alice"
 
 
-async def test_disconnect_revokes_and_forgets(oauth: OAuthService,
+async def test_disconnect_revokes_and_forgets(make_oauth: Callable[..., OAuthService],
                                               oauth_servers: OAuthServers) -> None:
     disconnected: list[tuple[str, str]] = []
 
     async def on_disconnected(user_id: str, service_id: str) -> None:
         disconnected.append((user_id, service_id))
 
-    oauth.on_disconnected = on_disconnected
+    oauth = make_oauth(on_disconnected=on_disconnected)
     await connect(oauth, oauth_servers, "alice")
     await connect(oauth, oauth_servers, "bob")
     service = oauth_servers.service()

@@ -13,7 +13,7 @@ from tests.audio import SpeechSamples
 from tests.fakes.openai_server import OpenAIServer
 from tests.fixtures.openai_server import TEST_API_KEY, settings_for
 from voice_mcp.errors import TranscriptionFailed
-from voice_mcp.services.llm.client import OPENAI_BASE_URL
+from voice_mcp.services.providers.openai import OPENAI_BASE_URL
 from voice_mcp.services.stt.audio_format import SNIFF_BYTES, WAV, sniff
 from voice_mcp.services.stt.openai import Transcriber, stt_base_url
 

@@ -1,4 +1,4 @@
-"""One OpenAI-compatible chat client for the whole app, with failures mapped to coded errors."""
+"""The chat model: one client per app, built and its failures worded by services/providers."""
 
 from __future__ import annotations
 
@@ -7,22 +7,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import openai
 
-from voice_mcp.errors import LLMNotConfigured, LLMUnavailable
-from voice_mcp.services.llm.failures import Failure, FailureKind, classify
+from voice_mcp.errors import LLMNotConfigured
 from voice_mcp.services.llm.models import AssistantTurn
 from voice_mcp.services.llm.parse import StreamAccumulator, from_completion
+from voice_mcp.services.providers.errors import coded_error
+from voice_mcp.services.providers.failures import Failure, FailureKind
+from voice_mcp.services.providers.openai import Purpose, endpoint_for, make_client
 from voice_mcp.settings import Settings
 
 log = logging.getLogger(__name__)
-
-OPENAI_BASE_URL: Final = "https://api.openai.com/v1"
-
-# Self-hosted servers (vLLM, Ollama, llama.cpp) ignore the key, but the SDK insists on one.
-PLACEHOLDER_API_KEY: Final = "not-needed"
 
 NOT_CONFIGURED_MESSAGE: Final = (
     "No LLM is configured: set OPENAI_API_KEY, or VOICE_MCP_LLM_BASE_URL for a self-hosted "
@@ -58,49 +54,21 @@ class RoundListener:
             self.first_token_s = self.elapsed()
 
 
-def origin_of(url: str) -> str:
-    """`scheme://host:port` of a URL: what a message may name (no credentials, no path)."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        return "the configured URL"
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return f"{parts.scheme}://{host}"
-    return f"{parts.scheme}://{host}:{port}"
-
-
 # What reading an answer that is not a chat completion raises (HTML, cut JSON, wrong shapes).
 UNREADABLE = (ValueError, TypeError, AttributeError, KeyError, IndexError)
-
-
-def api_key_for(settings: Settings) -> str:
-    """The key to send: the configured one, else a placeholder for keyless self-hosted servers."""
-    key = settings.openai_api_key
-    return key.get_secret_value() if key is not None else PLACEHOLDER_API_KEY
 
 
 class LLMClient:
     """Ask the chat model for its next turn; one instance, and one connection pool, per app."""
 
     def __init__(self, settings: Settings) -> None:
-        self.model = settings.llm_model
+        self.endpoint = endpoint_for(settings, Purpose.CHAT)
+        self.model = self.endpoint.model
         self.stream = settings.llm_stream
-        self.timeout_s = settings.llm_timeout_s
         self.request_count = 0  # complete() calls, not counting the SDK's own retries
-        self.origin = origin_of(settings.llm_base_url or OPENAI_BASE_URL)
         self._client: openai.AsyncOpenAI | None = None
         if settings.llm_configured:
-            self._client = openai.AsyncOpenAI(
-                base_url=settings.llm_base_url or OPENAI_BASE_URL,
-                api_key=api_key_for(settings),
-                timeout=settings.llm_timeout_s,
-                max_retries=settings.llm_max_retries,
-                # aiohttp as the transport: measurably less CPU per request than httpx2's
-                # own stack, and it does not slow down as concurrent requests pile up.
-                http_client=openai.DefaultAioHttpClient(),
-            )
+            self._client = make_client(settings, Purpose.CHAT)
 
     @property
     def configured(self) -> bool:
@@ -129,9 +97,9 @@ class LLMClient:
                 turn = await self._whole(self._client, messages, tools)
                 listener.token()
         except openai.OpenAIError as err:
-            raise self._unavailable(classify(err)) from err
+            raise coded_error(self.endpoint, err) from err
         except UNREADABLE as err:  # a 200 whose body is not a chat completion: fail closed
-            raise self._unavailable(Failure(FailureKind.BAD_RESPONSE)) from err
+            raise coded_error(self.endpoint, Failure(FailureKind.BAD_RESPONSE)) from err
         finally:
             listener.total_s = listener.elapsed()
         log.debug(
@@ -182,30 +150,6 @@ class LLMClient:
         if not choices:
             raise ValueError("a chat completion stream without choices")
         return accumulator.result()
-
-    def _unavailable(self, failure: Failure) -> LLMUnavailable:
-        log.warning("llm request failed: %s", failure.summary())
-        detail = f" ({failure.describe()})" if failure.describe() else ""
-        if failure.kind is FailureKind.AUTH:
-            return LLMUnavailable(
-                f"The LLM provider refused the credentials{detail}; check OPENAI_API_KEY.",
-                code="llm_auth_failed",
-                retryable=False,
-            )
-        messages = {
-            FailureKind.RATE_LIMITED: f"The LLM provider is rate limiting requests{detail}.",
-            FailureKind.SERVER: f"The LLM server failed{detail}.",
-            FailureKind.TIMEOUT: f"The LLM did not answer within {self.timeout_s:g} s.",
-            FailureKind.CONNECTION: f"The LLM server at {self.origin} could not be reached.",
-            FailureKind.REJECTED: (
-                f"The LLM server rejected the request{detail}; "
-                f"check VOICE_MCP_LLM_MODEL (now {self.model})."
-            ),
-            FailureKind.BAD_RESPONSE: f"The LLM server sent an unreadable answer{detail}.",
-        }
-        return LLMUnavailable(
-            messages[failure.kind], retryable=failure.retryable, retry_after=failure.retry_after
-        )
 
     async def close(self) -> None:
         """Close the connection pool."""

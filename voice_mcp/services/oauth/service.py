@@ -37,15 +37,16 @@ class OAuthService:
     """Connect, use and disconnect users' OAuth grants for the catalog's `auth = "oauth"` services.
 
     Implements the MCP layer's TokenProvider (`access_token`, `refresh_after_unauthorized`).
-    Set `on_connected` / `on_disconnected` to learn when a user's grant changed, e.g. to close
-    MCP sessions opened with the old token.
+    `on_connected` / `on_disconnected`, given at construction, learn when a user's grant
+    changed, e.g. to close MCP sessions opened with the old token.
     """
 
     def __init__(self, settings: Settings, catalog: Catalog, redis: Redis,
                  http_client_factory: HttpClientFactory | None = None, *,
                  state_ttl_s: int = 600, refresh_leeway_s: float = 60.0,
                  metadata_ttl_s: int = 3600, clock: Callable[[], float] = time.time,
-                 resolver: Resolver = resolve) -> None:
+                 resolver: Resolver = resolve, on_connected: ConnectionHook | None = None,
+                 on_disconnected: ConnectionHook | None = None) -> None:
         self._catalog = catalog
         self._public_url = settings.public_url
         keys = settings.token_keys
@@ -69,8 +70,8 @@ class OAuthService:
                                     clock=clock)
         self._flow = AuthorizationFlow(catalog, self._store, self._resolver, endpoint,
                                        state_ttl_s=state_ttl_s, clock=clock)
-        self.on_connected: ConnectionHook | None = None
-        self.on_disconnected: ConnectionHook | None = None
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
 
     @property
     def redirect_uri(self) -> str:
@@ -115,7 +116,7 @@ class OAuthService:
         async with self._tokens.locked(result.user_id, result.service_id):
             await self._store.save_tokens(result.user_id, result.service_id, tokens)
         log.info("oauth service connected", extra={"service": result.service_id})
-        await self._fire(self.on_connected, result.user_id, result.service_id)
+        await self._fire(self._on_connected, result.user_id, result.service_id)
         return result
 
     async def disconnect(self, user_id: str, service_id: str) -> None:
@@ -129,7 +130,7 @@ class OAuthService:
             await self._store.delete_grant(user_id, service_id)
         if tokens is not None:
             await self._revoke(service, tokens)
-        await self._fire(self.on_disconnected, user_id, service_id)
+        await self._fire(self._on_disconnected, user_id, service_id)
 
     async def status(self, user_id: str) -> dict[str, ConnectionStatus]:
         """Every catalog service with whether this user can use it now."""

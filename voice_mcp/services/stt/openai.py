@@ -8,8 +8,14 @@ import logging
 import openai
 
 from voice_mcp.errors import TranscriptionFailed
-from voice_mcp.services.llm.client import OPENAI_BASE_URL, api_key_for
-from voice_mcp.services.llm.failures import FailureKind, classify
+from voice_mcp.services.providers.errors import coded_error
+from voice_mcp.services.providers.openai import (
+    OPENAI_BASE_URL,
+    Purpose,
+    base_url_for,
+    endpoint_for,
+    make_client,
+)
 from voice_mcp.services.stt.audio_format import AudioFormat
 from voice_mcp.settings import Settings
 
@@ -18,25 +24,20 @@ log = logging.getLogger(__name__)
 
 def stt_base_url(settings: Settings) -> str:
     """The transcription server: its own setting, else the LLM's server, else OpenAI."""
-    return settings.stt_base_url or settings.llm_base_url or OPENAI_BASE_URL
+    return base_url_for(settings, Purpose.TRANSCRIPTION)
 
 
 class Transcriber:
     """Turn one uploaded recording into text; one instance per app."""
 
     def __init__(self, settings: Settings) -> None:
-        self.model = settings.stt_model
-        self.timeout_s = settings.stt_timeout_s
-        self.base_url = stt_base_url(settings)
+        self.endpoint = endpoint_for(settings, Purpose.TRANSCRIPTION)
+        self.model = self.endpoint.model
+        self.timeout_s = self.endpoint.timeout_s
+        self.base_url = self.endpoint.base_url
         # Without a key only a self-hosted server can be used.
         self.configured = settings.openai_api_key is not None or self.base_url != OPENAI_BASE_URL
-        self._client = openai.AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=api_key_for(settings),
-            timeout=settings.stt_timeout_s,
-            max_retries=settings.llm_max_retries,
-            http_client=openai.DefaultAioHttpClient(),  # as the LLM client: less CPU
-        )
+        self._client = make_client(settings, Purpose.TRANSCRIPTION)
 
     async def transcribe(self, audio: bytes, fmt: AudioFormat) -> str:
         """Return the stripped transcript of `audio`, whose container `fmt` was sniffed."""
@@ -58,35 +59,10 @@ class Transcriber:
                 f"Transcription did not finish within {self.timeout_s:g} s.", retryable=True
             ) from err
         except openai.OpenAIError as err:
-            raise _failed(err) from err
+            raise coded_error(self.endpoint, err) from err
         return result.text.strip()
 
     async def close(self) -> None:
         """Close the connection pool."""
         await self._client.close()
 
-
-def _failed(err: openai.OpenAIError) -> TranscriptionFailed:
-    failure = classify(err)
-    log.warning("transcription failed: %s", failure.summary())
-    detail = f" ({failure.describe()})" if failure.describe() else ""
-    if failure.kind is FailureKind.AUTH:
-        return TranscriptionFailed(
-            f"The speech-to-text provider refused the credentials{detail}; check OPENAI_API_KEY.",
-            code="stt_auth_failed",
-            retryable=False,
-        )
-    if failure.kind is FailureKind.REJECTED:
-        return TranscriptionFailed(
-            f"The speech-to-text server rejected the audio{detail}.", retryable=False
-        )
-    if failure.retryable:
-        return TranscriptionFailed(
-            f"The speech-to-text server is unavailable{detail}.",
-            retryable=True,
-            retry_after=failure.retry_after,
-        )
-    return TranscriptionFailed(
-        f"The speech-to-text server sent an answer that could not be read{detail}.",
-        retryable=False,
-    )

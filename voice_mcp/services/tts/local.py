@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncGenerator
 from typing import Final
 
-from voice_mcp.errors import ServiceUnavailable, SpeechFailed, UnsupportedMediaType
+from voice_mcp.errors import AppError, ServiceUnavailable, SpeechFailed, UnsupportedMediaType
 from voice_mcp.services.tts.formats import SpeechFormat
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,22 @@ def ffmpeg_command(fmt: SpeechFormat) -> list[str]:
             code="format_unavailable")
     return [program, "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "pipe:0",
             *_ENCODERS[fmt], "-flush_packets", "1", "pipe:1"]
+
+
+class LocalSpeech:
+    """espeak-ng on this machine; nothing to open or close."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+
+    def refusal(self) -> AppError | None:
+        return None
+
+    def stream(self, text: str, fmt: SpeechFormat) -> AsyncGenerator[bytes]:
+        return local_speech(text, fmt, self.timeout_s)
+
+    async def close(self) -> None:
+        return None
 
 
 async def local_speech(text: str, fmt: SpeechFormat, timeout_s: float) -> AsyncGenerator[bytes]:

@@ -2,43 +2,42 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncGenerator
 
 import openai
 
-from voice_mcp.errors import SpeechFailed
-from voice_mcp.services.llm.failures import FailureKind, classify
+from voice_mcp.errors import AppError
+from voice_mcp.services.providers.errors import coded_error
+from voice_mcp.services.providers.openai import Purpose, endpoint_for, make_client
 from voice_mcp.services.tts.formats import SpeechFormat
+from voice_mcp.settings import Settings
 
-log = logging.getLogger(__name__)
 CHUNK_BYTES = 8192
 
 
-async def remote_speech(client: openai.AsyncOpenAI, text: str, fmt: SpeechFormat, *,
-                        model: str, voice: str) -> AsyncGenerator[bytes]:
-    """Yield the server's audio as it arrives; leaving early closes the response."""
-    try:
-        async with client.audio.speech.with_streaming_response.create(
-            model=model, voice=voice, input=text, response_format=fmt.value
-        ) as response:
-            async for chunk in response.iter_bytes(CHUNK_BYTES):
-                yield chunk
-    except openai.OpenAIError as err:
-        raise _failed(err) from err
+class OpenAISpeech:
+    """The speech server's audio, relayed as it arrives; one instance, one pool, per app."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.endpoint = endpoint_for(settings, Purpose.SPEECH)
+        self.voice = settings.tts_voice
+        self._client = make_client(settings, Purpose.SPEECH)
 
-def _failed(err: openai.OpenAIError) -> SpeechFailed:
-    """Our own words only: provider messages can echo part of a key."""
-    failure = classify(err)
-    log.warning("speech synthesis failed: %s", failure.summary())
-    detail = f" ({failure.describe()})" if failure.describe() else ""
-    if failure.kind is FailureKind.AUTH:
-        return SpeechFailed(
-            f"The speech provider refused the credentials{detail}; check OPENAI_API_KEY.",
-            code="tts_auth_failed", retryable=False)
-    if failure.kind is FailureKind.REJECTED:
-        return SpeechFailed(
-            f"The speech server rejected the request{detail}; check VOICE_MCP_TTS_MODEL and "
-            "VOICE_MCP_TTS_VOICE.", retryable=False)
-    return SpeechFailed(f"The speech server failed{detail}.", retryable=failure.retryable)
+    def refusal(self) -> AppError | None:
+        return None
+
+    async def stream(self, text: str, fmt: SpeechFormat) -> AsyncGenerator[bytes]:
+        """Yield the server's audio as it arrives; leaving early closes the response."""
+        try:
+            async with self._client.audio.speech.with_streaming_response.create(
+                model=self.endpoint.model, voice=self.voice, input=text,
+                response_format=fmt.value
+            ) as response:
+                async for chunk in response.iter_bytes(CHUNK_BYTES):
+                    yield chunk
+        except openai.OpenAIError as err:
+            raise coded_error(self.endpoint, err) from err
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._client.close()

@@ -1,0 +1,1 @@
+"""The one place that talks to model providers: clients per purpose and their failures."""
