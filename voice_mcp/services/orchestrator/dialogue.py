@@ -31,12 +31,12 @@ async def converse(deps: Deps, state: RunState) -> None:
         if not state.command.stream_text:  # a whole round: its text in one piece
             state.deltas.feed(turn.content or "")
         if not turn.tool_calls:
-            state.lap("summarize" if after_tools else "plan")
+            state.timings.lap("summarize" if after_tools else "plan")
             state.deltas.close()
             state.outcome.response = state.deltas.sent
             state.outcome.status = Status.COMPLETED
             return
-        state.lap("plan")
+        state.timings.lap("plan")
         state.deltas.pause()  # text before the calls was spoken; the rest follows after a space
         if await _handle_tool_calls(deps, state, turn):
             return
@@ -59,10 +59,10 @@ async def _ask(deps: Deps, state: RunState) -> AssistantTurn:
 
 def _record_round(deps: Deps, state: RunState, listener: RoundListener) -> None:
     name = f"llm{state.rounds}"
-    state.detail(name, listener.total_s)
+    state.timings.detail(name, listener.total_s)
     deps.metrics.llm_round.labels(str(state.rounds), "total").observe(listener.total_s)
     if listener.first_token_s is not None:
-        state.detail(f"{name}FirstToken", listener.first_token_s)
+        state.timings.detail(f"{name}FirstToken", listener.first_token_s)
         deps.metrics.llm_round.labels(str(state.rounds), "first_token").observe(
             listener.first_token_s)
 
@@ -88,7 +88,7 @@ async def _handle_tool_calls(deps: Deps, state: RunState, turn: AssistantTurn) -
         await execute(deps, state, plan.runnable)
     if plan.held:
         await hold(deps, state, plan.held)
-        state.lap("hold")
+        state.timings.lap("hold")
         return True
     return False
 

@@ -120,7 +120,7 @@ async def execute(deps: Deps, state: RunState, calls: list[PlannedCall]) -> None
     for call, result in zip(calls, results, strict=True):
         record_result(deps, state, result)
         state.messages.append(tool_message(call.call_id, result_text(result)))
-    state.lap("execute")
+    state.timings.lap("execute")
 
 
 async def _run_one(deps: Deps, state: RunState, call: PlannedCall, index: int,
@@ -155,7 +155,7 @@ async def _run_one(deps: Deps, state: RunState, call: PlannedCall, index: int,
 def record_result(deps: Deps, state: RunState, result: ToolCallResult) -> None:
     """Keep a tool call's result, and its duration as `toolN` in the timings."""
     state.results.append(result)
-    state.detail(f"tool{len(state.results)}", result.duration_ms / 1000)
+    state.timings.detail(f"tool{len(state.results)}", result.duration_ms / 1000)
     deps.metrics.tool_latency.labels(result.service).observe(result.duration_ms / 1000)
 
 

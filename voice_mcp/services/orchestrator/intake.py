@@ -23,7 +23,7 @@ async def transcribe(deps: Deps, state: RunState) -> bool:
     audio = state.command.audio
     assert audio is not None
     text = await deps.transcriber.transcribe(audio.data, audio.format)
-    state.lap("transcribe")
+    state.timings.lap("transcribe")
     limit = deps.settings.max_query_chars
     if len(text) > limit:
         # Refused, not cut: the end of a spoken command can reverse its start ("... except
@@ -58,7 +58,7 @@ async def analyze(deps: Deps, state: RunState, *, recall: bool = True) -> None:
     state.messages = messages
     state.pinned.update(name for turn in history for name in turn.tools)
     state.recalled = recall
-    state.lap("analyze")
+    state.timings.lap("analyze")
 
 
 async def recall(deps: Deps, state: RunState) -> None:
@@ -86,7 +86,7 @@ async def discover(deps: Deps, state: RunState, *, announce: bool = True) -> Non
     state.offered = list(offer.tools)
     search = [SEARCH_TOOLS_TOOL] if offer.limited else []
     state.openai_tools = [*state.tool_set.functions(offer.tools), *search, ASK_USER_TOOL]
-    state.lap("discover")
+    state.timings.lap("discover")
     if not announce:
         return
     message = (f"Found {_count(len(found.tools), 'tool')} in "

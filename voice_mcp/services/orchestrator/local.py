@@ -41,7 +41,7 @@ async def answer_locally(deps: Deps, state: RunState) -> bool:
         return False
     call = gated_call(deps, f"local_{secrets.token_hex(6)}", tool, match.arguments)
     state.processed_locally = True
-    state.lap("plan")
+    state.timings.lap("plan")
     state.emit(Selecting(message=f"Chose {call.qualified_name}", tools=[call.qualified_name],
                          local=True))
     if needs_approval(deps, call):

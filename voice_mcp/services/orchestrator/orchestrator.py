@@ -172,10 +172,7 @@ class Orchestrator:
         payload = state.payload()
         metrics = self.deps.metrics
         metrics.commands.labels(payload.status.value).inc()
-        for stage, ms in state.timings.items():
-            metrics.stage_latency.labels(stage).observe(ms / 1000)
-        if state.first_delta is not None:
-            metrics.first_delta.observe(state.first_delta / 1000)
+        state.timings.observe(metrics)
         if state.query and payload.status != Status.TIMEOUT:
             turn = Turn(query=state.query, response=payload.response, status=payload.status,
                         tools=[f"{r.service}.{r.tool}" for r in state.results])

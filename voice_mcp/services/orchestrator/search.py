@@ -39,4 +39,4 @@ async def answer_searches(deps: Deps, state: RunState, calls: list[ToolCallReque
         named = [(name, tool) for tool in found
                  if (name := state.tool_set.name_of(tool.service, tool.name)) is not None]
         state.messages.append(tool_message(call.id, search_result(named)))
-    state.lap("discover")  # the time since the round's "plan" lap
+    state.timings.lap("discover")  # the time since the round's "plan" lap

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from voice_mcp.services.orchestrator.payload import (
     ResultView,
     Status,
 )
+from voice_mcp.services.orchestrator.timings import Timings
 from voice_mcp.services.stt.audio_format import AudioFormat
 
 
@@ -75,35 +75,16 @@ class RunState:
     processed_locally: bool = False  # a sentence template chose the tool
     local_problem: str | None = None  # a template matched but its arguments did not check
     outcome: Outcome = field(default_factory=Outcome)
-    timings: dict[str, float] = field(default_factory=dict)
-    details: dict[str, float] = field(default_factory=dict)
-    started: float = field(default_factory=time.perf_counter)
-    first_delta: float | None = None
+    timings: Timings = field(default_factory=Timings)
 
     def __post_init__(self) -> None:
         if not self.query:
             self.query = self.command.query
-        self._lap = self.started
         self.deltas = DeltaCoalescer(self._send_delta)
 
     def _send_delta(self, text: str) -> None:
-        if self.first_delta is None:
-            self.first_delta = (time.perf_counter() - self.started) * 1000
+        self.timings.delta_sent()
         self.emit(Delta(text=text))
-
-    def lap(self, stage: str) -> None:
-        """Charge the time since the previous lap to `stage`.
-
-        Stages are consecutive laps of one clock, so they add up to `totalExecutionTime`
-        (docs/streaming.md); whatever ran between two stages counts toward the next.
-        """
-        now = time.perf_counter()
-        self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._lap) * 1000
-        self._lap = now
-
-    def detail(self, name: str, seconds: float) -> None:
-        """Record one part inside a stage (an LLM round, a tool call), in the done timings."""
-        self.details[name] = seconds * 1000
 
     def settle_response(self) -> None:
         """Make the deltas and the response one text: say what was not streamed, then close.
@@ -144,14 +125,6 @@ class RunState:
             unavailable=self.unavailable,
             processed_locally=self.processed_locally,
             continue_conversation=self.continue_conversation(),
-            total_execution_time=round((time.perf_counter() - self.started) * 1000),
-            timings=self.timing_view(),
+            total_execution_time=round(self.timings.elapsed_ms()),
+            timings=self.timings.view(),
         )
-
-    def timing_view(self) -> dict[str, int]:
-        """Stages (additive), then the parts inside them and `firstDelta`, in whole ms."""
-        view = {k: round(v) for k, v in self.timings.items()}
-        view.update({k: round(v) for k, v in self.details.items()})
-        if self.first_delta is not None:
-            view["firstDelta"] = round(self.first_delta)
-        return view
