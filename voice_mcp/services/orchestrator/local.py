@@ -52,7 +52,7 @@ async def answer_locally(deps: Deps, run: Run) -> LocalAttempt:
                                                             "intent": match.intent})
         return LocalAttempt(problem=problem)
     call = gated_call(deps, f"local_{secrets.token_hex(6)}", tool, match.arguments)
-    run.outcome.processed_locally = True
+    run.outcome.chosen_by_template()
     run.timings.lap("plan")
     run.emit(Selecting(message=f"Chose {call.qualified_name}", tools=[call.qualified_name],
                        local=True))

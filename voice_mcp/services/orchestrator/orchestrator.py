@@ -1,4 +1,22 @@
-"""Run a command through its stages as a stream of events that always ends in one `done`."""
+"""Run a command through its stages as a stream of events that always ends in one `done`.
+
+The route calls `run` (or `resume`); `_stream` starts `_guarded` as a task and yields what it
+emits; `_guarded` runs the body under the command budget, turns any failure into one error
+event and always ends in `_finish`, the done event. The stages, each one function that ends
+in one `Timings.lap` (where a span or an event hooks in):
+
+| stage | function | lap |
+|---|---|---|
+| transcribe | `intake.transcribe` | transcribe |
+| analyze | `intake.analyze` (again by `intake.recall` when history is needed) | analyze |
+| templates | `local.answer_locally`, when the `LocalMode` strategy says so | plan |
+| discover | `intake.discover`; `search.answer_searches` adds tools mid-dialogue | discover |
+| select | `dialogue.converse`, one `_ask` per LLM round | plan / summarize |
+| execute | `execution.execute`, for the LLM's calls, a template's and approved actions | execute |
+| hold | `dialogue.hold`, freezing the conversation into a confirmation | hold |
+
+Every stage reads and changes the run only through its parts (`run.Run`).
+"""
 
 from __future__ import annotations
 
@@ -106,7 +124,7 @@ class Orchestrator:
         planned = resolve_actions(self.deps, run, actions)
         await execute(self.deps, run, planned)
         if context.local is not None:  # a template held it: its response answers, no LLM
-            run.outcome.processed_locally = True
+            run.outcome.chosen_by_template()
             finish(self.deps, run, context.local.match(), planned[-1].tool)
             return
         await converse(self.deps, run)

@@ -51,6 +51,10 @@ class Outcome:
         if not self.response:
             self.response = err.message
 
+    def chosen_by_template(self) -> None:
+        """Note that a sentence template, not the LLM, chose the tool (`processedLocally`)."""
+        self.processed_locally = True
+
     def add_result(self, result: ToolCallResult) -> int:
         """Keep a tool call's result; its number in the run (from 1)."""
         self.results.append(result)

@@ -7,8 +7,13 @@ charge its time without touching the outcome; see docs/streaming.md for the wire
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from voice_mcp.services.metrics import Metrics
+
+# The stage laps, as `done.timings` names them (docs/streaming.md). Every stage ends in one
+# `lap`, so that call is where a stage's span or event hooks in.
+StageLap = Literal["transcribe", "analyze", "discover", "plan", "execute", "hold", "summarize"]
 
 
 class Timings:
@@ -17,11 +22,11 @@ class Timings:
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self._lap = self.started
-        self.stages: dict[str, float] = {}  # ms, additive
+        self.stages: dict[StageLap, float] = {}  # ms, additive
         self.details: dict[str, float] = {}  # ms, parts inside a stage (an LLM round, a tool)
         self.first_delta: float | None = None  # ms since the start
 
-    def lap(self, stage: str) -> None:
+    def lap(self, stage: StageLap) -> None:
         """Charge the time since the previous lap to `stage`.
 
         Stages are consecutive laps of one clock, so they add up to `totalExecutionTime`
@@ -45,7 +50,7 @@ class Timings:
 
     def view(self) -> dict[str, int]:
         """Stages (additive), then the parts inside them and `firstDelta`, in whole ms."""
-        view = {k: round(v) for k, v in self.stages.items()}
+        view: dict[str, int] = {k: round(v) for k, v in self.stages.items()}
         view.update({k: round(v) for k, v in self.details.items()})
         if self.first_delta is not None:
             view["firstDelta"] = round(self.first_delta)
