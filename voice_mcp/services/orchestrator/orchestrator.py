@@ -161,10 +161,10 @@ class Orchestrator:
                 self._fail(run, draining_stop(), Status.CANCELLED)
             elif not deadline.expired():
                 self._fail(run, AppError("A step took too long.", code="step_timeout",
-                                           retryable=True))
+                                         retryable=True))
             else:
                 self._fail(run, AppError("The command took too long and was stopped.",
-                                           code="timeout", retryable=True), Status.TIMEOUT)
+                                         code="timeout", retryable=True), Status.TIMEOUT)
         except Exception as exc:
             self._fail(run, to_app_error(exc, "command"))
         await self._finish(run)
