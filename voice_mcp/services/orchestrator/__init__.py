@@ -1,5 +1,6 @@
 """The command pipeline: stages as typed events, consumed by the SSE and the JSON endpoints."""
 
+from voice_mcp.services.orchestrator.command import AudioInput, Command
 from voice_mcp.services.orchestrator.events import (
     Delta,
     Done,
@@ -10,7 +11,6 @@ from voice_mcp.services.orchestrator.events import (
 )
 from voice_mcp.services.orchestrator.orchestrator import Orchestrator
 from voice_mcp.services.orchestrator.payload import DonePayload, Status
-from voice_mcp.services.orchestrator.state import AudioInput, Command
 
 __all__ = ["AudioInput", "Command", "Delta", "Done", "DonePayload", "ErrorEvent", "Event",
            "Orchestrator", "Progress", "Stage", "Status"]

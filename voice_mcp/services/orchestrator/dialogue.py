@@ -13,99 +13,92 @@ from voice_mcp.services.orchestrator.execution import (
     frozen_actions,
     plan_calls,
 )
-from voice_mcp.services.orchestrator.payload import ConfirmationView, Status
-from voice_mcp.services.orchestrator.resume import LocalRecord, ResumeContext
+from voice_mcp.services.orchestrator.payload import ConfirmationView
+from voice_mcp.services.orchestrator.resume import LocalRecord
+from voice_mcp.services.orchestrator.run import Run
 from voice_mcp.services.orchestrator.search import answer_searches, split_searches
-from voice_mcp.services.orchestrator.state import RunState
 
 OUT_OF_ROUNDS = "I couldn't finish that in the steps I'm allowed. Please try a simpler request."
 
 
-async def converse(deps: Deps, state: RunState) -> None:
+async def converse(deps: Deps, run: Run) -> None:
     """Run LLM rounds until a final answer, a question, a held action, or the round limit."""
-    while state.rounds < deps.settings.llm_max_rounds:
-        after_tools = bool(state.results) or state.rounds > 0
+    while run.conversation.rounds < deps.settings.llm_max_rounds:
+        after_tools = bool(run.outcome.results) or run.conversation.rounds > 0
         if after_tools:
-            state.emit(Summarizing(message="Putting the answer together"))
-        turn = await _ask(deps, state)
-        if not state.command.stream_text:  # a whole round: its text in one piece
-            state.deltas.feed(turn.content or "")
+            run.emit(Summarizing(message="Putting the answer together"))
+        turn = await _ask(deps, run)
+        if not run.command.stream_text:  # a whole round: its text in one piece
+            run.deltas.feed(turn.content or "")
         if not turn.tool_calls:
-            state.lap("summarize" if after_tools else "plan")
-            state.deltas.close()
-            state.outcome.response = state.deltas.sent
-            state.outcome.status = Status.COMPLETED
+            run.timings.lap("summarize" if after_tools else "plan")
+            run.deltas.close()
+            run.outcome.complete(run.deltas.sent)
             return
-        state.lap("plan")
-        state.deltas.pause()  # text before the calls was spoken; the rest follows after a space
-        if await _handle_tool_calls(deps, state, turn):
+        run.timings.lap("plan")
+        run.deltas.pause()  # text before the calls was spoken; the rest follows after a space
+        if await _handle_tool_calls(deps, run, turn):
             return
-    state.outcome.response = OUT_OF_ROUNDS
-    state.outcome.status = Status.FAILED
+    run.outcome.fail(OUT_OF_ROUNDS)
 
 
-async def _ask(deps: Deps, state: RunState) -> AssistantTurn:
+async def _ask(deps: Deps, run: Run) -> AssistantTurn:
     """One LLM round; its text feeds the deltas as it streams, its timings the breakdown."""
-    streamed = state.command.stream_text
-    listener = RoundListener(on_text=state.deltas.feed if streamed else None)
+    streamed = run.command.stream_text
+    listener = RoundListener(on_text=run.deltas.feed if streamed else None)
     try:
-        turn = await deps.llm.complete(state.messages, state.openai_tools, listener)
+        turn = await deps.llm.complete(run.conversation.messages, run.tools.functions, listener)
     finally:
-        state.rounds += 1
+        number = run.conversation.round_done()
         deps.metrics.llm_requests.inc()
-        _record_round(deps, state, listener)
+        _record_round(deps, run, number, listener)
     return turn
 
 
-def _record_round(deps: Deps, state: RunState, listener: RoundListener) -> None:
-    name = f"llm{state.rounds}"
-    state.detail(name, listener.total_s)
-    deps.metrics.llm_round.labels(str(state.rounds), "total").observe(listener.total_s)
+def _record_round(deps: Deps, run: Run, number: int, listener: RoundListener) -> None:
+    name = f"llm{number}"
+    run.timings.detail(name, listener.total_s)
+    deps.metrics.llm_round.labels(str(number), "total").observe(listener.total_s)
     if listener.first_token_s is not None:
-        state.detail(f"{name}FirstToken", listener.first_token_s)
-        deps.metrics.llm_round.labels(str(state.rounds), "first_token").observe(
+        run.timings.detail(f"{name}FirstToken", listener.first_token_s)
+        deps.metrics.llm_round.labels(str(number), "first_token").observe(
             listener.first_token_s)
 
 
-async def _handle_tool_calls(deps: Deps, state: RunState, turn: AssistantTurn) -> bool:
+async def _handle_tool_calls(deps: Deps, run: Run, turn: AssistantTurn) -> bool:
     """Act on one round of tool calls; True when the command stops here."""
-    state.messages.append(turn.to_message())
+    run.conversation.add(turn.to_message())
     question = next((c for c in turn.tool_calls if c.name == ASK_USER), None)
     if question is not None:
-        text = str(question.arguments.get("question") or "Could you say a bit more?")
-        state.outcome.question = text
-        state.outcome.response = text
-        state.outcome.status = Status.CLARIFICATION_NEEDED
+        run.outcome.ask(str(question.arguments.get("question") or "Could you say a bit more?"))
         return True
     searches, calls = split_searches(turn.tool_calls)
     if searches:
-        await answer_searches(deps, state, searches)
-    plan = plan_calls(deps, state, calls)
+        await answer_searches(deps, run, searches)
+    plan = plan_calls(deps, run, calls)
     chosen = [c.qualified_name for c in plan.runnable + plan.held]
     if chosen:
-        state.emit(Selecting(message=f"Chose {', '.join(chosen)}", tools=chosen))
+        run.emit(Selecting(message=f"Chose {', '.join(chosen)}", tools=chosen))
     if plan.runnable:
-        await execute(deps, state, plan.runnable)
+        await execute(deps, run, plan.runnable)
     if plan.held:
-        await hold(deps, state, plan.held)
-        state.lap("hold")
+        await hold(deps, run, plan.held)
+        run.timings.lap("hold")
         return True
     return False
 
 
-async def hold(deps: Deps, state: RunState, held: list[PlannedCall],
+async def hold(deps: Deps, run: Run, held: list[PlannedCall],
                local: LocalRecord | None = None) -> None:
     """Freeze the risky calls in a pending confirmation and stop the command there."""
-    actions = frozen_actions(held)
-    context = ResumeContext(messages=state.messages, query=state.query,
-                            transcript=state.transcript, rounds=state.rounds, local=local)
-    pending = await deps.confirmations.create(state.command.user_id, state.command.conversation_id,
-                                              actions, context.dump())
-    state.outcome.confirmation = ConfirmationView.model_validate(pending.to_payload())
-    views = state.outcome.confirmation.actions
-    state.outcome.status = Status.CONFIRMATION_REQUIRED
+    context = run.conversation.frozen(run.said.query, run.said.transcript, local)
+    command = run.command
+    pending = await deps.confirmations.create(command.user_id, command.conversation_id,
+                                              frozen_actions(held), context.dump())
+    confirmation = ConfirmationView.model_validate(pending.to_payload())
+    views = confirmation.actions
     names = ", ".join(f"{a.service}.{a.tool}" for a in views)
-    state.outcome.response = f"I need your approval before I run {names}."
-    state.emit(ConfirmationRequired(message=state.outcome.response, confirmation_id=pending.id,
-                                    expires_at=pending.expires_at,
-                                    actions=[v.model_dump(by_alias=True) for v in views]))
+    run.outcome.hold(confirmation, f"I need your approval before I run {names}.")
+    run.emit(ConfirmationRequired(message=run.outcome.response, confirmation_id=pending.id,
+                                  expires_at=pending.expires_at,
+                                  actions=[v.model_dump(by_alias=True) for v in views]))

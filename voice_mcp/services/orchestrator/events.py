@@ -6,7 +6,7 @@ Every event has a `kind`, the SSE `event:` name it is sent under, and `wire()`, 
 To add a progress type: add its wire name to `Stage`, subclass `Progress` with
 `type: Literal[Stage.X] = Stage.X` and its fields, and list it in `ProgressEvent`.
 To add an event kind (another `event:` name): subclass `EventBase` with `kind = "name"`
-and list it in `Event`. Emit either with `state.emit(Model(...))`.
+and list it in `Event`. Emit either with `run.emit(Model(...))` (`run.Run`).
 """
 
 from __future__ import annotations

@@ -13,11 +13,10 @@ from typing import Any
 from voice_mcp.errors import AppError
 from voice_mcp.services.confirmations import PendingAction
 from voice_mcp.services.llm.models import ToolCallRequest
-from voice_mcp.services.llm.models import tool_result_message as tool_message
 from voice_mcp.services.mcp.models import ToolCallResult, ToolInfo
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.events import Executed, Executing, ToolProgress
-from voice_mcp.services.orchestrator.state import RunState
+from voice_mcp.services.orchestrator.run import Run
 from voice_mcp.services.risk import RiskAssessment, assess, needs_confirmation
 
 MAX_TOOL_OUTPUT_CHARS = 8000
@@ -64,11 +63,11 @@ def result_text(result: ToolCallResult) -> str:
     return text
 
 
-def plan_calls(deps: Deps, state: RunState, calls: list[ToolCallRequest]) -> Plan:
+def plan_calls(deps: Deps, run: Run, calls: list[ToolCallRequest]) -> Plan:
     """Resolve and validate each call once; bad ones go straight back to the LLM as errors."""
     plan = Plan(runnable=[], held=[])
     for call in calls:
-        tool = state.tool_set.lookup(call.name)
+        tool = run.tools.lookup(call.name)
         problem = None
         if tool is None:
             problem = f"unknown tool '{call.name}'"
@@ -77,7 +76,7 @@ def plan_calls(deps: Deps, state: RunState, calls: list[ToolCallRequest]) -> Pla
         else:
             problem = deps.mcp.validate_arguments(tool, call.arguments)
         if problem is not None or tool is None:
-            state.messages.append(tool_message(call.id, f"Error: {problem}"))
+            run.conversation.tool_result(call.id, f"Error: {problem}")
             continue
         planned = gated_call(deps, call.id, tool, call.arguments)
         if needs_approval(deps, planned):
@@ -100,40 +99,40 @@ def needs_approval(deps: Deps, call: PlannedCall) -> bool:
                                                         deps.settings.confirm_risk)
 
 
-def resolve_actions(deps: Deps, state: RunState, actions: list[PendingAction]) -> list[PlannedCall]:
+def resolve_actions(deps: Deps, run: Run, actions: list[PendingAction]) -> list[PlannedCall]:
     """Approved actions, exactly as frozen, resolved against this run's tool set."""
     planned = []
     for action in actions:
         arguments = dict(action.arguments)
-        tool = state.tool_set.find(action.service, action.tool)
+        tool = run.tools.find(action.service, action.tool)
         if tool is not None and deps.mcp.validate_arguments(tool, arguments) is not None:
             tool = None  # let the MCP layer re-list it and report the problem
         planned.append(PlannedCall(action.call_id, action.service, action.tool, arguments, tool))
     return planned
 
 
-async def execute(deps: Deps, state: RunState, calls: list[PlannedCall]) -> None:
+async def execute(deps: Deps, run: Run, calls: list[PlannedCall]) -> None:
     """Run calls concurrently, each announced and reported, results fed to the conversation."""
     total = len(calls)
-    results = await asyncio.gather(*(_run_one(deps, state, call, i, total)
+    results = await asyncio.gather(*(_run_one(deps, run, call, i, total)
                                      for i, call in enumerate(calls, start=1)))
     for call, result in zip(calls, results, strict=True):
-        record_result(deps, state, result)
-        state.messages.append(tool_message(call.call_id, result_text(result)))
-    state.lap("execute")
+        _record_result(deps, run, result)
+        run.conversation.tool_result(call.call_id, result_text(result))
+    run.timings.lap("execute")
 
 
-async def _run_one(deps: Deps, state: RunState, call: PlannedCall, index: int,
+async def _run_one(deps: Deps, run: Run, call: PlannedCall, index: int,
                    total: int) -> ToolCallResult:
     service, name = call.service, call.name
-    state.emit(Executing(message=f"Running {call.qualified_name}", service=service, tool=name,
+    run.emit(Executing(message=f"Running {call.qualified_name}", service=service, tool=name,
                          index=index, total=total))
 
     async def on_progress(progress: float, of: float | None, message: str | None) -> None:
-        state.emit(ToolProgress(message=message or f"{call.qualified_name} working",
-                                service=service, tool=name, progress=progress, total=of))
+        run.emit(ToolProgress(message=message or f"{call.qualified_name} working",
+                              service=service, tool=name, progress=progress, total=of))
 
-    user_id = state.command.user_id
+    user_id = run.command.user_id
     try:
         if call.tool is not None:
             result = await deps.mcp.call(user_id, call.tool, call.arguments, progress=on_progress)
@@ -142,20 +141,20 @@ async def _run_one(deps: Deps, state: RunState, call: PlannedCall, index: int,
                                               progress=on_progress)
     except AppError as err:
         # e.g. reauth_required: this service is out, the others still run.
-        state.unavailable[service] = err.code
+        run.outcome.missing({service: err.code})
         result = ToolCallResult(service=service, tool=name, arguments=call.arguments,
                                 success=False, error=f"{err.code}: {err.message}")
     deps.metrics.tool_calls.labels(service, str(result.success).lower()).inc()
-    state.emit(Executed(message=f"{call.qualified_name} {'done' if result.success else 'failed'}",
-                        service=service, tool=name, success=result.success,
-                        duration_ms=result.duration_ms))
+    run.emit(Executed(message=f"{call.qualified_name} {'done' if result.success else 'failed'}",
+                      service=service, tool=name, success=result.success,
+                      duration_ms=result.duration_ms))
     return result
 
 
-def record_result(deps: Deps, state: RunState, result: ToolCallResult) -> None:
+def _record_result(deps: Deps, run: Run, result: ToolCallResult) -> None:
     """Keep a tool call's result, and its duration as `toolN` in the timings."""
-    state.results.append(result)
-    state.detail(f"tool{len(state.results)}", result.duration_ms / 1000)
+    number = run.outcome.add_result(result)
+    run.timings.detail(f"tool{number}", result.duration_ms / 1000)
     deps.metrics.tool_latency.labels(result.service).observe(result.duration_ms / 1000)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 
 from voice_mcp.errors import LLMNotConfigured
 from voice_mcp.services.intents import LocalMatch
@@ -16,64 +17,75 @@ from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.dialogue import hold
 from voice_mcp.services.orchestrator.events import Selecting
 from voice_mcp.services.orchestrator.execution import execute, gated_call, needs_approval
-from voice_mcp.services.orchestrator.intake import recall, usable_services
-from voice_mcp.services.orchestrator.payload import ErrorView, Status
+from voice_mcp.services.orchestrator.intake import recall
+from voice_mcp.services.orchestrator.payload import ErrorView
 from voice_mcp.services.orchestrator.resume import LocalRecord
-from voice_mcp.services.orchestrator.state import RunState
+from voice_mcp.services.orchestrator.run import Run
 
 log = logging.getLogger(__name__)
 MAX_EXAMPLES_SPOKEN = 3
 
 
-async def answer_locally(deps: Deps, state: RunState) -> bool:
-    """Run the command from a template when one matches and its arguments check; else False."""
-    usable, _unusable = await usable_services(deps, state)
-    match = deps.intents.match(state.query, usable)
+@dataclass(frozen=True)
+class LocalAttempt:
+    """What trying the templates gave: an answer, or why a matching one could not run."""
+
+    answered: bool = False
+    problem: str | None = None  # a template matched but its arguments did not check
+
+
+NOT_TRIED = LocalAttempt()
+ANSWERED = LocalAttempt(answered=True)
+
+
+async def answer_locally(deps: Deps, run: Run) -> LocalAttempt:
+    """Run the command from a template when one matches and its arguments check."""
+    usable, _unusable = await run.services.get()
+    match = deps.intents.match(run.said.query, usable)
     if match is None:
-        return False
-    tool = await _find_tool(deps, state, match)
+        return NOT_TRIED
+    tool = await _find_tool(deps, run, match)
     problem = match.problem or ("the tool is not available" if tool is None else
                                 deps.mcp.validate_arguments(tool, match.arguments))
     if problem is not None or tool is None:
-        state.local_problem = problem
         log.info("template matched but cannot run", extra={"service": match.service,
                                                             "intent": match.intent})
-        return False
+        return LocalAttempt(problem=problem)
     call = gated_call(deps, f"local_{secrets.token_hex(6)}", tool, match.arguments)
-    state.processed_locally = True
-    state.lap("plan")
-    state.emit(Selecting(message=f"Chose {call.qualified_name}", tools=[call.qualified_name],
-                         local=True))
+    run.outcome.chosen_by_template()
+    run.timings.lap("plan")
+    run.emit(Selecting(message=f"Chose {call.qualified_name}", tools=[call.qualified_name],
+                       local=True))
     if needs_approval(deps, call):
-        await recall(deps, state)  # the held conversation is frozen whole, as the LLM's is
-        await hold(deps, state, [call], local=LocalRecord.of(match))
-        return True
-    await execute(deps, state, [call])
-    finish(deps, state, match, tool)
-    return True
+        await recall(deps, run)  # the held conversation is frozen whole, as the LLM's is
+        await hold(deps, run, [call], local=LocalRecord.of(match))
+        return ANSWERED
+    await execute(deps, run, [call])
+    finish(deps, run, match, tool)
+    return ANSWERED
 
 
-async def _find_tool(deps: Deps, state: RunState, match: LocalMatch) -> ToolInfo | None:
-    found = await deps.mcp.discover(state.command.user_id, [match.service])
-    state.unavailable.update(found.unavailable)
+async def _find_tool(deps: Deps, run: Run, match: LocalMatch) -> ToolInfo | None:
+    found = await deps.mcp.discover(run.command.user_id, [match.service])
+    run.outcome.missing(found.unavailable)
     return next((t for t in found.tools if t.name == match.tool), None)
 
 
-def finish(deps: Deps, state: RunState, match: LocalMatch, tool: ToolInfo | None) -> None:
+def finish(deps: Deps, run: Run, match: LocalMatch, tool: ToolInfo | None) -> None:
     """Answer from the template over the tool's result (the last result of the run)."""
-    result = state.results[-1]
-    state.outcome.response = deps.intents.respond(match, result, tool)
+    result = run.outcome.results[-1]
+    response = deps.intents.respond(match, result, tool)
     if result.success:
-        state.outcome.status = Status.COMPLETED
+        run.outcome.complete(response)
     else:
-        state.outcome.status = Status.FAILED
-        state.outcome.error = ErrorView(code="tool_failed", message=state.outcome.response)
+        run.outcome.fail(response, ErrorView(code="tool_failed", message=response))
 
 
-def no_llm(deps: Deps, state: RunState, services: list[str]) -> LLMNotConfigured:
+async def no_llm(deps: Deps, run: Run, attempt: LocalAttempt) -> LLMNotConfigured:
     """The failure for a command no template can answer when there is no LLM to ask."""
-    examples = deps.intents.examples(services)[:MAX_EXAMPLES_SPOKEN]
-    reason = (f"I couldn't do that ({state.local_problem})" if state.local_problem
+    usable, _unusable = await run.services.get()
+    examples = deps.intents.examples(usable)[:MAX_EXAMPLES_SPOKEN]
+    reason = (f"I couldn't do that ({attempt.problem})" if attempt.problem
               else "I can't answer that without a language model, and none is configured")
     if examples:
         reason += ". Things I can do offline: " + "; ".join(f'"{e}"' for e in examples)

@@ -1,4 +1,22 @@
-"""Run a command through its stages as a stream of events that always ends in one `done`."""
+"""Run a command through its stages as a stream of events that always ends in one `done`.
+
+The route calls `run` (or `resume`); `_stream` starts `_guarded` as a task and yields what it
+emits; `_guarded` runs the body under the command budget, turns any failure into one error
+event and always ends in `_finish`, the done event. The stages, each one function that ends
+in one `Timings.lap` (where a span or an event hooks in):
+
+| stage | function | lap |
+|---|---|---|
+| transcribe | `intake.transcribe` | transcribe |
+| analyze | `intake.analyze` (again by `intake.recall` when history is needed) | analyze |
+| templates | `local.answer_locally`, when the `LocalMode` strategy says so | plan |
+| discover | `intake.discover`; `search.answer_searches` adds tools mid-dialogue | discover |
+| select | `dialogue.converse`, one `_ask` per LLM round | plan / summarize |
+| execute | `execution.execute`, for the LLM's calls, a template's and approved actions | execute |
+| hold | `dialogue.hold`, freezing the conversation into a confirmation | hold |
+
+Every stage reads and changes the run only through its parts (`run.Run`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +29,9 @@ from voice_mcp.errors import AppError, to_app_error
 from voice_mcp.services.confirmations import PendingAction, PendingConfirmation
 from voice_mcp.services.history import Turn
 from voice_mcp.services.lifecycle import draining_stop
+from voice_mcp.services.orchestrator.access import UsableServices
+from voice_mcp.services.orchestrator.command import Command, Said
+from voice_mcp.services.orchestrator.conversation import Conversation
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.dialogue import converse
 from voice_mcp.services.orchestrator.events import (
@@ -22,20 +43,15 @@ from voice_mcp.services.orchestrator.events import (
     Transcribing,
 )
 from voice_mcp.services.orchestrator.execution import execute, resolve_actions
-from voice_mcp.services.orchestrator.intake import (
-    analyze,
-    discover,
-    recall,
-    transcribe,
-    usable_services,
-)
-from voice_mcp.services.orchestrator.local import answer_locally, finish, no_llm
-from voice_mcp.services.orchestrator.payload import ErrorView, Status
+from voice_mcp.services.orchestrator.intake import analyze, discover, recall, transcribe
+from voice_mcp.services.orchestrator.local import finish, no_llm
+from voice_mcp.services.orchestrator.local_mode import choose_local_mode
+from voice_mcp.services.orchestrator.payload import Status
 from voice_mcp.services.orchestrator.resume import ResumeContext
-from voice_mcp.services.orchestrator.state import Command, RunState
+from voice_mcp.services.orchestrator.run import Run
 
 log = logging.getLogger(__name__)
-Body = Callable[[RunState], Awaitable[None]]
+Body = Callable[[Run], Awaitable[None]]
 DECLINED = "Okay, I won't do that."
 ANALYZING = "Understanding your request"
 
@@ -45,6 +61,7 @@ class Orchestrator:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        self.local = choose_local_mode(deps)  # the template mode, resolved once
 
     def run(self, command: Command) -> AsyncIterator[Event]:
         """Stream a new command: (transcribe) -> analyze -> discover -> select/execute."""
@@ -64,58 +81,53 @@ class Orchestrator:
         command = Command(user_id=pending.user_id, query=context.query,
                           conversation_id=pending.conversation_id, stream_text=stream_text)
 
-        async def body(state: RunState) -> None:
-            await self._resume(state, context, pending.actions, approved)
+        async def body(run: Run) -> None:
+            await self._resume(run, context, pending.actions, approved)
 
         return self._stream(command, body)
 
-    async def _new_command(self, state: RunState) -> None:
-        deps = self.deps
-        if state.command.audio is not None:
-            if not await transcribe(deps, state):
+    async def _new_command(self, run: Run) -> None:
+        """transcribe -> analyze -> [templates] -> discover -> select/execute/summarize."""
+        deps, local = self.deps, self.local
+        if run.command.audio is not None:
+            if not await transcribe(deps, run):
                 return
-            state.emit(Analyzing(message=ANALYZING))
-        mode = deps.settings.local_intents
-        # A template's answer reads no earlier turns: with templates first, the history (a
-        # Redis round trip) is read only once the LLM, or a hold, needs it.
-        await analyze(deps, state, recall=mode != "prefer")
-        if mode == "prefer" and await answer_locally(deps, state):
+            run.emit(Analyzing(message=ANALYZING))
+        await analyze(deps, run, recall=local.reads_history_first)
+        attempt = await local.before_llm(run)
+        if attempt.answered:
             return
         if not deps.settings.llm_configured:
-            if mode == "fallback" and await answer_locally(deps, state):
+            attempt = await local.without_llm(run, attempt)
+            if attempt.answered:
                 return
-            usable, _unusable = await usable_services(deps, state)
-            raise no_llm(deps, state, usable)
-        await recall(deps, state)
-        await discover(deps, state)
+            raise await no_llm(deps, run, attempt)
+        await recall(deps, run)
+        await discover(deps, run)
         try:
-            await converse(deps, state)
+            await converse(deps, run)
         except AppError as err:
-            # `fallback`: templates answer when the LLM fails before anything ran.
-            if not (mode == "fallback" and err.code.startswith("llm_") and not state.results
-                    and await answer_locally(deps, state)):
+            if not await local.after_llm_failure(run, err):
                 raise
 
-    async def _resume(self, state: RunState, context: ResumeContext,
+    async def _resume(self, run: Run, context: ResumeContext,
                       actions: list[PendingAction], approved: bool) -> None:
-        state.transcript = context.transcript
+        """Approved: the frozen actions run as held, then the LLM (or the template) answers."""
+        run.said = Said(context.query, context.transcript)
         if not approved:
-            state.outcome.status = Status.CANCELLED
-            state.outcome.response = DECLINED
+            run.outcome.cancel(DECLINED)
             return
-        state.messages = list(context.messages)
-        state.rounds = context.rounds
-        state.pinned.update(f"{a.service}.{a.tool}" for a in actions)
+        run.conversation = Conversation.resumed(context, actions)
         # The tools as they are now (warm cache, no event: the stream begins with the approved
         # actions); the actions run exactly as frozen, then the LLM finishes the command.
-        await discover(self.deps, state, announce=False)
-        planned = resolve_actions(self.deps, state, actions)
-        await execute(self.deps, state, planned)
+        await discover(self.deps, run, announce=False)
+        planned = resolve_actions(self.deps, run, actions)
+        await execute(self.deps, run, planned)
         if context.local is not None:  # a template held it: its response answers, no LLM
-            state.processed_locally = True
-            finish(self.deps, state, context.local.match(), planned[-1].tool)
+            run.outcome.chosen_by_template()
+            finish(self.deps, run, context.local.match(), planned[-1].tool)
             return
-        await converse(self.deps, state)
+        await converse(self.deps, run)
 
     async def _stream(self, command: Command, body: Body,
                       first: Progress | None = None) -> AsyncIterator[Event]:
@@ -123,8 +135,8 @@ class Orchestrator:
         if first is not None:
             yield first
         queue: asyncio.Queue[Event] = asyncio.Queue()
-        state = RunState(command=command, emit=queue.put_nowait)
-        task = asyncio.create_task(self._guarded(state, body))
+        run = Run(command, queue.put_nowait, UsableServices(self.deps.directory, command.user_id))
+        task = asyncio.create_task(self._guarded(run, body))
         try:
             while True:
                 event = await queue.get()
@@ -137,51 +149,44 @@ class Orchestrator:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    async def _guarded(self, state: RunState, body: Body) -> None:
+    async def _guarded(self, run: Run, body: Body) -> None:
         """Apply the command budget and turn every failure into an error event, then done."""
         deadline = asyncio.timeout(self.deps.settings.request_timeout_s)
         try:
             async with deadline:
                 with self.deps.lifecycle.bounding(deadline):
-                    await body(state)
+                    await body(run)
         except TimeoutError:
             if self.deps.lifecycle.expired and deadline.expired():
-                self._fail(state, draining_stop(), Status.CANCELLED)
+                self._fail(run, draining_stop(), Status.CANCELLED)
             elif not deadline.expired():
-                self._fail(state, AppError("A step took too long.", code="step_timeout",
-                                           retryable=True))
+                self._fail(run, AppError("A step took too long.", code="step_timeout",
+                                         retryable=True))
             else:
-                self._fail(state, AppError("The command took too long and was stopped.",
-                                           code="timeout", retryable=True), Status.TIMEOUT)
+                self._fail(run, AppError("The command took too long and was stopped.",
+                                         code="timeout", retryable=True), Status.TIMEOUT)
         except Exception as exc:
-            self._fail(state, to_app_error(exc, "command"))
-        await self._finish(state)
+            self._fail(run, to_app_error(exc, "command"))
+        await self._finish(run)
 
-    def _fail(self, state: RunState, err: AppError, status: Status = Status.FAILED) -> None:
-        state.outcome.status = status
-        state.outcome.error = ErrorView(code=err.code, message=err.message,
-                                        retryable=err.retryable)
-        if not state.outcome.response:
-            state.outcome.response = err.message
-        state.settle_response()  # what is said goes out before the error event, as deltas
-        state.emit(ErrorEvent(code=err.code, message=err.message, retryable=err.retryable))
+    def _fail(self, run: Run, err: AppError, status: Status = Status.FAILED) -> None:
+        run.outcome.stop(err, status)
+        run.settle_response()  # what is said goes out before the error event, as deltas
+        run.emit(ErrorEvent(code=err.code, message=err.message, retryable=err.retryable))
 
-    async def _finish(self, state: RunState) -> None:
+    async def _finish(self, run: Run) -> None:
         """Record the turn and metrics, then emit the one done event."""
-        state.settle_response()
-        payload = state.payload()
+        run.settle_response()
+        payload = run.payload()
         metrics = self.deps.metrics
         metrics.commands.labels(payload.status.value).inc()
-        for stage, ms in state.timings.items():
-            metrics.stage_latency.labels(stage).observe(ms / 1000)
-        if state.first_delta is not None:
-            metrics.first_delta.observe(state.first_delta / 1000)
-        if state.query and payload.status != Status.TIMEOUT:
-            turn = Turn(query=state.query, response=payload.response, status=payload.status,
-                        tools=[f"{r.service}.{r.tool}" for r in state.results])
+        run.timings.observe(metrics)
+        if payload.query and payload.status != Status.TIMEOUT:
+            turn = Turn(query=payload.query, response=payload.response, status=payload.status,
+                        tools=[f"{r.service}.{r.tool}" for r in run.outcome.results])
             try:
-                await self.deps.history.append(state.command.user_id,
-                                               state.command.conversation_id, turn)
+                await self.deps.history.append(run.command.user_id,
+                                               run.command.conversation_id, turn)
             except Exception as err:  # history is a convenience; the answer matters more
                 log.warning("could not record history: %s", type(err).__name__)
-        state.emit(Done(payload=payload))
+        run.emit(Done(payload=payload))

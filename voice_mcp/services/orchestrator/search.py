@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 from voice_mcp.services.llm.models import ToolCallRequest
-from voice_mcp.services.llm.models import tool_result_message as tool_message
-from voice_mcp.services.llm.prompts import ASK_USER_TOOL
 from voice_mcp.services.orchestrator.deps import Deps
-from voice_mcp.services.orchestrator.state import RunState
-from voice_mcp.services.tool_index.offer import (
-    SEARCH_TOOLS,
-    SEARCH_TOOLS_TOOL,
-    search_query,
-    search_result,
-)
+from voice_mcp.services.orchestrator.run import Run
+from voice_mcp.services.tool_index.offer import SEARCH_TOOLS, search_query, search_result
 
 BAD_QUERY = "Error: search_tools needs a non-empty 'query' string."
 
@@ -24,19 +17,14 @@ def split_searches(calls: list[ToolCallRequest]
     return searches, [c for c in calls if c.name != SEARCH_TOOLS]
 
 
-async def answer_searches(deps: Deps, state: RunState, calls: list[ToolCallRequest]) -> None:
+async def answer_searches(deps: Deps, run: Run, calls: list[ToolCallRequest]) -> None:
     """Answer each search with the tools found, and offer those tools from the next round on."""
+    tools, conversation = run.tools, run.conversation
     for call in calls:
         query = search_query(call.arguments) if not call.parse_error else None
         if query is None:
-            state.messages.append(tool_message(call.id, BAD_QUERY))
+            conversation.tool_result(call.id, BAD_QUERY)
             continue
-        offered = {(t.service, t.name) for t in state.offered}
-        found = await deps.offering.search(state.discovered, query, exclude=offered)
-        state.offered.extend(found)
-        state.openai_tools = [*state.tool_set.functions(state.offered), SEARCH_TOOLS_TOOL,
-                              ASK_USER_TOOL]
-        named = [(name, tool) for tool in found
-                 if (name := state.tool_set.name_of(tool.service, tool.name)) is not None]
-        state.messages.append(tool_message(call.id, search_result(named)))
-    state.lap("discover")  # the time since the round's "plan" lap
+        found = await deps.offering.search(tools.discovered, query, exclude=tools.offered_keys())
+        conversation.tool_result(call.id, search_result(tools.add(found)))
+    run.timings.lap("discover")  # the time since the round's "plan" lap
