@@ -16,15 +16,12 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voice_mcp import defaults
+from voice_mcp.config_error import ConfigError as ConfigError
+from voice_mcp.dev_auth import MIN_SECRET_BYTES as MIN_JWT_SECRET_BYTES
 
 RiskThreshold = Literal["medium", "high"]
 LocalIntentsMode = Literal["prefer", "fallback", "off"]
 SttMode = Literal["auto", "openai", "local", "off"]
-MIN_JWT_SECRET_BYTES = 32
-
-
-class ConfigError(Exception):
-    """A setting or the catalog is wrong; the message is one line meant for the operator."""
 
 
 class Settings(BaseSettings):
