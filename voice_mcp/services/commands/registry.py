@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from voice_mcp.errors import BadRequest, Gone, NotFound
+from voice_mcp.services import tracing
 from voice_mcp.services.commands.driver import WireEvent, drive
 from voice_mcp.services.commands.ids import is_command_id, new_command_id
 from voice_mcp.services.commands.models import (
@@ -56,14 +57,19 @@ class CommandRegistry:
                 "lost_error": lost_error, "lost_done": lost_done}
         recorder = Recorder(self._append, CommandKeys.of(command_id), meta, self.instance_id,
                             running_ttl_s=self.running_ttl_s, events_ttl_s=self.events_ttl_s)
+        trace = tracing.begin_command(command_id, info.user_id, info.conversation_id,
+                                      info.query, continues=info.continues)
+        meta.update(tracing.carrier(trace))  # a later reader or continuation links to it
         running = RunningCommand(command_id, info, recorder)
         self.local[command_id] = running
-        running.task = self.upkeep.spawn(self._run(running, events))
+        running.task = self.upkeep.spawn(self._run(running, events, trace))
         return running
 
-    async def _run(self, running: RunningCommand, events: AsyncIterator[WireEvent]) -> None:
+    async def _run(self, running: RunningCommand, events: AsyncIterator[WireEvent],
+                   trace: tracing.CommandTrace | None = None) -> None:
         try:
-            await drive(running, events)
+            with tracing.running(trace):
+                await drive(running, events)
             await running.recorder.drain()
         finally:
             self.local.pop(running.id, None)

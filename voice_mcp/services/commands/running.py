@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from voice_mcp.services import tracing
 from voice_mcp.services.commands.models import CommandEvent, CommandInfo
 from voice_mcp.services.commands.recorder import Recorder
 
@@ -36,6 +37,7 @@ class RunningCommand:
         seq = len(self.events) + 1
         if seq == 1 or kind == "done":
             data = {**data, "commandId": self.id}
+        tracing.observe(kind, data)
         event = CommandEvent(seq, kind, data)
         self.events.append(event)
         self.recorder.append(event)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from voice_mcp.services import tracing
 from voice_mcp.services.llm.tool_names import ToolSet
 from voice_mcp.services.mcp.models import ToolCallResult, ToolInfo
 from voice_mcp.services.orchestrator.deltas import DeltaCoalescer
@@ -97,6 +98,7 @@ class RunState:
         Stages are consecutive laps of one clock, so they add up to `totalExecutionTime`
         (docs/streaming.md); whatever ran between two stages counts toward the next.
         """
+        tracing.lap(stage)
         now = time.perf_counter()
         self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._lap) * 1000
         self._lap = now

@@ -8,6 +8,7 @@ from typing import Literal
 import openai
 
 from voice_mcp.errors import BadRequest, ServiceUnavailable
+from voice_mcp.services import tracing
 from voice_mcp.services.llm.client import OPENAI_BASE_URL, api_key_for
 from voice_mcp.services.tts.formats import SpeechFormat
 from voice_mcp.services.tts.local import local_speech
@@ -78,6 +79,11 @@ class Synthesizer:
         return text
 
     async def open(self, text: str, fmt: SpeechFormat) -> SpeechStream:
+        """Start synthesis as a span (docs/operations.md, "Traces"): up to the first chunk."""
+        with tracing.speech("text_to_speech", self.mode, chars=len(text), format=fmt.value):
+            return await self._open(text, fmt)
+
+    async def _open(self, text: str, fmt: SpeechFormat) -> SpeechStream:
         """Start synthesis and wait for its first chunk, so errors come before the audio."""
         text = self.check(text)
         if self._client is not None:
