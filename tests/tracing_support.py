@@ -87,7 +87,8 @@ def trace_keeping_server(keeper: TraceKeeper) -> RunningServer:
         async def keep(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
             if ctx.method == "tools/call" and ctx.params:
                 meta = ctx.meta or {}
-                keeper.received[str(ctx.params.get("name"))] = meta.get("traceparent")
+                parent = meta.get("traceparent")
+                keeper.received[str(ctx.params.get("name"))] = str(parent) if parent else None
             return await call_next(ctx)
 
         server.middleware.append(keep)
