@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import commands, local_intents
+from bench import commands, local_intents, tracing
 from bench.direct import direct_agent
 from bench.discovery_eval import report as discovery_report
 from bench.measure import Bench, Control, Plan
@@ -118,6 +118,8 @@ def main() -> None:
     say("local commands: sentence templates over HTTP, no LLM (bench/local_intents.py)")
     local = asyncio.run(local_intents.measure(args.local_spoken, rounds))
     report += "\n" + local_intents.table(local, rounds)
+    say("traces: a command with tracing on vs off (bench/tracing.py)")
+    report += "\n" + tracing.table(asyncio.run(tracing.measure(rounds)), rounds)
     say("tool discovery evaluation (bench/discovery_eval.py)")
     report += "\n# Tool discovery (python -m bench.discovery_eval)\n\n" + discovery_report()
     print(report)
