@@ -42,10 +42,17 @@ async def test_a_command_is_exported_as_one_trace_under_the_callers_traceparent(
                                       headers={**served.auth,
                                                "traceparent": f"00-{trace_id}-{parent_id}-01"})
             done = await resp.json()
+            events = f"/api/voice/commands/{done['commandId']}/events"
+            async with session.get(served.base + events, headers=served.auth) as reread:
+                assert "event: done" in await reread.text()
             root = await receiver.wait_for("command")
+            reader = await receiver.wait_for("GET /api/voice/commands/{command_id}/events")
     assert done["status"] == "completed"
     assert receiver.content_types == {"application/x-protobuf"}
     assert root.trace_id.hex() == trace_id
+    # A reader resuming the command's events is its own trace, linked to the command's.
+    [link] = reader.links
+    assert link.trace_id == root.trace_id and reader.trace_id != root.trace_id
     assert attributes(root)["commandId"] == done["commandId"]
     ours = {s.span_id: s for _, s in receiver.spans if s.trace_id == root.trace_id}
     # The server span continues the caller's trace; the command's root hangs below it.

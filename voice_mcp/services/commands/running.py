@@ -24,6 +24,7 @@ class RunningCommand:
         self.readers = 0
         self.idle_since: float | None = None  # monotonic time the last local reader left
         self.started = time.perf_counter()
+        self.trace: dict[str, str] = {}  # its W3C trace context, when traces are on
         self._changed = asyncio.Event()
 
     @property

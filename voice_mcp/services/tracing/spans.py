@@ -140,6 +140,16 @@ def _link(carrier: Mapping[str, str] | None, why: str) -> list[Link]:
     return [Link(parent, {"voice_mcp.link": why})] if parent.is_valid else []
 
 
+def link_current(carrier: Mapping[str, str] | None, why: str) -> None:
+    """Link the current span (a reader's request) to a command's stored trace context."""
+    if not STATE.enabled:
+        return
+    span = trace.get_current_span()
+    if span.is_recording():
+        for link in _link(carrier, why):
+            span.add_link(link.context, link.attributes)
+
+
 def begin_command(command_id: str, user_id: str, conversation_id: str, query: str, *,
                   continues: Mapping[str, str] | None = None) -> CommandTrace | None:
     """Start a command's root span under the current context (an incoming `traceparent`).
