@@ -21,9 +21,9 @@ from voice_mcp.settings import ConfigError, Settings
 log = logging.getLogger(__name__)
 
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-# Probes and scrapes would drown the commands; the OAuth callback carries a one-time code
-# in its query string, which no span may hold.
-DEFAULT_EXCLUDED_URLS = "/healthz,/readyz,/metrics,/oauth/callback"
+# Probes and scrapes would drown the commands; the OAuth start link and callback carry a
+# one-time state and code in their query strings, which no span may hold.
+DEFAULT_EXCLUDED_URLS = "/healthz,/readyz,/metrics,/oauth/"
 _provider: Any = None  # the SDK's TracerProvider once configured (one per process)
 
 
