@@ -193,3 +193,25 @@ async def test_a_template_command_has_stages_and_a_stdio_tool_call_but_no_llm_sp
     assert attrs(tool)["network.transport"] == "pipe"
     assert not [s for s in mine if s.name.startswith("chat")]
     assert openai_server.chat_count == 0
+
+
+async def test_a_recording_adds_a_transcription_span_and_speech_out_its_own(
+        spans, voice_client, openai_server, auth_for, speech_samples) -> None:
+    client = await voice_client()
+    openai_server.script_transcription(QUERY).script(text("Noted."))
+    done = await (await client.post("/api/voice/audio", data=speech_samples.read("wav"),
+                                    headers={**auth_for(), "Content-Type": "audio/wav"})).json()
+    assert done["transcript"] == QUERY
+    resp = await client.post("/api/voice/speech", json={"text": "Noted."}, headers=auth_for())
+    assert resp.status == 200 and await resp.read()
+    finished = await settled(client, spans)
+    mine = ours(finished)
+    shape = tree(mine)
+    assert shape["command"][0] == "transcribe"
+    assert shape["transcribe"] == ["speech_to_text Transcriber"]
+    [stt] = named(mine, "speech_to_text Transcriber")
+    assert attrs(stt)["voice_mcp.speech.bytes"] == len(speech_samples.read("wav"))
+    [tts] = named(mine, "text_to_speech openai")
+    assert tts.context.trace_id != stt.context.trace_id
+    assert attrs(tts)["voice_mcp.speech.chars"] == len("Noted.")
+    assert "flowerpot" not in every_value(finished)
