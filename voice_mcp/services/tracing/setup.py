@@ -55,12 +55,15 @@ def configure(settings: Settings) -> bool:
     _dotenv_otel()
     if not wanted(os.environ):
         return spans.STATE.enabled  # off, or a provider installed by the caller (tests)
-    _install_sdk()
-    spans.STATE.enabled = True
+    install_sdk()
     return True
 
 
-def _install_sdk() -> None:
+def install_sdk(sampler: Any = None) -> None:
+    """The SDK's provider with the OTLP/HTTP exporter, and the aiohttp instrumentations.
+
+    `sampler`: None for the SDK's own choice (`OTEL_TRACES_SAMPLER`); benchmarks pass theirs.
+    """
     global _provider
     try:
         from opentelemetry import trace
@@ -78,12 +81,13 @@ def _install_sdk() -> None:
     if not (os.environ.get("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS")
             or os.environ.get("OTEL_PYTHON_EXCLUDED_URLS")):
         os.environ["OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS"] = DEFAULT_EXCLUDED_URLS
-    _provider = TracerProvider(resource=Resource.create(_resource_defaults()))
+    _provider = TracerProvider(resource=Resource.create(_resource_defaults()), sampler=sampler)
     _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(_provider)
     # Server spans continue a caller's `traceparent`; client spans carry ours to the LLM.
     AioHttpServerInstrumentor().instrument()
     AioHttpClientInstrumentor().instrument()
+    spans.STATE.enabled = True
     log.info("traces: exporting over OTLP/HTTP")
 
 
