@@ -113,6 +113,7 @@ async def measure(rounds: int) -> dict[str, dict[str, float]]:
         return {"template": await compare(rounds, local=True),
                 "llm": await compare(rounds, local=False)}
     finally:
+        os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # servers started later: untraced
         await receiver.stop()
 
 
