@@ -173,7 +173,8 @@ def carrier(command: CommandTrace | None = None) -> dict[str, str]:
     if STATE.enabled:
         ctx = trace.set_span_in_context(command.root) if command is not None else None
         propagate.inject(found, context=ctx)
-    return found
+    # W3C trace context only: a caller's `baggage` is theirs, not ours to store.
+    return {k: v for k, v in found.items() if k in ("traceparent", "tracestate")}
 
 
 @contextmanager
