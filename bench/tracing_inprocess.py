@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
 from bench.local_intents import COMMAND, INTENTS, catalog
 from bench.processes import llm_server
+from bench.tracing import rows, summary
 from tests.otlp_receiver import OtlpReceiver
 from voice_mcp.services import tracing
 from voice_mcp.services.auth import issue_dev_token
@@ -84,23 +85,14 @@ async def _alternate(client: TestClient[Any, Any], settings: Settings, switch: S
             found[switch.on][1].append((time.thread_time() - cpu) * 1000)
     tracing.STATE.enabled = True
     (on_wall, on_cpu), (off_wall, off_cpu) = found[True], found[False]
-    return {"off_wall": statistics.median(off_wall), "on_wall": statistics.median(on_wall),
-            "off_cpu": statistics.median(off_cpu), "on_cpu": statistics.median(on_cpu)}
+    return summary(off_wall, on_wall, statistics.median(off_cpu), statistics.median(on_cpu))
 
 
 def table(found: dict[str, dict[str, float]], rounds: int) -> str:
     """The figures as markdown (appended to bench/tracing.py's section)."""
     lines = ["", f"One process, tracing switched on and off command by command ({rounds} each); "
-                 "medians per command (python -m bench.tracing_inprocess):", "",
-             "| command | wall off ms | wall on ms | difference | loop CPU off ms | on "
-             "| difference |", "|---|---|---|---|---|---|---|"]
-    for name, label in (("template", "sentence template"), ("llm", "fake LLM, 2 rounds")):
-        f = found[name]
-        lines.append(f"| {label} | {f['off_wall']:.2f} | {f['on_wall']:.2f} "
-                     f"| {f['on_wall'] - f['off_wall']:+.2f} ms "
-                     f"({(f['on_wall'] - f['off_wall']) / f['off_wall'] * 100:+.1f}%) "
-                     f"| {f['off_cpu']:.2f} | {f['on_cpu']:.2f} "
-                     f"| {f['on_cpu'] - f['off_cpu']:+.2f} ms |")
+                 "medians per command (python -m bench.tracing --in-process):", "",
+             *rows(found, "loop-thread CPU")]
     return "\n".join(lines) + "\n"
 
 
@@ -116,16 +108,3 @@ async def measure(rounds: int) -> dict[str, dict[str, float]]:
         os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)  # servers started later: untraced
         await receiver.stop()
 
-
-def main() -> None:
-    import argparse
-    import asyncio
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=300, help="commands per mode and kind")
-    args = parser.parse_args()
-    print(table(asyncio.run(measure(args.rounds)), args.rounds))
-
-
-if __name__ == "__main__":
-    main()
