@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     drain_s: float = Field(30.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
+    # Traces (OTEL_* variables, docs/operations.md): queries, transcripts, tool arguments and
+    # output go into span attributes only when this is true.
+    trace_content: bool = False
 
     @field_validator("embedding_model")
     @classmethod

@@ -29,6 +29,7 @@ from mcp.types import INTERNAL_ERROR
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from voice_mcp import __version__
+from voice_mcp.services import tracing
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.mcp.auth import BearerAuth
 from voice_mcp.services.mcp.failures import (
@@ -61,6 +62,7 @@ class _Job:
     scope: anyio.CancelScope | None = None
     started: bool = False
     abandoned: bool = False
+    trace: tracing.Captured = field(default_factory=tracing.capture)  # the caller's context
 
     async def report(self, progress: float, total: float | None, message: str | None) -> None:
         """Queue a progress update; the caller's own task replays it, in order, while it waits."""
@@ -253,7 +255,8 @@ class McpSession:
                 if job.abandoned:
                     scope.cancel()
                 try:
-                    result = await job.op(client, job.report if job.progress else None)
+                    with tracing.attached(job.trace):
+                        result = await job.op(client, job.report if job.progress else None)
                 except Exception as exc:
                     if not job.future.done():
                         job.future.set_exception(self._classify(exc))
@@ -316,7 +319,7 @@ class McpSession:
 
     async def _listen(self, client: Client, scope: anyio.CancelScope) -> None:
         """On 2026-era connections, subscribe to tool list changes (older ones just send them)."""
-        with scope:
+        with scope, tracing.attached(tracing.detached()):  # it belongs to no one command
             tools = client.server_capabilities.tools
             if client.protocol_version not in MODERN_PROTOCOL_VERSIONS or not (
                     tools and tools.list_changed):

@@ -101,7 +101,7 @@ async def confirm(request: web.Request) -> web.StreamResponse:
         orchestrator = request.app[keys.ORCHESTRATOR]
         pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
         info = CommandInfo(pending.user_id, str(pending.context.get("query", "")),
-                           pending.conversation_id)
+                           pending.conversation_id, continues=pending.trace)
         stream = wants_event_stream(request)
         events = orchestrator.resume(pending, body.approved, stream_text=stream)
         return await _answer(request, info, events, stream=stream)
