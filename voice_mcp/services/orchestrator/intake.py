@@ -22,7 +22,7 @@ async def transcribe(deps: Deps, state: RunState) -> bool:
     """Turn the recording into the query; False when nothing intelligible was said."""
     audio = state.command.audio
     assert audio is not None
-    text = await deps.transcriber.transcribe(audio.data, audio.format)
+    text = await deps.transcriber.transcribe(audio.data, audio.format, state.command.user_id)
     state.lap("transcribe")
     limit = deps.settings.max_query_chars
     if len(text) > limit:

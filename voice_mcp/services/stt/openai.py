@@ -38,7 +38,7 @@ class Transcriber:
             http_client=openai.DefaultAioHttpClient(),  # as the LLM client: less CPU
         )
 
-    async def transcribe(self, audio: bytes, fmt: AudioFormat) -> str:
+    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "") -> str:
         """Return the stripped transcript of `audio`, whose container `fmt` was sniffed."""
         if not self.configured:
             raise TranscriptionFailed(
