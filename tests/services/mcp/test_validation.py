@@ -56,3 +56,39 @@ def test_validators_are_compiled_once_per_schema():
     validator.problem(tool(dict(schema)), {})
 
     assert len(validator._compiled) == 1
+
+
+REVIEWED = "^(a+)+$"  # the review's: minutes on 36 characters with the standard `re`
+EVIL = "^(a|a)+$"  # one that backtracks in the `regex` engine too
+HOSTILE = "a" * 36 + "!"
+TIMED_OUT = "invalid arguments: a pattern in the tool's schema took too long to check"
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": {"x": {"type": "string", "pattern": EVIL}}},
+    {"type": "object", "patternProperties": {EVIL: {"type": "string"}}},
+    {"type": "object", "properties": {}, "patternProperties": {EVIL: {}},
+     "additionalProperties": False},
+    {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+     "properties": {"x": {"type": "string", "pattern": EVIL}}},
+], ids=["pattern", "patternProperties", "additionalProperties", "draft-07"])
+def test_a_pattern_that_does_not_finish_fails_the_check(schema):
+    where = {"x": HOSTILE} if "properties" in schema and schema["properties"] else {HOSTILE: "v"}
+    assert ArgumentValidator().problem(tool(schema), where) == TIMED_OUT
+
+
+def test_patterns_still_check_what_they_say():
+    schema = {"type": "object", "properties": {"x": {"type": "string", "pattern": "^[a-z]+$"}},
+              "patternProperties": {"^n_": {"type": "integer"}}, "additionalProperties": False}
+    validator = ArgumentValidator()
+    assert validator.problem(tool(schema), {"x": "abc", "n_1": 2}) is None
+    assert "does not match" in str(validator.problem(tool(schema), {"x": "ABC"}))
+    assert "is not of type 'integer'" in str(validator.problem(tool(schema), {"n_1": "2"}))
+    assert "'y' unexpected" in str(validator.problem(tool(schema), {"y": 1}))
+
+
+@pytest.mark.parametrize("pattern", [REVIEWED, EVIL])
+def test_the_reviewed_pattern_is_a_failure_not_a_freeze(pattern):
+    schema = {"type": "object", "properties": {"x": {"type": "string", "pattern": pattern}}}
+    assert ArgumentValidator().problem(tool(schema), {"x": HOSTILE}) in (
+        TIMED_OUT, f"invalid arguments: '{HOSTILE}' does not match '{pattern}' (at 'x')")

@@ -15,6 +15,7 @@ from referencing.exceptions import Unresolvable
 
 from voice_mcp.services.mcp.failures import short
 from voice_mcp.services.mcp.models import ToolInfo
+from voice_mcp.services.mcp.patterns import PatternTimeout, bounded, budget
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,15 @@ class ArgumentValidator:
         if validator is None:
             return None
         try:
-            error = best_match(validator.iter_errors(arguments))
+            with budget():  # a hostile `pattern` cannot hold the event loop (patterns.py)
+                error = best_match(validator.iter_errors(arguments))
         except Unresolvable:
             # A $ref we will not fetch: the server validates what we cannot.
             return None
+        except PatternTimeout:
+            log.warning("a pattern in a tool's input schema took too long to check",
+                        extra={"service": tool.service, "tool": tool.name})
+            return "invalid arguments: a pattern in the tool's schema took too long to check"
         if error is None:
             return None
         where = "/".join(str(part) for part in error.absolute_path)
@@ -55,7 +61,7 @@ class ArgumentValidator:
         try:
             cls.check_schema(tool.input_schema)
             # An empty registry: references resolve inside the schema only, nothing is fetched.
-            compiled = cls(tool.input_schema, registry=Registry())
+            compiled = bounded(cls)(tool.input_schema, registry=Registry())
         except SchemaError:
             log.warning("tool has an invalid input schema; the server will check its arguments",
                         extra={"service": tool.service, "tool": tool.name})
