@@ -129,7 +129,7 @@ class Gate:
 async def test_one_users_long_recording_leaves_a_decoder_for_others(tmp_path) -> None:
     transcriber = LocalTranscriber(lambda _known: None, lambda _: True, budget_s=300)
     gate = Gate(transcriber)
-    transcriber._decode = gate  # type: ignore[method-assign]
+    transcriber._decode = gate  # type: ignore[method-assign,assignment]
     audio = _speech(tmp_path, "hello world")
     slow = asyncio.create_task(transcriber.transcribe(audio, WAV, "alice"))
     try:

@@ -86,5 +86,7 @@ def _additional_properties(validator: Any, allowed: Any, instance: Any,
 @functools.cache
 def bounded(cls: type[Validator]) -> type[Validator]:
     """`cls` with its searching keywords under the deadline of `budget`."""
-    return extend(cls, {"pattern": _pattern, "patternProperties": _pattern_properties,
-                        "additionalProperties": _additional_properties})
+    keywords = {"pattern": _pattern, "patternProperties": _pattern_properties,
+                "additionalProperties": _additional_properties}
+    extended: type[Validator] = extend(cls, keywords)  # type: ignore[no-untyped-call]
+    return extended
