@@ -17,8 +17,8 @@ from mcp.shared.exceptions import MCPError
 from voice_mcp.errors import AppError
 from voice_mcp.services.catalog import Catalog, ServiceConfig
 from voice_mcp.services.mcp.auth import TokenProvider, auth_for
-from voice_mcp.services.mcp.cache import CacheKey, ToolCache
 from voice_mcp.services.mcp.bounds import MAX_OUTPUT_CHARS, clip
+from voice_mcp.services.mcp.cache import CacheKey, ToolCache
 from voice_mcp.services.mcp.convert import error_text, result_text, tool_info
 from voice_mcp.services.mcp.failures import TransportFailure, short
 from voice_mcp.services.mcp.models import DiscoveryResult, ToolCallResult, ToolInfo
