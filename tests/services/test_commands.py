@@ -42,7 +42,7 @@ async def pair(redis_client) -> AsyncIterator[tuple[CommandRegistry, CommandRegi
 async def test_a_lost_owner_is_declared_once_and_cannot_end_it_again(pair, redis_client) -> None:
     owner, other = pair
     gate = asyncio.Event()
-    running = owner.start(INFO, gated(gate))
+    running = await owner.start(INFO, gated(gate))
     reader = owner.attach(running)
     first = await anext(reader)
     await running.recorder.drain()
@@ -64,7 +64,7 @@ async def test_a_lost_owner_is_declared_once_and_cannot_end_it_again(pair, redis
 async def test_another_users_command_and_malformed_ids(pair) -> None:
     owner, other = pair
     gate = asyncio.Event()
-    running = owner.start(INFO, gated(gate))
+    running = await owner.start(INFO, gated(gate))
     await running.recorder.drain()
     for registry in (owner, other):
         with pytest.raises(AppError) as caught:
@@ -74,3 +74,20 @@ async def test_another_users_command_and_malformed_ids(pair) -> None:
             await registry.cancel("alice", "../../etc")
         assert caught.value.status == 400
     gate.set()
+
+
+async def test_a_command_is_readable_elsewhere_before_its_first_event_leaves(pair) -> None:
+    """A resume on another instance right after the first event never answers 404: the
+    record is written before the command runs (the events follow in 5 ms batches)."""
+    owner, other = pair
+    gate = asyncio.Event()
+    running = await owner.start(INFO, gated(gate))
+    local = owner.attach(running)
+    first = await anext(local)  # the first event has left: its commandId is known
+    view = await other.view("alice", first.data["commandId"])  # no wait for the batch
+    assert view.status == "running"
+    resumed = await other.open("alice", running.id, first.seq)
+    gate.set()
+    assert (await anext(resumed)).kind == "done"
+    await resumed.aclose()
+    await local.aclose()

@@ -48,14 +48,17 @@ class CommandRegistry:
         self._lost = redis.register_script(LOST_SCRIPT)
         self.upkeep = Upkeep(redis, instance_id, self.local, grace_s)
 
-    def start(self, info: CommandInfo, events: AsyncIterator[WireEvent]) -> RunningCommand:
-        """Run a command in the background; no Redis round trip before its first event."""
+    async def start(self, info: CommandInfo,
+                    events: AsyncIterator[WireEvent]) -> RunningCommand:
+        """Run a command in the background, once its record is readable on every instance
+        (one Redis round trip: a resume elsewhere must never answer 404 for it)."""
         command_id = new_command_id()
         lost_error, lost_done = lost_events(info, command_id)
         meta = {"user": user_part(info.user_id), "instance": self.instance_id, "status": RUNNING,
                 "lost_error": lost_error, "lost_done": lost_done}
         recorder = Recorder(self._append, CommandKeys.of(command_id), meta, self.instance_id,
                             running_ttl_s=self.running_ttl_s, events_ttl_s=self.events_ttl_s)
+        await recorder.create()
         running = RunningCommand(command_id, info, recorder)
         self.local[command_id] = running
         running.task = self.upkeep.spawn(self._run(running, events))
