@@ -117,7 +117,8 @@ async def cancel_latency(url: str, runs: int) -> Summary:
     took: list[float] = []
     try:
         for _ in range(runs):
-            running = owner.start(CommandInfo("bench-user", "slow", "conv"), forever("slow"))
+            running = await owner.start(CommandInfo("bench-user", "slow", "conv"),
+                                        forever("slow"))
             reader = owner.attach(running)
             await anext(reader)
             await running.recorder.drain()

@@ -14,6 +14,7 @@ from typing import Any
 
 from voice_mcp.errors import BadRequest, Gone, NotFound
 from voice_mcp.services.commands.driver import WireEvent, drive
+from voice_mcp.services.commands.feeds import Feeds
 from voice_mcp.services.commands.ids import is_command_id, new_command_id
 from voice_mcp.services.commands.models import (
     RUNNING,
@@ -47,6 +48,7 @@ class CommandRegistry:
         self._append = redis.register_script(APPEND_SCRIPT)
         self._lost = redis.register_script(LOST_SCRIPT)
         self.upkeep = Upkeep(redis, instance_id, self.local, grace_s)
+        self.feeds = Feeds()  # one Redis reader per command followed from here
 
     async def start(self, info: CommandInfo,
                     events: AsyncIterator[WireEvent]) -> RunningCommand:
@@ -82,8 +84,8 @@ class CommandRegistry:
             self.upkeep.left(running)
 
     async def open(self, user_id: str, command_id: str,
-                   after: int) -> AsyncGenerator[CommandEvent, None]:
-        """Check the id and the owner (raising 400/404/410 before any byte is sent)."""
+                   after: int) -> AsyncIterator[CommandEvent]:
+        """Check the id and the owner (raising 400/404/410/429 before any byte is sent)."""
         running = self._local(user_id, command_id)
         if running is not None:
             last = len(running.events)
@@ -94,7 +96,8 @@ class CommandRegistry:
             after = min(after, max(await last_seq(self.redis, keys) - 1, 0))
         # A running command's log in Redis lags its owner by one batch (<= 5 ms): the client
         # may hold an event not yet written, so its id is not clamped to what Redis has.
-        return follow_remote(self.redis, keys, after, self._lost, self.events_ttl_s)
+        return self.feeds.listen(user_id, command_id, after, lambda: follow_remote(
+            self.redis, keys, 0, self._lost, self.events_ttl_s))
 
     async def view(self, user_id: str, command_id: str) -> CommandView:
         """Running, or how the command ended."""

@@ -34,9 +34,9 @@ async def stream_events(request: web.Request, events: AsyncIterator[CommandEvent
     response = EventSourceResponse(allow_all_methods=True, ping_interval=heartbeat_s)
     response.headers.update(SSE_HEADERS)
     response.headers["X-Request-Id"] = request_id_var.get()
-    await response.prepare(request)
     retry: int | None = RETRY_MS
     try:
+        await response.prepare(request)  # inside: a client gone already still closes `events`
         async with response:
             async for event in events:
                 await response.send(event.json(), id=str(event.seq), event=event.kind,
