@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from voice_mcp.errors import RateLimited
 from voice_mcp.services.commands.models import CommandEvent
 
+log = logging.getLogger(__name__)
 PER_USER = 16  # remote listeners of one user on one instance
 PER_COMMAND = 16  # remote listeners of one command on one instance
 FEEDS = 128  # commands followed from one instance at once (a Redis connection each)
@@ -41,6 +43,8 @@ class Feed:
             async for event in source():
                 self.events.append(event)
                 self._wake()
+        except Exception as err:  # the listeners' streams end without `done`; they reconnect
+            log.warning("command feed stopped: %s", type(err).__name__)
         finally:
             self.ended = True
             self._wake()
