@@ -1,31 +1,33 @@
-"""Schema `pattern`s under a deadline: a tool's input schema is written by its server, and a
-pattern such as `^(a+)+$` backtracks for minutes on 36 characters, on the event loop.
+"""Schema `pattern`s under a deadline: a tool's schemas are written by its server, and a
+pattern such as `^(a+)+$` backtracks for hours on 36 characters, on the event loop.
 
-The validators use the `regex` module, whose searches take a timeout, for `pattern`,
-`patternProperties` and `additionalProperties` (the keywords that search); every search of
-one validation shares one budget, and a validation that runs out fails as a whole.
+jsonschema searches patterns (`pattern`, `patternProperties`, and through them
+`additionalProperties` and `unevaluatedProperties`) with `re.search` from three of its
+modules; `install` points those at `search` below, which uses the `regex` engine with a
+timeout. That covers our argument checks and the mcp SDK's check of a result against the
+tool's `outputSchema` alike. Inside `budget()` all searches share one deadline; elsewhere
+each search has BUDGET_S. A search that runs out raises PatternTimeout: the check fails.
 """
 
 from __future__ import annotations
 
-import functools
+import importlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from types import SimpleNamespace
 
 import regex
-from jsonschema import ValidationError
-from jsonschema.protocols import Validator
-from jsonschema.validators import extend
 
 BUDGET_S = 0.1  # for all the searches of one validation
+# The jsonschema modules whose only use of `re` is `re.search` (checked by a test).
+SEARCHING_MODULES = ("jsonschema._keywords", "jsonschema._utils", "jsonschema._legacy_keywords")
 _deadline: ContextVar[float | None] = ContextVar("pattern_deadline", default=None)
 
 
 class PatternTimeout(Exception):
-    """A schema pattern did not finish within the budget: the arguments are refused."""
+    """A schema pattern did not finish within the budget: the value is refused."""
 
 
 @contextmanager
@@ -38,55 +40,25 @@ def budget(seconds: float = BUDGET_S) -> Iterator[None]:
         _deadline.reset(token)
 
 
-def search(pattern: str, text: str) -> bool:
-    """Whether `pattern` matches somewhere in `text`, within what is left of the budget."""
+def search(pattern: str, text: str) -> regex.Match[str] | None:
+    """`re.search`, within what is left of the budget; PatternTimeout past it."""
     deadline = _deadline.get()
     left = BUDGET_S if deadline is None else deadline - time.monotonic()
     if left <= 0:
         raise PatternTimeout(pattern)
     try:
-        return regex.search(pattern, text, timeout=left) is not None
+        return regex.search(pattern, text, timeout=left)
     except TimeoutError as err:
         raise PatternTimeout(pattern) from err
     except regex.error:
-        return False  # a pattern this engine cannot read matches nothing
+        return None  # a pattern this engine cannot read matches nothing
 
 
-def _pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
-    if validator.is_type(instance, "string") and not search(patrn, instance):
-        yield ValidationError(f"{instance!r} does not match {patrn!r}")
+BOUNDED_RE = SimpleNamespace(search=search)
 
 
-def _pattern_properties(validator: Any, patterns: Mapping[str, Any], instance: Any,
-                        schema: Any) -> Iterator[ValidationError]:
-    if not validator.is_type(instance, "object"):
-        return
-    for pattern, subschema in patterns.items():
-        for key, value in instance.items():
-            if search(pattern, key):
-                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
-
-
-def _additional_properties(validator: Any, allowed: Any, instance: Any,
-                           schema: Mapping[str, Any]) -> Iterator[ValidationError]:
-    if not validator.is_type(instance, "object"):
-        return
-    known = schema.get("properties", {})
-    patterns = list(schema.get("patternProperties", {}))
-    extras = sorted((key for key in instance if key not in known
-                     and not any(search(p, key) for p in patterns)), key=str)
-    if validator.is_type(allowed, "object"):
-        for extra in extras:
-            yield from validator.descend(instance[extra], allowed, path=extra)
-    elif not allowed and extras:
-        listed = ", ".join(repr(each) for each in extras)
-        yield ValidationError(f"Additional properties are not allowed ({listed} unexpected)")
-
-
-@functools.cache
-def bounded(cls: type[Validator]) -> type[Validator]:
-    """`cls` with its searching keywords under the deadline of `budget`."""
-    keywords = {"pattern": _pattern, "patternProperties": _pattern_properties,
-                "additionalProperties": _additional_properties}
-    extended: type[Validator] = extend(cls, keywords)  # type: ignore[no-untyped-call]
-    return extended
+def install() -> None:
+    """Make jsonschema search patterns with `search` (idempotent)."""
+    for name in SEARCHING_MODULES:
+        module = importlib.import_module(name)
+        module.re = BOUNDED_RE  # type: ignore[attr-defined]

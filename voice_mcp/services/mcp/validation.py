@@ -15,7 +15,7 @@ from referencing.exceptions import Unresolvable
 
 from voice_mcp.services.mcp.failures import short
 from voice_mcp.services.mcp.models import ToolInfo
-from voice_mcp.services.mcp.patterns import PatternTimeout, bounded, budget
+from voice_mcp.services.mcp.patterns import PatternTimeout, budget, install
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ class ArgumentValidator:
 
     def __init__(self, max_cached: int = 1024) -> None:
         self._max_cached = max_cached
+        install()  # schema patterns searched under a deadline, here and in the mcp SDK
         self._compiled: dict[str, Validator | None] = {}
 
     def problem(self, tool: ToolInfo, arguments: Any) -> str | None:
@@ -61,7 +62,7 @@ class ArgumentValidator:
         try:
             cls.check_schema(tool.input_schema)
             # An empty registry: references resolve inside the schema only, nothing is fetched.
-            compiled = bounded(cls)(tool.input_schema, registry=Registry())
+            compiled = cls(tool.input_schema, registry=Registry())
         except SchemaError:
             log.warning("tool has an invalid input schema; the server will check its arguments",
                         extra={"service": tool.service, "tool": tool.name})
