@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     stt_model: str = "whisper-1"
     stt_timeout_s: float = Field(30.0, gt=0)
     stt: SttMode = "auto"
+    # Offline speech: decoders loaded at most (about 30 MiB each), recordings in work per user.
+    stt_decoders: int = Field(2, ge=1, le=16)
+    stt_recordings_per_user: int = Field(2, ge=1, le=16)
 
     local_intents: LocalIntentsMode = "prefer"
     intents_dir: Path | None = None  # unset: `intents/` beside the services file

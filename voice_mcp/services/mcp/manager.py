@@ -18,6 +18,7 @@ from voice_mcp.errors import AppError
 from voice_mcp.services import tracing
 from voice_mcp.services.catalog import Catalog, ServiceConfig
 from voice_mcp.services.mcp.auth import TokenProvider, auth_for
+from voice_mcp.services.mcp.bounds import MAX_OUTPUT_CHARS, clip
 from voice_mcp.services.mcp.cache import CacheKey, ToolCache
 from voice_mcp.services.mcp.convert import error_text, result_text, tool_info
 from voice_mcp.services.mcp.failures import TransportFailure, short
@@ -161,7 +162,7 @@ class McpManager:
             return outcome(success=False, error=result)
         if result.is_error:
             return outcome(success=False, error=error_text(result))
-        return outcome(success=True, output=result_text(result),
+        return outcome(success=True, output=clip(result_text(result), MAX_OUTPUT_CHARS),
                        structured=result.structured_content)
 
     def validate_arguments(self, tool: ToolInfo, arguments: Any) -> str | None:

@@ -32,6 +32,7 @@ from voice_mcp import __version__
 from voice_mcp.services import tracing
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.mcp.auth import BearerAuth
+from voice_mcp.services.mcp.bounds import MAX_PROGRESS_CHARS, MAX_PROGRESS_UPDATES, clip
 from voice_mcp.services.mcp.failures import (
     TransportFailure,
     app_error_in,
@@ -63,11 +64,14 @@ class _Job:
     started: bool = False
     abandoned: bool = False
     trace: tracing.Captured = field(default_factory=tracing.capture)  # the caller's context
+    reported: int = 0  # progress updates taken (see bounds.MAX_PROGRESS_UPDATES)
 
     async def report(self, progress: float, total: float | None, message: str | None) -> None:
         """Queue a progress update; the caller's own task replays it, in order, while it waits."""
-        if not self.future.done():
-            self.updates.append((progress, total, message))
+        if not self.future.done() and self.reported < MAX_PROGRESS_UPDATES:
+            self.reported += 1
+            shown = clip(message, MAX_PROGRESS_CHARS) if message is not None else None
+            self.updates.append((progress, total, shown))
             self.signal.set()
 
     def abandon(self) -> None:

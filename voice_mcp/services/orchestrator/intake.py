@@ -24,7 +24,7 @@ async def transcribe(deps: Deps, run: Run) -> bool:
     assert audio is not None
     with tracing.speech("speech_to_text", type(deps.transcriber).__name__,
                         bytes=len(audio.data)) as span:
-        text = await deps.transcriber.transcribe(audio.data, audio.format)
+        text = await deps.transcriber.transcribe(audio.data, audio.format, run.command.user_id)
         span.content("voice_mcp.transcript", text)
     run.timings.lap("transcribe")
     limit = deps.settings.max_query_chars

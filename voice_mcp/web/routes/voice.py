@@ -59,7 +59,7 @@ async def _answer(request: web.Request, info: CommandInfo, events: AsyncIterator
     The command is not this request's: a client that leaves only stops reading (section 11).
     """
     registry = request.app[keys.COMMANDS]
-    running = registry.start(info, events)
+    running = await registry.start(info, events)
     if running.task is not None:
         request.app[keys.LIFECYCLE].watch(running.task)  # a drain waits for it to end
     followed = registry.attach(running)
