@@ -51,7 +51,8 @@ def load_catalog(path: Path | None = None) -> tuple[list[ToolInfo], dict[str, st
         titles[service["id"]] = service["title"]
         tools.extend(ToolInfo(service=service["id"], name=t["name"], title=t.get("title"),
                               description=t.get("description", ""),
-                              input_schema=t["inputSchema"]) for t in service["tools"])
+                              input_schema=t["inputSchema"],
+                              output_schema=t.get("outputSchema")) for t in service["tools"])
     return tools, titles
 
 
