@@ -60,8 +60,9 @@ class MiniLM:
     def _layer(self, i: int) -> dict[str, np.ndarray]:
         p = f"encoder.layer.{i}."
         w = self._w
-        qkv = np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")])
-        qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
+        parts = [f"{p}attention.self.{n}" for n in ("query", "key", "value")]
+        qkv = np.concatenate([w[f"{n}.weight"] for n in parts])
+        qkv_b = np.concatenate([w[f"{n}.bias"] for n in parts])
         return {"qkv": np.ascontiguousarray(qkv.T), "qkv_b": qkv_b,
                 "o": np.ascontiguousarray(w[p + "attention.output.dense.weight"].T),
                 "o_b": w[p + "attention.output.dense.bias"],
@@ -109,3 +110,98 @@ def cached_vectors(texts: list[str], name: str, model: MiniLM | None = None) -> 
     vectors = np.vstack([model.embed(t) for t in texts]).astype(np.float32)
     np.save(path, vectors)
     return vectors
+
+
+def _forward_batch(model: MiniLM, ids: np.ndarray) -> np.ndarray:
+    """Mean-pooled outputs of a batch of same-length sequences (no padding, so no mask)."""
+    w = model._w
+    b, n = ids.shape
+    x = (w["embeddings.word_embeddings.weight"][ids]
+         + w["embeddings.position_embeddings.weight"][:n]
+         + w["embeddings.token_type_embeddings.weight"][0])
+    x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+    d = x.shape[-1]
+    hd = d // HEADS
+    for layer in model._layers:
+        q, k, v = np.split(x @ layer["qkv"] + layer["qkv_b"], 3, axis=-1)
+        q, k, v = (t.reshape(b, n, HEADS, hd).transpose(0, 2, 1, 3) for t in (q, k, v))
+        att = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hd)
+        att = np.exp(att - att.max(-1, keepdims=True))
+        att /= att.sum(-1, keepdims=True)
+        ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b, n, d)
+        x = _layer_norm(x + ctx @ layer["o"] + layer["o_b"], layer["ln1_w"], layer["ln1_b"])
+        h = _gelu(x @ layer["i"] + layer["i_b"])
+        x = _layer_norm(x + h @ layer["out"] + layer["out_b"], layer["ln2_w"], layer["ln2_b"])
+    pooled: np.ndarray = x.mean(1)
+    return pooled
+
+
+def static_table(model: MiniLM, batch: int = 1024) -> np.ndarray:
+    """A vector per vocabulary token: the model's output for `[CLS] token [SEP]` alone.
+
+    Distilled once (model2vec's idea): a sentence is then embedded as the mean of its
+    tokens' rows, in microseconds instead of a transformer pass.
+    """
+    path = CACHE / "static-table.npy"
+    if path.exists():
+        return np.load(path)
+    vocab = model._w["embeddings.word_embeddings.weight"].shape[0]
+    rows = []
+    for start in range(0, vocab, batch):
+        tokens = np.arange(start, min(start + batch, vocab))
+        ids = np.stack([np.full_like(tokens, 101), tokens, np.full_like(tokens, 102)], axis=1)
+        rows.append(_forward_batch(model, ids).astype(np.float32))
+    table = np.vstack(rows)
+    np.save(path, table)
+    return table
+
+
+def _ranker(matrix: np.ndarray, embed: Any) -> Any:
+    """Positions of the tools most similar to a request, best first (like Embedder.rank)."""
+    from voice_mcp.services.tool_index.index import top_positive
+
+    def rank(request: str, k: int) -> list[int]:
+        return top_positive(matrix @ embed(request), k)
+    return rank
+
+
+def transformer_semantic(tools: list[Any], titles: dict[str, str]) -> Any:
+    """Rank by the full MiniLM: tool vectors cached on disk, each request embedded once."""
+    from bench.task_eval import load_tasks
+    from voice_mcp.services.tool_index.documents import embedding_text
+
+    model = MiniLM()
+    texts = [embedding_text(t, titles.get(t.service, "")) for t in tools]
+    matrix = cached_vectors(texts, "tools", model)
+    requests = [t.request for t in load_tasks()]
+    known = dict(zip(requests, cached_vectors(requests, "tasks", model), strict=True))
+    return _ranker(matrix, lambda text: known.get(text) if text in known else model.embed(text))
+
+
+class StaticModel:
+    """Sentence vectors as the mean of distilled token rows: no transformer pass at all."""
+
+    def __init__(self, model: MiniLM | None = None) -> None:
+        from tokenizers import Tokenizer
+
+        model = model or MiniLM()
+        self.table = static_table(model)
+        self._tok = Tokenizer.from_file(str(MODEL / "tokenizer.json"))
+        self._tok.no_padding()
+        self._tok.no_truncation()
+
+    def embed(self, text: str) -> np.ndarray:
+        ids = self._tok.encode(text, add_special_tokens=False).ids[:512]
+        if not ids:
+            return np.zeros(self.table.shape[1], dtype=np.float32)
+        vector = self.table[ids].mean(0)
+        return vector / (np.linalg.norm(vector) or 1.0)
+
+
+def static_semantic(tools: list[Any], titles: dict[str, str]) -> Any:
+    """Rank by the distilled static table (tool vectors computed on the spot)."""
+    from voice_mcp.services.tool_index.documents import embedding_text
+
+    model = StaticModel()
+    matrix = np.vstack([model.embed(embedding_text(t, titles.get(t.service, ""))) for t in tools])
+    return _ranker(matrix.astype(np.float32), model.embed)

@@ -26,7 +26,7 @@ from voice_mcp.services.mcp.models import ToolInfo
 from voice_mcp.services.tool_index import SEARCH_TOOLS_TOOL, ToolIndex, choose_offer
 from voice_mcp.services.tool_index.clauses import split_clauses
 from voice_mcp.services.tool_index.offer import SEARCH_RESULTS
-from voice_mcp.services.tool_index.ranker import RankingOptions, ToolRanker
+from voice_mcp.services.tool_index.ranker import CANDIDATES, RankingOptions, ToolRanker, fuse
 
 BUDGETS = (32, 48)
 SPLITS = ("tune", "heldout")
@@ -42,6 +42,10 @@ class Task:
     needs: tuple[frozenset[str], ...]  # groups of `service.tool`; any member meets a group
 
 
+SemanticRank = Callable[[str, int], list[int]]  # a request -> positions of the best tools
+Semantic = Callable[[list[ToolInfo], dict[str, str]], SemanticRank]
+
+
 @dataclass(frozen=True)
 class Variant:
     """One ranking configuration; `documents` turns the catalog's tools into what is indexed."""
@@ -49,6 +53,7 @@ class Variant:
     name: str
     documents: Callable[[ToolInfo], ToolInfo]
     options: RankingOptions
+    semantic: Semantic | None = None  # fused with BM25 as the service fuses embeddings
 
 
 def load_tasks(path: Path = DATA / "discovery_tasks.json") -> list[Task]:
@@ -85,14 +90,27 @@ VARIANTS = (
 )
 
 
+def minilm_variants() -> list[Variant]:
+    """BM25 (chosen options) fused with all-MiniLM-L6-v2: whole model, and distilled static."""
+    from bench.minilm import static_semantic, transformer_semantic
+
+    return [Variant("chosen + MiniLM (transformer) fused", rich, CHOSEN, transformer_semantic),
+            Variant("chosen + MiniLM (static, distilled) fused", rich, CHOSEN, static_semantic)]
+
+
 def coverage(offered: Sequence[str], task: Task) -> float:
     """Share of the task's needed tool groups that the offer meets."""
     names = {original(n) for n in offered}
     return sum(1 for group in task.needs if group & names) / len(task.needs)
 
 
-def offer_names(index: ToolIndex, ranker: ToolRanker, request: str, budget: int) -> list[str]:
-    ranked = ranker.lexical(index, request, budget)
+def offer_names(index: ToolIndex, ranker: ToolRanker, request: str, budget: int,
+                semantic: SemanticRank | None = None) -> list[str]:
+    if semantic is None:
+        ranked = ranker.lexical(index, request, budget)
+    else:  # what ToolRanker.rank does with an embeddings ranker
+        lexical = ranker.lexical(index, request, CANDIDATES)
+        ranked = index.copies_last(fuse([lexical, semantic(request, CANDIDATES)], budget))
     return [t.qualified_name for t in choose_offer(index.tools, ranked, budget).tools]
 
 
@@ -101,10 +119,11 @@ def measure(tools: list[ToolInfo], titles: dict[str, str], tasks: Sequence[Task]
     """Recall of needed tools and share of tasks fully covered, per split and budget."""
     index = ToolIndex([variant.documents(t) for t in tools], titles)
     ranker = ToolRanker(options=variant.options)
+    semantic = variant.semantic(tools, titles) if variant.semantic else None
     out: dict[str, Any] = {}
     for budget in BUDGETS:
         for split in splits:
-            scores = [coverage(offer_names(index, ranker, t.request, budget), t)
+            scores = [coverage(offer_names(index, ranker, t.request, budget, semantic), t)
                       for t in tasks if t.split == split]
             out[f"{split}@{budget}"] = {"n": len(scores),
                                         "recall": round(statistics.fmean(scores), 3),
@@ -189,6 +208,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--tune", action="store_true", help="the tuning split only")
     parser.add_argument("--sweep", action="store_true", help="sibling weights, tuning split")
+    parser.add_argument("--minilm", action="store_true",
+                        help="add BM25 fused with a local MiniLM (bench/minilm.py)")
     args = parser.parse_args()
     tools, titles = load_catalog()
     tasks = load_tasks()
@@ -199,6 +220,8 @@ def main() -> None:
                     for w in WEIGHTS]
     else:
         variants = list(VARIANTS)
+    if args.minilm:
+        variants += minilm_variants()
     if args.tune:
         tasks = [t for t in tasks if t.split == "tune"]
     rows = [(v.name, measure(tools, titles, tasks, v, splits)) for v in variants]

@@ -30,7 +30,8 @@ _CONNECTIVES: Final = (
 )
 _WORDS = "|".join(re.escape(c) for c in sorted(_CONNECTIVES, key=len, reverse=True))
 _SPACED = re.compile(rf"[.;:!?,\n]+|\s(?:{_WORDS})\s", re.IGNORECASE)
-_CJK = re.compile(r"[，。；、！？,.;!?\n]+|然后|并且|接着|之后|再把|再|并|그리고|그다음|そして|それから")
+_CJK = re.compile(r"[，。；、！？,.;!?\n]+|然后|并且|接着|之后|再把|再|并"
+                  r"|그리고|그다음|そして|それから")
 
 
 def split_clauses(query: str) -> list[str]:

@@ -92,7 +92,8 @@ def with_siblings(scores: np.ndarray, service_of: np.ndarray, services: int,
     """
     best = np.zeros(services, dtype=np.float32)
     np.maximum.at(best, service_of, scores)
-    return scores + np.float32(weight) * best[service_of]
+    boosted: np.ndarray = scores + np.float32(weight) * best[service_of]
+    return boosted
 
 
 def copies_last(ranked: Sequence[int], kinds: Sequence[int]) -> list[int]:
