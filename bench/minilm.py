@@ -118,21 +118,21 @@ def _forward_batch(model: MiniLM, ids: np.ndarray) -> np.ndarray:
     b, n = ids.shape
     x = (w["embeddings.word_embeddings.weight"][ids]
          + w["embeddings.position_embeddings.weight"][:n]
-         + w["embeddings.token_type_embeddings.weight"][0])
+         + w["embeddings.token_type_embeddings.weight"][0]).reshape(b * n, -1)
     x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
     d = x.shape[-1]
     hd = d // HEADS
-    for layer in model._layers:
-        q, k, v = np.split(x @ layer["qkv"] + layer["qkv_b"], 3, axis=-1)
-        q, k, v = (t.reshape(b, n, HEADS, hd).transpose(0, 2, 1, 3) for t in (q, k, v))
+    for layer in model._layers:  # 2-D products: one BLAS call each, not one per sequence
+        q, k, v = (t.reshape(b, n, HEADS, hd).transpose(0, 2, 1, 3)
+                   for t in np.split(x @ layer["qkv"] + layer["qkv_b"], 3, axis=-1))
         att = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hd)
         att = np.exp(att - att.max(-1, keepdims=True))
         att /= att.sum(-1, keepdims=True)
-        ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b, n, d)
+        ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b * n, d)
         x = _layer_norm(x + ctx @ layer["o"] + layer["o_b"], layer["ln1_w"], layer["ln1_b"])
         h = _gelu(x @ layer["i"] + layer["i_b"])
         x = _layer_norm(x + h @ layer["out"] + layer["out_b"], layer["ln2_w"], layer["ln2_b"])
-    pooled: np.ndarray = x.mean(1)
+    pooled: np.ndarray = x.reshape(b, n, d).mean(1)
     return pooled
 
 

@@ -94,8 +94,9 @@ def minilm_variants() -> list[Variant]:
     """BM25 (chosen options) fused with all-MiniLM-L6-v2: whole model, and distilled static."""
     from bench.minilm import static_semantic, transformer_semantic
 
-    return [Variant("chosen + MiniLM (transformer) fused", rich, CHOSEN, transformer_semantic),
-            Variant("chosen + MiniLM (static, distilled) fused", rich, CHOSEN, static_semantic)]
+    return [Variant("chosen + MiniLM fused (bench only)", rich, CHOSEN, transformer_semantic),
+            Variant("chosen + MiniLM static (distilled, not kept)", rich, CHOSEN,
+                    static_semantic)]
 
 
 def coverage(offered: Sequence[str], task: Task) -> float:
