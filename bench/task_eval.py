@@ -217,7 +217,7 @@ def main() -> None:
     splits = ("tune",) if args.tune or args.sweep else SPLITS
     if args.sweep:
         tasks = [t for t in tasks if t.split == "tune"]
-        variants = [Variant(f"steps, sibling weight {w}", rich, RankingOptions(True, w))
+        variants = [Variant(f"sibling weight {w}", rich, RankingOptions(False, w))
                     for w in WEIGHTS]
     else:
         variants = list(VARIANTS)
