@@ -83,16 +83,17 @@ class ToolIndex:
 
 def with_siblings(scores: np.ndarray, service_of: np.ndarray, services: int,
                   weight: float) -> np.ndarray:
-    """Each score plus `weight` times the best score of its service.
+    """Each positive score plus `weight` times the best score of its service.
 
     A task that needs one tool of a server often needs its siblings (search issues, then
-    comment on one): a tool whose own words miss the request still rises with a service
-    that matches it well, and among equally matching tools the ones of a matching service
-    come first.
+    comment on one): a tool that matches a request weakly rises with a service that matches
+    it well, and of equally matching tools the ones of a matching service come first. A tool
+    that shares no word with the request stays out: siblings reorder, they add no stranger.
     """
     best = np.zeros(services, dtype=np.float32)
     np.maximum.at(best, service_of, scores)
-    boosted: np.ndarray = scores + np.float32(weight) * best[service_of]
+    boosted: np.ndarray = np.where(scores > 0, scores + np.float32(weight) * best[service_of],
+                                   np.float32(0))
     return boosted
 
 
