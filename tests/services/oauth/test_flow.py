@@ -300,3 +300,33 @@ async def test_the_cookie_follows_the_public_url(redis_client, oauth_servers: OA
         assert oauth.cookie_path == "/assistant/oauth/callback" and oauth.cookie_secure
     finally:
         await oauth.close()
+
+
+async def test_registration_names_the_application_type(oauth: OAuthService,
+                                                       oauth_servers: OAuthServers) -> None:
+    """SEP-837: a loopback http callback is a `native` client's; an https one a `web` one's."""
+    await browser_start(oauth, "alice", "notes")
+
+    [body] = oauth_servers.auth_server.registrations
+    assert body["application_type"] == "native"
+    assert body["redirect_uris"] == [REDIRECT_URI]
+
+
+def test_an_https_callback_registers_as_a_web_application() -> None:
+    from voice_mcp.services.oauth.registration import application_type
+
+    assert application_type("https://voice.example/oauth/callback") == "web"
+    assert application_type("http://127.0.0.1:8080/oauth/callback") == "native"
+
+
+async def test_iss_is_compared_exactly(oauth: OAuthService, oauth_servers: OAuthServers) -> None:
+    """RFC 9207: the issuer with a trailing slash added is another string, so a mix-up."""
+    url = await browser_start(oauth, "alice", "notes")
+    callback = query(await oauth_servers.authorize(url, "alice"))
+
+    with pytest.raises(CallbackError) as caught:
+        await browser_complete(oauth, callback["code"], callback["state"],
+                               iss=oauth_servers.issuer + "/")
+
+    assert caught.value.code == "issuer_mismatch"
+    assert not (await oauth.status("alice"))["notes"].connected

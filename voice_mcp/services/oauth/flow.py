@@ -171,10 +171,14 @@ class AuthorizationFlow:
     @staticmethod
     def _check_issuer(service: ServiceConfig, pending: PendingAuthorization,
                       iss: str | None) -> None:
-        """RFC 9207: an answer naming another issuer (or none, when promised) is a mix-up."""
+        """RFC 9207: an answer naming another issuer (or none, when promised) is a mix-up.
+
+        Compared exactly (RFC 9207 section 2.4, simple string comparison): no case folding,
+        no trailing-slash or default-port normalization.
+        """
         if iss is None and not pending.iss_required:
             return
-        if iss is None or iss.rstrip("/") != pending.issuer.rstrip("/"):
+        if iss is None or iss != pending.issuer:
             log.warning("oauth callback from another issuer", extra={"service": service.id})
             raise CallbackError("issuer_mismatch", f"The sign-in answer did not come from the"
                                 f" authorization server of {service.title}; nothing was stored."

@@ -102,6 +102,21 @@ class PendingAuthorization(BaseModel):
     __str__ = __repr__
 
 
+class PendingGrant(BaseModel):
+    """Tokens of a finished sign-in waiting for their user's grant request (stored encrypted)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    service_id: str
+    tokens: TokenSet
+
+    def __repr__(self) -> str:
+        return f"PendingGrant(service_id={self.service_id!r})"
+
+    __str__ = __repr__
+
+
 @dataclass(frozen=True)
 class ConnectionStatus:
     """Whether one user can use one service now (`GET /api/services`)."""
@@ -113,8 +128,12 @@ class ConnectionStatus:
 
 @dataclass(frozen=True)
 class CallbackResult:
-    """A completed authorization: who connected which service."""
+    """A completed authorization: which service, and the one-time grant handle for its user."""
 
     user_id: str
     service_id: str
     service_title: str
+    grant: str = ""
+
+    def __repr__(self) -> str:
+        return f"CallbackResult(service_id={self.service_id!r})"

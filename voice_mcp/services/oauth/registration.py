@@ -28,6 +28,12 @@ def choose_auth_method(supported: list[str] | None, *, public: bool) -> str:
     return next((m for m in preferences if m in offered), preferences[0])
 
 
+def application_type(redirect_uri: str) -> str:
+    """SEP-837 / OpenID registration: `web` for an https callback on a server, `native` for a
+    loopback one over http (a development set-up), which `web` clients may not use."""
+    return "web" if redirect_uri.startswith("https://") else "native"
+
+
 def static_client(service: ServiceConfig, metadata: AuthServerMetadata,
                   redirect_uri: str) -> ClientInfo | None:
     """The client configured through `client_id_env`/`client_secret_env`, if any."""
@@ -72,6 +78,7 @@ async def register_client(http: httpx2.AsyncClient, service: ServiceConfig, foun
     method = choose_auth_method(metadata.token_endpoint_auth_methods_supported, public=True)
     body: dict[str, object] = {
         "client_name": CLIENT_NAME,
+        "application_type": application_type(redirect_uri),
         "redirect_uris": [redirect_uri],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],

@@ -20,6 +20,7 @@ from voice_mcp.services.oauth.crypto import TokenCipher, UndecryptableError
 from voice_mcp.services.oauth.models import (
     ClientInfo,
     PendingAuthorization,
+    PendingGrant,
     ResourceAuth,
     TokenSet,
 )
@@ -64,6 +65,9 @@ class OAuthStore:
 
     def _bind_key(self, state: str) -> str:
         return f"{self._prefix}bind:{self._digest(state)}"
+
+    def _grant_key(self, handle: str) -> str:
+        return f"{self._prefix}grant:{self._digest(handle)}"
 
     def _pending_index_key(self, user_id: str, service_id: str) -> str:
         return f"{self._prefix}pending:{service_id}:{user_part(user_id)}"
@@ -207,6 +211,22 @@ class OAuthStore:
                 self._digest(state))
         browser = bound.decode() if isinstance(bound, bytes) else bound
         return pending, browser
+
+    # -- grants waiting for their user (contract: the callback stores nothing) ---------------
+
+    async def save_grant(self, handle: str, grant: PendingGrant, ttl_s: int) -> None:
+        """Keep a finished sign-in under the hash of its one-time handle."""
+        await self._redis.set(self._grant_key(handle), self._seal(grant), ex=max(1, ttl_s))
+
+    async def take_grant(self, handle: str) -> PendingGrant | None:
+        """Take a waiting grant out (GETDEL): a handle works once, whoever presents it."""
+        raw = await self._redis.getdel(self._grant_key(handle))
+        if raw is None:
+            return None
+        try:
+            return self._open(raw, PendingGrant)
+        except CorruptRecord:
+            return None
 
     def _open_or_none(self, raw: bytes | str) -> PendingAuthorization | None:
         try:
