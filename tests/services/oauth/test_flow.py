@@ -330,3 +330,20 @@ async def test_iss_is_compared_exactly(oauth: OAuthService, oauth_servers: OAuth
 
     assert caught.value.code == "issuer_mismatch"
     assert not (await oauth.status("alice"))["notes"].connected
+
+
+async def test_a_step_up_asks_again_for_the_union_of_held_and_required_scopes(
+        oauth: OAuthService, oauth_servers: OAuthServers) -> None:
+    """SEP-2350: after a 403 insufficient_scope the user is asked to connect again, and the new
+    authorization request keeps what was granted and adds what the server asked for."""
+    await connect(oauth, oauth_servers, "alice")
+
+    await oauth.insufficient_scope("alice", oauth_servers.service(), ["notes.admin"])
+
+    status = (await oauth.status("alice"))["notes"]
+    assert status.connected and status.needs_reauth
+    assert await oauth.access_token("alice", oauth_servers.service())  # still usable meanwhile
+    url = await browser_start(oauth, "alice", "notes")
+    assert query(url)["scope"] == "notes.read notes.write notes.admin"
+    # Another user is not affected.
+    assert query(await browser_start(oauth, "bob", "notes"))["scope"] == "notes.read notes.write"

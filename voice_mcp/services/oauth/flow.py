@@ -88,7 +88,7 @@ class AuthorizationFlow:
         verifier = generate_token(64)  # RFC 7636: 43 to 128 unreserved characters
         url = await self._endpoint.authorization_url(
             client, found.metadata, state=state, code_verifier=verifier,
-            scopes=service.scopes or found.scopes, resource=found.resource,
+            scopes=await self._scopes(user_id, service, found.scopes), resource=found.resource,
         )
         now = self._clock()
         pending = PendingAuthorization(
@@ -101,6 +101,14 @@ class AuthorizationFlow:
         await self._store.save_pending(state, pending, self._state_ttl_s + EXPIRED_GRACE_S,
                                        keep=MAX_PENDING)
         return state
+
+    async def _scopes(self, user_id: str, service: ServiceConfig,
+                      suggested: list[str]) -> list[str]:
+        """The catalog's scopes (else the resource's), plus what a step-up asked for: the union
+        of the scopes held and required (SEP-2350), in a stable order."""
+        wanted = await self._store.wanted_scopes(user_id, service.id)
+        base = service.scopes or suggested
+        return [*base, *sorted(wanted - set(base))]
 
     async def open(self, state: str | None) -> StartRedirect:
         """The start link: bind the state to this browser (once), then on to the provider."""

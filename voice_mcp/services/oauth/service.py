@@ -184,6 +184,19 @@ class OAuthService:
         return await self._tokens.refresh_after_unauthorized(
             user_id, self._oauth_service(service.id), rejected)
 
+    async def insufficient_scope(self, user_id: str, service: ServiceConfig,
+                                 required: list[str]) -> None:
+        """TokenProvider: a 403 `insufficient_scope`. The next sign-in asks for the union of the
+        scopes held and required (docs/oauth.md, "More access"); `needsReauth` says so."""
+        service = self._oauth_service(service.id)
+        try:
+            held = await self._store.get_tokens(user_id, service.id)
+        except CorruptRecord:
+            held = None
+        granted = held.scope.split() if held is not None and held.scope else []
+        await self._store.ask_for_scopes(user_id, service.id, [*granted, *required])
+        log.info("oauth service needs more access", extra={"service": service.id})
+
     async def close(self) -> None:
         """Close the HTTP client used for discovery and registration."""
         await self._http.aclose()

@@ -49,6 +49,9 @@ class OAuthStore:
     def _reauth_key(self, user_id: str, service_id: str) -> str:
         return f"{self._prefix}reauth:{service_id}:{user_part(user_id)}"
 
+    def _scopes_key(self, user_id: str, service_id: str) -> str:
+        return f"{self._prefix}scopes:{service_id}:{user_part(user_id)}"
+
     def _client_key(self, service_id: str) -> str:
         return f"{self._prefix}client:{service_id}"
 
@@ -99,10 +102,25 @@ class OAuthStore:
             await pipe.execute()
 
     async def delete_grant(self, user_id: str, service_id: str) -> None:
-        """Forget the grant and the needs-reauth mark."""
+        """Forget the grant, the needs-reauth mark and the scopes asked for."""
         await self._redis.delete(
-            self._tokens_key(user_id, service_id), self._reauth_key(user_id, service_id)
+            self._tokens_key(user_id, service_id), self._reauth_key(user_id, service_id),
+            self._scopes_key(user_id, service_id),
         )
+
+    async def ask_for_scopes(self, user_id: str, service_id: str, scopes: list[str]) -> None:
+        """Remember scopes the next authorization must request, and that the user must connect
+        again; the grant stays usable for what it already allows."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if scopes:
+                pipe.sadd(self._scopes_key(user_id, service_id), *scopes)
+            pipe.set(self._reauth_key(user_id, service_id), b"1")
+            await pipe.execute()
+
+    async def wanted_scopes(self, user_id: str, service_id: str) -> set[str]:
+        """The scopes a service asked this user for beyond the catalog's (step-up)."""
+        members = await self._redis.smembers(self._scopes_key(user_id, service_id))
+        return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
 
     async def mark_reauth(self, user_id: str, service_id: str) -> None:
         """Drop an unusable grant and remember that the user must connect again."""
