@@ -81,14 +81,30 @@ class ClientResolver:
         configured = static_client(service, found.metadata, self._redirect_uri)
         return configured if configured is not None else await self._usable_client(service, found)
 
-    async def forget_client(self, service: ServiceConfig) -> None:
+    async def forget_client(self, service: ServiceConfig, found: ResourceAuth) -> None:
         """Drop a registered client the server no longer knows (invalid_client)."""
         if not service.client_id_env:
-            await self._store.delete_client(service.id)
+            await self._store.delete_client(service.id, found.metadata.issuer)
+
+    async def issuer_changed(self, service: ServiceConfig) -> bool:
+        """Discover again (the resource refused a token): True when the resource now names
+        another authorization server (SEP-2352). A failed discovery keeps what was known."""
+        before = await self._store.get_resource_auth(service.id)
+        try:
+            found = await self._discoverer.discover(service)
+        except ServiceUnavailable as err:
+            log.info("oauth rediscovery failed", extra={"service": service.id,
+                                                        "error": err.code})
+            return False
+        await self._store.save_resource_auth(service.id, found, self._metadata_ttl_s)
+        changed = before is not None and before.metadata.issuer != found.metadata.issuer
+        if changed:
+            log.info("oauth authorization server changed", extra={"service": service.id})
+        return changed
 
     async def _usable_client(self, service: ServiceConfig,
                              found: ResourceAuth) -> ClientInfo | None:
-        client = await self._store.get_client(service.id)
+        client = await self._store.get_client(service.id, found.metadata.issuer)
         if client is None or client.static:
             return None
         if client.issuer != found.metadata.issuer or client.redirect_uri != self._redirect_uri:

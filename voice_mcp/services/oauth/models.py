@@ -19,6 +19,8 @@ class TokenSet(BaseModel):
     refresh_token: str | None = None
     expires_at: float | None = None  # epoch seconds; None: the server did not say
     scope: str | None = None
+    # The authorization server that issued it: its tokens never go to another (SEP-2352).
+    issuer: str | None = None
 
     def __repr__(self) -> str:  # keep tokens out of reprs, tracebacks and logs
         return f"TokenSet(expires_at={self.expires_at!r}, scope={self.scope!r})"

@@ -52,8 +52,9 @@ class OAuthStore:
     def _scopes_key(self, user_id: str, service_id: str) -> str:
         return f"{self._prefix}scopes:{service_id}:{user_part(user_id)}"
 
-    def _client_key(self, service_id: str) -> str:
-        return f"{self._prefix}client:{service_id}"
+    def _client_key(self, service_id: str, issuer: str) -> str:
+        # v2: one client per authorization server (SEP-2352), found again when it comes back.
+        return f"{self._prefix}client:v2:{service_id}:{self._digest(issuer)[:32]}"
 
     def _meta_key(self, service_id: str) -> str:
         # v2: results checked by the URL policy; older cached ones are never read again.
@@ -159,8 +160,8 @@ class OAuthStore:
 
     # -- clients and discovery ----------------------------------------------------------------
 
-    async def get_client(self, service_id: str) -> ClientInfo | None:
-        raw = await self._redis.get(self._client_key(service_id))
+    async def get_client(self, service_id: str, issuer: str) -> ClientInfo | None:
+        raw = await self._redis.get(self._client_key(service_id, issuer))
         if raw is None:
             return None
         try:
@@ -169,10 +170,10 @@ class OAuthStore:
             return None  # a registration is cheap to redo
 
     async def save_client(self, service_id: str, client: ClientInfo) -> None:
-        await self._redis.set(self._client_key(service_id), self._seal(client))
+        await self._redis.set(self._client_key(service_id, client.issuer), self._seal(client))
 
-    async def delete_client(self, service_id: str) -> None:
-        await self._redis.delete(self._client_key(service_id))
+    async def delete_client(self, service_id: str, issuer: str) -> None:
+        await self._redis.delete(self._client_key(service_id, issuer))
 
     async def get_resource_auth(self, service_id: str) -> ResourceAuth | None:
         raw = await self._redis.get(self._meta_key(service_id))
