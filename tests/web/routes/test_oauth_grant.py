@@ -17,6 +17,7 @@ from tests.web.routes.oauth_support import (
     services_of,
     start_connect,
 )
+from voice_mcp.web import keys
 
 
 async def grants(redis_client: aioredis.Redis) -> list[Any]:
@@ -83,3 +84,17 @@ async def test_a_grant_is_kept_hashed_and_encrypted(oauth_client, oauth_servers:
     raw = await redis_client.get(key)
     [issued] = oauth_servers.auth_server.tokens_of("alice")
     assert issued.access_token.encode() not in raw and b"alice" not in raw
+
+
+async def test_the_client_metadata_document_is_public(oauth_client,
+                                                      oauth_servers: OAuthServers) -> None:
+    client = await oauth_client(oauth_servers.service())
+    public_url = client.app[keys.SETTINGS].public_url
+
+    resp = await client.get("/oauth/client-metadata.json")
+
+    assert resp.status == 200
+    document = await resp.json()
+    assert document["client_id"] == f"{public_url}/oauth/client-metadata.json"
+    assert document["redirect_uris"] == [f"{public_url}/oauth/callback"]
+    assert document["grant_types"] == ["authorization_code", "refresh_token"]

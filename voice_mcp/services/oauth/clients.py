@@ -10,7 +10,12 @@ from voice_mcp.errors import ServiceUnavailable
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.oauth.discovery import Discoverer
 from voice_mcp.services.oauth.models import ClientInfo, ResourceAuth
-from voice_mcp.services.oauth.registration import register_client, static_client
+from voice_mcp.services.oauth.registration import (
+    METADATA_DOCUMENT_PATH,
+    metadata_document_client,
+    register_client,
+    static_client,
+)
 from voice_mcp.services.oauth.storage import OAuthStore
 from voice_mcp.services.oauth.url_policy import Resolver, UrlPolicy, resolve
 
@@ -20,9 +25,10 @@ log = logging.getLogger(__name__)
 class ClientResolver:
     """Discovery results and registered clients per service, reused across users."""
 
-    def __init__(self, store: OAuthStore, http: httpx2.AsyncClient, *, redirect_uri: str,
-                 metadata_ttl_s: int, lock_timeout_s: float,
+    def __init__(self, store: OAuthStore, http: httpx2.AsyncClient, *, public_url: str,
+                 redirect_uri: str, metadata_ttl_s: int, lock_timeout_s: float,
                  resolver: Resolver = resolve) -> None:
+        self.document_url = public_url.rstrip("/") + METADATA_DOCUMENT_PATH
         self._store = store
         self._http = http
         self._discoverer = Discoverer(http, resolver)
@@ -50,8 +56,9 @@ class ClientResolver:
         return await self._discoverer.policy(service)
 
     async def client(self, service: ServiceConfig, found: ResourceAuth) -> ClientInfo:
-        """The static client, else the registered one, registering it once if needed."""
-        configured = static_client(service, found.metadata, self._redirect_uri)
+        """The static client, else this server's metadata document URL where the authorization
+        server takes one, else the registered one, registering it once if needed."""
+        configured = self._configured(service, found)
         if configured is not None:
             return configured
         current = await self._usable_client(service, found)
@@ -78,8 +85,12 @@ class ClientResolver:
 
     async def stored_client(self, service: ServiceConfig, found: ResourceAuth) -> ClientInfo | None:
         """The client grants were issued to, without registering a new one."""
-        configured = static_client(service, found.metadata, self._redirect_uri)
+        configured = self._configured(service, found)
         return configured if configured is not None else await self._usable_client(service, found)
+
+    def _configured(self, service: ServiceConfig, found: ResourceAuth) -> ClientInfo | None:
+        return static_client(service, found.metadata, self._redirect_uri) \
+            or metadata_document_client(found.metadata, self._redirect_uri, self.document_url)
 
     async def forget_client(self, service: ServiceConfig, found: ResourceAuth) -> None:
         """Drop a registered client the server no longer knows (invalid_client)."""

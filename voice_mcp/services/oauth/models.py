@@ -68,6 +68,8 @@ class AuthServerMetadata(BaseModel):
     revocation_endpoint_auth_methods_supported: list[str] | None = None
     # RFC 9207: the server puts `iss` on its authorization responses.
     authorization_response_iss_parameter_supported: bool = False
+    # The server accepts a Client ID Metadata Document URL as `client_id` (no registration).
+    client_id_metadata_document_supported: bool = False
 
 
 class ResourceAuth(BaseModel):

@@ -34,6 +34,28 @@ def application_type(redirect_uri: str) -> str:
     return "web" if redirect_uri.startswith("https://") else "native"
 
 
+METADATA_DOCUMENT_PATH = "/oauth/client-metadata.json"
+
+
+def metadata_document(client_id: str, redirect_uri: str) -> dict[str, object]:
+    """This server's Client ID Metadata Document, served at its own URL (the `client_id`)."""
+    return {"client_id": client_id, "client_name": CLIENT_NAME,
+            "redirect_uris": [redirect_uri], "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"], "token_endpoint_auth_method": "none",
+            "application_type": application_type(redirect_uri)}
+
+
+def metadata_document_client(metadata: AuthServerMetadata, redirect_uri: str,
+                             document_url: str) -> ClientInfo | None:
+    """The client named by URL, where the server takes one and the URL is https (a server
+    fetches it from there); None means register instead."""
+    if not metadata.client_id_metadata_document_supported \
+            or not document_url.startswith("https://"):
+        return None
+    return ClientInfo(client_id=document_url, token_endpoint_auth_method="none",
+                      redirect_uri=redirect_uri, issuer=metadata.issuer, static=True)
+
+
 def static_client(service: ServiceConfig, metadata: AuthServerMetadata,
                   redirect_uri: str) -> ClientInfo | None:
     """The client configured through `client_id_env`/`client_secret_env`, if any."""

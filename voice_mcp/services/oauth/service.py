@@ -25,6 +25,7 @@ from voice_mcp.services.oauth.models import (
     TokenSet,
 )
 from voice_mcp.services.oauth.refresh import TokenManager
+from voice_mcp.services.oauth.registration import metadata_document
 from voice_mcp.services.oauth.storage import CorruptRecord, OAuthStore
 from voice_mcp.services.oauth.tokens import TokenEndpoint
 from voice_mcp.services.oauth.url_policy import Resolver, resolve
@@ -68,7 +69,8 @@ class OAuthService:
         # Long enough for a discovery plus a token request; a crashed holder frees it then.
         lock_timeout_s = 3 * timeout_s + 5
         self._resolver = ClientResolver(
-            self._store, self._http, redirect_uri=settings.public_url + CALLBACK_PATH,
+            self._store, self._http, public_url=settings.public_url,
+            redirect_uri=settings.public_url + CALLBACK_PATH,
             metadata_ttl_s=metadata_ttl_s, lock_timeout_s=lock_timeout_s, resolver=resolver,
         )
         self._endpoint = endpoint
@@ -84,6 +86,10 @@ class OAuthService:
     def redirect_uri(self) -> str:
         """The callback URL registered with providers (settings.public_url + /oauth/callback)."""
         return self._resolver.redirect_uri
+
+    def client_metadata(self) -> dict[str, object]:
+        """This server's Client ID Metadata Document (docs/oauth.md), public by design."""
+        return metadata_document(self._resolver.document_url, self.redirect_uri)
 
     @property
     def cookie_path(self) -> str:

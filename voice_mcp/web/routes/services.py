@@ -18,6 +18,7 @@ from voice_mcp.services.oauth import (
     OAuthService,
 )
 from voice_mcp.services.oauth.errors import CallbackError
+from voice_mcp.services.oauth.registration import METADATA_DOCUMENT_PATH
 from voice_mcp.web import keys
 from voice_mcp.web.middleware import user_id
 from voice_mcp.web.routes.parsing import read_json
@@ -99,6 +100,13 @@ def _set_cookie(response: web.Response, cookie: BrowserCookie, oauth: OAuthServi
     response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age,
                         path=oauth.cookie_path, httponly=True, samesite="Lax",
                         secure=oauth.cookie_secure)
+
+
+@routes.get(METADATA_DOCUMENT_PATH)
+async def client_metadata(request: web.Request) -> web.Response:
+    """The Client ID Metadata Document: authorization servers fetch it to learn this client."""
+    return web.json_response(request.app[keys.OAUTH].client_metadata(),
+                             headers={"Cache-Control": "public, max-age=3600"})
 
 
 @routes.get(START_PATH)
