@@ -25,7 +25,7 @@ from voice_mcp.services.mcp.pool import SessionPool
 from voice_mcp.services.mcp.rounds import call_tool as call_with_rounds
 from voice_mcp.services.mcp.session import McpSession, Mode, Op, ProgressFn
 from voice_mcp.services.mcp.transports import open_streams
-from voice_mcp.services.mcp.validation import ArgumentValidator
+from voice_mcp.services.mcp.validation import ArgumentValidator, without_absent
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ class McpManager:
                       arguments: dict[str, Any],
                       progress: ProgressFn | None) -> types.CallToolResult:
         repeatable = bool(info.hints.read_only or info.hints.idempotent)
+        arguments = without_absent(info.input_schema, arguments)
         return await self._run(service, user_id, _call_op(info.name, arguments),
                                progress=progress, repeatable=repeatable)
 
