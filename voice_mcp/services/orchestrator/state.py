@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,22 @@ from voice_mcp.services.orchestrator.payload import (
     Status,
 )
 from voice_mcp.services.stt.audio_format import AudioFormat
+
+
+# What may follow a question mark without hiding it: spaces, emoji and other symbols (with
+# their joiners, variation selectors and skin tones), closing quotes and brackets, "!".
+_TRAILING_CATEGORIES = ("Z", "S", "Pe", "Pf", "Mn", "Me", "Cf", "Cc")
+_TRAILING_MARKS = frozenset("!\"'！")
+_QUESTION_MARKS = ("?", "？", "¿", "؟", "\u037e")
+
+
+def asks_question(text: str) -> bool:
+    """True when `text` ends with a question, whatever symbols or spaces trail it."""
+    end = len(text)
+    while end and (text[end - 1] in _TRAILING_MARKS
+                   or unicodedata.category(text[end - 1]).startswith(_TRAILING_CATEGORIES)):
+        end -= 1
+    return text[:end].endswith(_QUESTION_MARKS)
 
 
 @dataclass(frozen=True)
@@ -123,8 +140,7 @@ class RunState:
         """True when the response asks the user something (a device may reopen its mic)."""
         if self.outcome.status in (Status.CLARIFICATION_NEEDED, Status.CONFIRMATION_REQUIRED):
             return True
-        ending = self.outcome.response.rstrip().rstrip("\"'”’)»")
-        return self.outcome.status == Status.COMPLETED and ending.endswith(("?", "？", "¿"))
+        return self.outcome.status == Status.COMPLETED and asks_question(self.outcome.response)
 
     def payload(self) -> DonePayload:
         """The done payload for the run as it stands."""
