@@ -60,7 +60,7 @@ async def _started(app: web.Application, *, made_secret: bool) -> None:
     """Freeze the start-up heap, start stdio servers in the background, and say we are up."""
     gc.collect()
     gc.freeze()
-    from voice_mcp.runtime.startup import missing_parts
+    from voice_mcp.runtime.startup import missing_parts, secret_file_warnings
     from voice_mcp.web import keys
 
     app[keys.MCP].warm_up()
@@ -70,6 +70,8 @@ async def _started(app: web.Application, *, made_secret: bool) -> None:
     missing = missing_parts(settings)
     if missing is not None:
         log.warning("%s", missing)
+    for warning in secret_file_warnings(app[keys.CATALOG]):
+        log.warning("%s", warning)
     link = console_link(settings) if made_secret else None
     if link is not None:
         # To the terminal only, never to the log: the link carries a (short-lived) token.

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from voice_mcp.runtime.startup import state_dir
 from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.commands import CancelListener, CommandRegistry, new_instance_id
 from voice_mcp.services.confirmations import ConfirmationStore
@@ -46,7 +47,8 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     oauth = OAuthService(settings, catalog, redis)
     mcp = McpManager(catalog, redis, token_provider=oauth, call_timeout_s=settings.tool_timeout_s,
                      discovery_timeout_s=settings.discovery_timeout_s,
-                     cache_ttl_s=settings.tools_cache_ttl_s)
+                     cache_ttl_s=settings.tools_cache_ttl_s,
+                     stdio_workdirs=state_dir(settings) / "services")
     oauth.on_connected = mcp.close_user_sessions
     oauth.on_disconnected = mcp.close_user_sessions
     llm = LLMClient(settings)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import mcp.types as types
@@ -50,7 +52,7 @@ class McpManager:
                  discovery_timeout_s: float = 10, cache_ttl_s: int = 3600,
                  connect_timeout_s: float | None = None, idle_timeout_s: float = 600,
                  reconnect_backoff_s: float = 5,
-                 protocol_mode: Mode = "auto",
+                 protocol_mode: Mode = "auto", stdio_workdirs: Path | None = None,
                  on_tools_changed: Callable[[str, str | None], None] | None = None) -> None:
         self.initialize_count = 0  # MCP handshakes started (initialize or server/discover)
         self.list_tools_count = 0  # tools/list requests sent
@@ -68,6 +70,12 @@ class McpManager:
                                  reconnect_backoff_s=reconnect_backoff_s)
         self._listings: dict[CacheKey, asyncio.Task[list[ToolInfo]]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # Where stdio servers without a catalog `cwd` start; a private temporary one if unset.
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        if stdio_workdirs is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="voice-mcp-services-")
+            stdio_workdirs = Path(self._scratch.name)
+        self._workdirs = stdio_workdirs
 
     async def discover(self, user_id: str, service_ids: Sequence[str]) -> DiscoveryResult:
         """The tools of the given services, listed concurrently; slow or dead ones are noted."""
@@ -194,6 +202,8 @@ class McpManager:
         await self._pool.close()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
     @property
     def sessions(self) -> list[McpSession]:
@@ -302,7 +312,7 @@ class McpManager:
     def _new_session(self, service: ServiceConfig, key: CacheKey) -> McpSession:
         auth = auth_for(service, key.user_id, self._token_provider)
         def streams() -> Any:
-            return open_streams(service, auth)
+            return open_streams(service, auth, workdirs=self._workdirs)
 
         return McpSession(service, user_id=key.user_id, streams=streams, auth=auth,
                           connect_timeout_s=self._connect_timeout_s,

@@ -21,7 +21,6 @@ from voice_mcp.services.orchestrator.payload import (
 )
 from voice_mcp.services.stt.audio_format import AudioFormat
 
-
 # What may follow a question mark without hiding it: spaces, emoji and other symbols (with
 # their joiners, variation selectors and skin tones), closing quotes and brackets, "!".
 _TRAILING_CATEGORIES = ("Z", "S", "Pe", "Pf", "Mn", "Me", "Cf", "Cc")
