@@ -21,6 +21,7 @@ from voice_mcp.services.oauth.service import OAuthService
 from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.ratelimit import CommandRateLimiter
+from voice_mcp.services.sealing import RecordSigner
 from voice_mcp.services.store import Redis, ping, redis_for
 from voice_mcp.services.stt.choose import make_speech_to_text
 from voice_mcp.services.tool_index.factory import offering_for
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 
 async def redis_context(app: web.Application) -> AsyncIterator[None]:
     """Open the one Redis pool (starting an embedded server when no URL is set)."""
-    async with redis_for(app[keys.SETTINGS].redis_url) as (client, _embedded):
+    settings = app[keys.SETTINGS]
+    async with redis_for(settings.redis_url, home=state_dir(settings)) as (client, _embedded):
         app[keys.REDIS] = client
         reason = await ping(client)
         if reason is not None:  # start anyway: readiness says 503 until Redis answers
@@ -48,7 +50,8 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     mcp = McpManager(catalog, redis, token_provider=oauth, call_timeout_s=settings.tool_timeout_s,
                      discovery_timeout_s=settings.discovery_timeout_s,
                      cache_ttl_s=settings.tools_cache_ttl_s,
-                     stdio_workdirs=state_dir(settings) / "services")
+                     stdio_workdirs=state_dir(settings) / "services",
+                     signer=RecordSigner.for_settings(settings))
     oauth.on_connected = mcp.close_user_sessions
     oauth.on_disconnected = mcp.close_user_sessions
     llm = LLMClient(settings)

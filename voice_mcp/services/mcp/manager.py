@@ -27,6 +27,7 @@ from voice_mcp.services.mcp.pool import SessionPool
 from voice_mcp.services.mcp.session import McpSession, Mode, Op, ProgressFn
 from voice_mcp.services.mcp.transports import open_streams
 from voice_mcp.services.mcp.validation import ArgumentValidator
+from voice_mcp.services.sealing import RecordSigner
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class McpManager:
                  connect_timeout_s: float | None = None, idle_timeout_s: float = 600,
                  reconnect_backoff_s: float = 5,
                  protocol_mode: Mode = "auto", stdio_workdirs: Path | None = None,
+                 signer: RecordSigner | None = None,
                  on_tools_changed: Callable[[str, str | None], None] | None = None) -> None:
         self.initialize_count = 0  # MCP handshakes started (initialize or server/discover)
         self.list_tools_count = 0  # tools/list requests sent
@@ -63,7 +65,7 @@ class McpManager:
         self._connect_timeout_s = connect_timeout_s or discovery_timeout_s
         self._mode: Mode = protocol_mode
         self._on_tools_changed = on_tools_changed
-        self._cache = ToolCache(redis, cache_ttl_s)
+        self._cache = ToolCache(redis, cache_ttl_s, signer=signer)
         self._validator = ArgumentValidator()
         self._pool = SessionPool(self._new_session, on_reopen=self._invalidate_soon,
                                  idle_timeout_s=idle_timeout_s,
