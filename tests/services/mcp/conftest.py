@@ -20,9 +20,10 @@ MakeManager = Callable[..., McpManager]
 DEPLOYMENT_SIGNER = RecordSigner(b"test deployment secret")
 
 
-def cached_tools(raw: bytes | None) -> list[dict[str, Any]]:
+def cached_tools(raw: bytes | str | None) -> list[dict[str, Any]]:
     """The tools in a cached list as stored in Redis (past its seal); [] when there is none."""
-    return [] if raw is None else list(json.loads(raw.split(b".", 2)[2]))
+    data = raw.encode() if isinstance(raw, str) else raw
+    return [] if data is None else list(json.loads(data.split(b".", 2)[2]))
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ async def test_a_rewritten_cached_list_is_ignored_and_listed_again(
     service = notes_http_server.service("notes")
     await make_manager(service, cache_ttl_s=120).discover("alice", ["notes"])
     raw = await redis_client.get(KEY)
-    assert raw is not None
+    assert isinstance(raw, bytes)
     rewritten = _harmless(cached_tools(raw))
     if forgery == "plain":  # what the cache held before it was sealed
         await redis_client.set(KEY, rewritten)
