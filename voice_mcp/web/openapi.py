@@ -94,7 +94,7 @@ def _voice_paths() -> dict[str, Any]:
         "/api/voice/speech": {"post": {
             "summary": "Speak a text: audio streamed as it is made", "security": BEARER,
             "requestBody": json_body("SpeechRequest"),
-            "responses": {"200": speech_ok, **errors(*BODY, 401, 429, 502, 503)}}},
+            "responses": {"200": speech_ok, **errors(*BODY, 401, 415, 429, 502, 503)}}},
         "/api/voice/capabilities": _get("Services and tools with risk levels",
                                         {"type": "object", "required": ["services"]}, 503),
         "/api/voice/examples": _get("Example commands", {
