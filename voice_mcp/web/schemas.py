@@ -47,7 +47,9 @@ class ConfirmRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    confirmation_id: StrictStr = Field(alias="confirmationId", pattern=CONFIRMATION_ID)
+    # The format is checked where the id is redeemed (400 invalid_confirmation_id).
+    confirmation_id: StrictStr = Field(alias="confirmationId",
+                                       json_schema_extra={"pattern": CONFIRMATION_ID})
     approved: StrictBool
 
 
