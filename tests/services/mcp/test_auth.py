@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import redis.asyncio as aioredis
 
 from tests.fixtures.mcp_servers import NOTES_BEARER_ENV, NOTES_BEARER_TOKEN, NOTES_TOOLS
 from tests.mcp_servers.runner import RunningServer
-from tests.services.mcp.conftest import MakeManager
+from tests.services.mcp.conftest import MakeManager, cached_tools
 from voice_mcp.errors import AppError, NotConnected, ReauthRequired
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.keyspace import user_key
@@ -154,7 +152,7 @@ async def test_each_user_has_a_session_and_a_tool_list_of_their_own(
     assert notes_bearer_server.stats.methods["tools/list"] == 2
     assert still.success and manager.initialize_count == 2
     assert await redis_client.get(user_key("vm:mcp-tools:cal", "alice")) is None
-    stored = json.loads(await redis_client.get(user_key("vm:mcp-tools:cal", "bob")) or "[]")
+    stored = cached_tools(await redis_client.get(user_key("vm:mcp-tools:cal", "bob")))
     assert {t["name"] for t in stored} == NOTES_TOOLS
     assert [s.user_id for s in manager.sessions if s.usable] == ["bob"]
 

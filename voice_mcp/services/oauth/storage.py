@@ -57,8 +57,8 @@ class OAuthStore:
         return f"{self._prefix}client:v2:{service_id}:{self._digest(issuer)[:32]}"
 
     def _meta_key(self, service_id: str) -> str:
-        # v2: results checked by the URL policy; older cached ones are never read again.
-        return f"{self._prefix}meta:v2:{service_id}"
+        # v3: sealed records (v2: checked by the URL policy); older ones are never read again.
+        return f"{self._prefix}meta:v3:{service_id}"
 
     @staticmethod
     def _digest(value: str) -> str:
@@ -176,17 +176,22 @@ class OAuthStore:
         await self._redis.delete(self._client_key(service_id, issuer))
 
     async def get_resource_auth(self, service_id: str) -> ResourceAuth | None:
+        """Discovery's result only as this server stored it: the record names the endpoints
+        codes and secrets go to, so one rewritten in Redis is ignored (discovered again)."""
         raw = await self._redis.get(self._meta_key(service_id))
         if raw is None:
             return None
         try:
-            return ResourceAuth.model_validate_json(raw)
-        except ValidationError:
+            return self._open(raw, ResourceAuth)
+        except CorruptRecord:
+            log.warning("ignoring cached oauth metadata that fails its checks",
+                        extra={"service": service_id})
             return None
 
     async def save_resource_auth(self, service_id: str, found: ResourceAuth, ttl_s: int) -> None:
-        # Public metadata: stored in clear, with a TTL so provider changes are picked up.
-        await self._redis.set(self._meta_key(service_id), found.model_dump_json(), ex=ttl_s)
+        # Public metadata, sealed all the same (authenticated), with a TTL so provider changes
+        # are picked up.
+        await self._redis.set(self._meta_key(service_id), self._seal(found), ex=ttl_s)
 
     # -- pending authorizations ---------------------------------------------------------------
 
