@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     redis_url: str | None = None
+    redis_cluster: bool = False
 
     jwt_secret: SecretStr | None = None
     jwt_jwks_url: str | None = None

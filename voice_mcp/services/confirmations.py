@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.exceptions import RedisError
 
 from voice_mcp.errors import BadRequest, Conflict, Gone, NotFound, ServiceUnavailable
 from voice_mcp.services.catalog import RiskLevel
+from voice_mcp.services.store import Redis
 
 __all__ = [
     "ConfirmationStore",
@@ -112,7 +112,7 @@ def _keys(confirmation_id: str) -> tuple[str, str]:
 class ConfirmationStore:
     """Create and redeem pending confirmations; single-use and owner-bound."""
 
-    def __init__(self, redis: aioredis.Redis, ttl_s: float, *,
+    def __init__(self, redis: Redis, ttl_s: float, *,
                  tombstone_s: float = DEFAULT_TOMBSTONE_S,
                  clock: Callable[[], float] = time.time) -> None:
         if ttl_s <= 0 or tombstone_s <= 0:

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 async def redis_context(app: web.Application) -> AsyncIterator[None]:
     """Open the one Redis pool (starting an embedded server when no URL is set)."""
-    async with redis_for(app[keys.SETTINGS].redis_url) as (client, _embedded):
+    settings = app[keys.SETTINGS]
+    async with redis_for(settings.redis_url, cluster=settings.redis_cluster) as (client, _):
         app[keys.REDIS] = client
         reason = await ping(client)
         if reason is not None:  # start anyway: readiness says 503 until Redis answers

@@ -7,13 +7,13 @@ import logging
 import time
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.keyspace import user_key
 from voice_mcp.services.mcp.models import ToolInfo
+from voice_mcp.services.store import Redis
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class ToolCache:
     landing after it and resurrecting the stale list.
     """
 
-    def __init__(self, redis: aioredis.Redis, ttl_s: int, local_ttl_s: float = 60.0) -> None:
+    def __init__(self, redis: Redis, ttl_s: int, local_ttl_s: float = 60.0) -> None:
         self._redis = redis
         self._ttl_s = ttl_s
         self._local_ttl_s = min(local_ttl_s, ttl_s)

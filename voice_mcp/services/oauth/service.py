@@ -9,7 +9,6 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx2
 from cryptography.fernet import Fernet
-from redis.asyncio import Redis
 
 from voice_mcp.errors import AppError, NotFound
 from voice_mcp.services.catalog import Catalog, ServiceConfig
@@ -21,6 +20,7 @@ from voice_mcp.services.oauth.refresh import TokenManager
 from voice_mcp.services.oauth.storage import CorruptRecord, OAuthStore
 from voice_mcp.services.oauth.tokens import TokenEndpoint
 from voice_mcp.services.oauth.url_policy import Resolver, resolve
+from voice_mcp.services.store import Redis
 from voice_mcp.settings import Settings
 
 log = logging.getLogger(__name__)

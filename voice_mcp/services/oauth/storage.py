@@ -11,7 +11,6 @@ import logging
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
-from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
@@ -23,6 +22,7 @@ from voice_mcp.services.oauth.models import (
     ResourceAuth,
     TokenSet,
 )
+from voice_mcp.services.store import Redis
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)

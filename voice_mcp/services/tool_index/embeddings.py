@@ -9,9 +9,9 @@ from typing import Final
 
 import numpy as np
 import openai
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from voice_mcp.services.store import Redis
 from voice_mcp.services.tool_index.documents import embedding_text
 from voice_mcp.services.tool_index.index import ToolIndex, top_positive
 
@@ -29,7 +29,7 @@ class Embedder:
     both hashes and shared by every user, replica and tool-set version that contains it.
     """
 
-    def __init__(self, client: openai.AsyncOpenAI, model: str, redis: aioredis.Redis,
+    def __init__(self, client: openai.AsyncOpenAI, model: str, redis: Redis,
                  max_versions: int = 16) -> None:
         self._client = client
         self._model = model

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import openai
-import redis.asyncio as aioredis
 
 from voice_mcp.services.catalog import Catalog
 from voice_mcp.services.llm.client import OPENAI_BASE_URL, api_key_for
+from voice_mcp.services.store import Redis
 from voice_mcp.services.tool_index.service import ToolOffering
 from voice_mcp.settings import Settings
 
 EMBEDDING_TIMEOUT_S = 10.0  # ranking must not eat the command's budget
 
 
-def offering_for(settings: Settings, catalog: Catalog, redis: aioredis.Redis) -> ToolOffering:
+def offering_for(settings: Settings, catalog: Catalog, redis: Redis) -> ToolOffering:
     """Lexical ranking; fused with embeddings from the LLM's server when a model is set."""
     titles = {service.id: service.title for service in catalog.services.values()}
     if settings.embedding_model is None or not settings.llm_configured:
