@@ -3,8 +3,8 @@
 Each confirmation is two keys sharing one hash tag (so a Lua script may touch both, on a
 cluster too):
 
-- `...:{id}`: the frozen record as JSON, living for the TTL only, so the arguments of an
-  action nobody approved do not linger;
+- `...:{id}`: the frozen record as JSON, living for the TTL only (and RETAKE_MS once taken,
+  for a retry of that take), so the arguments of an action nobody approved do not linger;
 - `...:{id}:state`: a small hash (owner, expiry, used-at) that outlives the record by
   `tombstone_s`, so a reused id answers 409 and an expired one 410 rather than 404.
 
@@ -41,13 +41,20 @@ ID_BYTES = 24  # 192 bits of randomness
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")  # token_urlsafe(24) is 32 characters
 DEFAULT_TOMBSTONE_S = 3600
 
-# KEYS: state hash, record. ARGV: user id, now (ms), tombstone life (ms).
+RETAKE_MS = 15_000  # how long a taken record stays for a retry of the same take
+
+# KEYS: state hash, record (one hash tag: the id). ARGV: user id, now (ms), tombstone life
+# (ms), the take's own random id, RETAKE_MS. A take the client sends again (its reply was lost
+# to a failover) carries the same take id and gets the record again; any other take of a used
+# id gets 'used'.
 _TAKE_SCRIPT = """
-local state = redis.call('HMGET', KEYS[1], 'user', 'expires_at', 'used_at')
+local state = redis.call('HMGET', KEYS[1], 'user', 'expires_at', 'used_at', 'used_by')
 if not state[1] or state[1] ~= ARGV[1] then
   return {'missing'}
 end
 if state[3] then
+  local again = state[4] == ARGV[4] and redis.call('GET', KEYS[2])
+  if again then return {'ok', again} end
   return {'used'}
 end
 local record = redis.call('GET', KEYS[2])
@@ -55,8 +62,8 @@ if not record or tonumber(state[2]) <= tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[2])
   return {'expired'}
 end
-redis.call('HSET', KEYS[1], 'used_at', ARGV[2])
-redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'used_at', ARGV[2], 'used_by', ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {'ok', record}
 """
@@ -157,7 +164,8 @@ class ConfirmationStore:
         try:
             reply = await self._script(
                 keys=list(_keys(confirmation_id)),
-                args=[user_id, self._now_ms(), self._tombstone_ms],
+                args=[user_id, self._now_ms(), self._tombstone_ms, secrets.token_hex(8),
+                      RETAKE_MS],
             )
         except RedisError as err:
             raise ServiceUnavailable("Could not read the confirmation.", code="redis_unavailable",

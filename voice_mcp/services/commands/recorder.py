@@ -28,30 +28,38 @@ MAX_EVENTS = 2000
 TOMBSTONE_S = 86_400
 BATCH_WINDOW_S = 0.005
 
-# KEYS: meta, events, lease, readers, tombstone.
+# KEYS: meta, events, lease, readers, tombstone (one hash tag: the command's).
 # ARGV: instance, lease ms, running ttl s, ended ttl s, max events, tombstone ttl s, batch JSON
 # ({"meta": {...} on the first batch, "events": [[seq, kind, data], ...], "status": done's}).
-# Nothing is written once the command is no longer running (ended, or declared lost).
+# Nothing is written once the command is no longer running (ended, or declared lost). The
+# record keeps the last sequence written, so a batch the client sends again (its reply was
+# lost to a failover) skips what is already there: retrying it is safe.
 APPEND_SCRIPT = """
 local batch = cjson.decode(ARGV[7])
-if type(batch.meta) == 'table' then
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status and type(batch.meta) == 'table' then
   for field, value in pairs(batch.meta) do redis.call('HSET', KEYS[1], field, value) end
   redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
   redis.call('SET', KEYS[5], batch.meta.user, 'EX', ARGV[6])
-elseif redis.call('HGET', KEYS[1], 'status') ~= 'running' then
+elseif status ~= 'running' then
   return 0
 end
+local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 for _, event in ipairs(batch.events) do
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], event[1] .. '-0',
-             'k', event[2], 'd', event[3])
-  if event[2] == 'done' then
-    redis.call('HSET', KEYS[1], 'status', batch.status, 'done', event[3])
-    redis.call('EXPIRE', KEYS[1], ARGV[4])
-    redis.call('EXPIRE', KEYS[2], ARGV[4])
-    redis.call('DEL', KEYS[3], KEYS[4])
-    return 1
+  if tonumber(event[1]) > last then
+    last = tonumber(event[1])
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], event[1] .. '-0',
+               'k', event[2], 'd', event[3])
+    if event[2] == 'done' then
+      redis.call('HSET', KEYS[1], 'status', batch.status, 'done', event[3], 'seq', last)
+      redis.call('EXPIRE', KEYS[1], ARGV[4])
+      redis.call('EXPIRE', KEYS[2], ARGV[4])
+      redis.call('DEL', KEYS[3], KEYS[4])
+      return 1
+    end
   end
 end
+redis.call('HSET', KEYS[1], 'seq', last)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1

@@ -76,7 +76,8 @@ class Embedder:
         return [np.asarray(r.embedding, dtype=np.float32) for r in rows]
 
     def _key(self, content_hash: str) -> str:
-        return f"vm:tool-emb:{self._model_key}:{content_hash}"
+        # One hash tag per model: the MGET of an index's vectors stays in one cluster slot.
+        return f"vm:tool-emb:{{{self._model_key}}}:{content_hash}"
 
     async def _cached(self, hashes: list[str]) -> list[np.ndarray | None]:
         try:
