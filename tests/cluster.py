@@ -135,6 +135,8 @@ async def events_of(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[int, st
             block = await resp.content.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
             return
+        if not block.endswith(b"\r\n\r\n"):  # aiohttp answers what is left at the end
+            return
         for event_id, kind, data in parse(block.decode()).events:
             yield int(event_id), kind, data
 

@@ -6,7 +6,9 @@ first round, then a batch of XADDs with the command's own sequence as the stream
 burst of events costs one round trip, and nothing is appended to a command that a reader
 elsewhere already ended (owner lost). When Redis fails the recorder stops for good: the live
 readers on this instance still get every event from memory, and a partial log is worse than
-none (readers elsewhere then see the command as unknown, or lost).
+none (readers elsewhere then see the command as unknown, or lost). A failure that a failover
+explains (no connection, cluster down) is retried for a few seconds first: the script skips
+what it already wrote, and the owner's lease outlives the wait.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from redis.exceptions import RedisError
 
 from voice_mcp.services.commands.models import CommandEvent
 from voice_mcp.services.commands.redis_keys import CommandKeys
+from voice_mcp.services.store import RETRY_ON
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,8 @@ LEASE_MS = 10_000
 MAX_EVENTS = 2000
 TOMBSTONE_S = 86_400
 BATCH_WINDOW_S = 0.005
+PATIENCE_S = 6.0  # below LEASE_MS: readers elsewhere must not take a failover for a dead owner
+PAUSE_S = 0.25
 
 # KEYS: meta, events, lease, readers, tombstone (one hash tag: the command's).
 # ARGV: instance, lease ms, running ttl s, ended ttl s, max events, tombstone ttl s, batch JSON
@@ -101,16 +106,26 @@ class Recorder:
                 # Gather what the command emits in the next moments into one round trip.
                 await asyncio.sleep(BATCH_WINDOW_S)
             batch, self._queue = self._queue, []
-            try:
-                written = await self._write(batch)
-            except (RedisError, OSError) as err:
-                written = False
-                log.warning("command log stopped: %s", type(err).__name__)
+            written = await self._write_patiently(batch)
             if not written:
                 # Redis failed, or a reader already declared this command lost: stop writing.
                 self.broken = True
                 return
             self.created = True
+
+    async def _write_patiently(self, batch: list[CommandEvent]) -> bool:
+        deadline = asyncio.get_running_loop().time() + PATIENCE_S
+        while True:
+            try:
+                return await self._write(batch)
+            except tuple(RETRY_ON) as err:
+                if asyncio.get_running_loop().time() > deadline:
+                    log.warning("command log stopped: %s", type(err).__name__)
+                    return False
+            except (RedisError, OSError) as err:
+                log.warning("command log stopped: %s", type(err).__name__)
+                return False
+            await asyncio.sleep(PAUSE_S)
 
     async def _write(self, batch: list[CommandEvent]) -> bool:
         done = next((e for e in batch if e.kind == "done"), None)

@@ -1,0 +1,164 @@
+"""Two server instances on a real Redis Cluster (docs/operations.md, "Redis Cluster"): resume,
+join, cancel and confirm anywhere, through a manual failover and a primary killed mid-command.
+
+The `cluster` tier: six redis-server nodes start once for the module (`-m cluster`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.cluster import Instance, ThreadedOpenAI, events_of, read_until, server_env, wait_ready
+from tests.fakes.openai_server import call, text
+from tests.mcp_servers.runner import RunningServer
+from tests.redis_cluster import RedisClusterNodes, wait_for
+from tests.test_resume import (  # the same acceptance tests, here on a cluster
+    GRACE_S,
+    SECRET,
+    auth,
+    command_completes,
+    command_id,
+    session,
+    settled,
+    start_gated,
+    test_a_second_client_joins_a_running_command,
+    test_cancel_from_the_other_instance_stops_the_tool,
+    test_resume_on_the_other_instance_gets_exactly_the_rest,
+)
+from voice_mcp.services.commands.redis_keys import CommandKeys
+
+pytestmark = pytest.mark.cluster
+CONFIRM = "/api/voice/confirm"
+
+__all__ = ["session", "test_a_second_client_joins_a_running_command",
+           "test_cancel_from_the_other_instance_stops_the_tool",
+           "test_resume_on_the_other_instance_gets_exactly_the_rest"]
+
+
+def respond(body: dict[str, Any]) -> Any:
+    """The LLM: the gated tool for "gate", the held delete for "delete", else a greeting."""
+    messages = body.get("messages", [])
+    if messages and messages[-1].get("role") == "tool":
+        return text("All finished.")
+    query = str(messages[-1].get("content", "")) if messages else ""
+    if query.startswith("gate"):
+        return call("notes__wait_for_gate")
+    if query.startswith("delete"):
+        return call("notes__delete_note", {"note_id": 1})
+    return text("Hello.")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    nodes = RedisClusterNodes().start()
+    llm = ThreadedOpenAI(respond)
+    notes = RunningServer("streamable-http").start()
+    catalog = tmp_path_factory.mktemp("redis-cluster") / "services.toml"
+    catalog.write_text(f'[services.notes]\ntitle = "Notes"\ntransport = "streamable-http"\n'
+                       f'url = "{notes.url}"\n')
+    env = server_env(nodes.url, llm.server.base_url, catalog, SECRET,
+                     VOICE_MCP_RESUME_GRACE_S=str(GRACE_S), VOICE_MCP_REDIS_CLUSTER="true")
+    instances = [Instance(env).start(), Instance(env).start()]
+    try:
+        yield {"nodes": nodes, "notes": notes, "env": env, "a": instances[0],
+               "b": instances[1], "catalog": catalog}
+    finally:
+        for instance in instances:
+            instance.stop()
+        notes.stop()
+        llm.stop()
+        nodes.stop()
+
+
+async def hold_delete(session: aiohttp.ClientSession, base: str) -> str:
+    resp = await session.post(f"{base}/api/voice/llm", json={"query": "delete note 1"},
+                              headers=auth())
+    done = await resp.json()
+    assert done["status"] == "confirmation_required", done
+    return str(done["confirmation"]["confirmationId"])
+
+
+async def approve(session: aiohttp.ClientSession, base: str, confirmation_id: str
+                  ) -> aiohttp.ClientResponse:
+    return await session.post(f"{base}{CONFIRM}", headers=auth(),
+                              json={"confirmationId": confirmation_id, "approved": True})
+
+
+async def test_hold_on_one_instance_approve_on_the_other_once(cluster, session) -> None:
+    a, b, notes = cluster["a"], cluster["b"], cluster["notes"]
+    deletes = notes.stats.tool_calls["delete_note"]
+    confirmation_id = await hold_delete(session, a.base)
+    first, second = await asyncio.gather(approve(session, b.base, confirmation_id),
+                                         approve(session, a.base, confirmation_id))
+    assert sorted([first.status, second.status]) == [200, 409]
+    assert notes.stats.tool_calls["delete_note"] == deletes + 1
+
+
+async def test_readiness_reflects_the_cluster_state(cluster, session) -> None:
+    ready = await session.get(f"{cluster['a'].base}/readyz")
+    assert ready.status == 200 and (await ready.json())["status"] == "ready"
+
+
+async def test_a_manual_failover_mid_command_loses_nothing(cluster, session) -> None:
+    a, b, notes, nodes = cluster["a"], cluster["b"], cluster["notes"], cluster["nodes"]
+    confirmation_id = await hold_delete(session, b.base)
+    resp, events, before = await start_gated(session, a.base, notes)
+    cid = command_id(before)
+    primary = nodes.primary_of(CommandKeys.of(cid).meta)
+    replica = nodes.replica_of(primary)
+    with replica.client() as client:
+        client.execute_command("CLUSTER FAILOVER")
+    await asyncio.to_thread(wait_for, lambda: replica.role() == "master", 30, "no failover")
+    await asyncio.to_thread(nodes.wait_healthy)
+    notes.knobs.gate.set()
+    rest = await read_until(events, lambda kind, _: kind == "done")
+    resp.close()
+    everything = before + rest
+    assert [e[0] for e in everything] == list(range(1, len(everything) + 1))
+    assert rest[-1][2]["status"] == "completed" and [e[1] for e in rest].count("done") == 1
+    assert await settled(session, b.base, cid) == "completed"
+    replay = await session.get(f"{b.base}/api/voice/commands/{cid}/events", headers=auth())
+    assert await read_until(events_of(replay), lambda kind, _: kind == "done") == everything
+    approved = await approve(session, a.base, confirmation_id)
+    assert approved.status == 200, "the confirmation held before the failover still works"
+    assert (await approve(session, b.base, confirmation_id)).status == 409
+
+
+async def test_a_primary_killed_mid_command(cluster, session) -> None:
+    """The command's node dies: the owner's readers get every event, a reader elsewhere
+    ends cleanly (at worst without `done`, and resumes), the finished command stays readable,
+    and clients meet only retryable errors while the replica takes over."""
+    a, b, notes, nodes = cluster["a"], cluster["b"], cluster["notes"], cluster["nodes"]
+    resp, events, before = await start_gated(session, a.base, notes)
+    cid = command_id(before)
+    watch = await session.get(f"{b.base}/api/voice/commands/{cid}/events",
+                              headers={**auth(), "Last-Event-ID": str(before[-1][0])})
+    watcher = events_of(watch)
+    primary = nodes.primary_of(CommandKeys.of(cid).meta)
+    replica = nodes.replica_of(primary)
+    primary.kill()
+    notes.knobs.gate.set()
+    rest = await read_until(events, lambda kind, _: kind == "done")
+    resp.close()
+    everything = before + rest
+    assert [e[0] for e in everything] == list(range(1, len(everything) + 1))
+    assert rest[-1][2]["status"] == "completed"
+    watched = await read_until(watcher, lambda kind, _: kind == "done")
+    await asyncio.to_thread(wait_for, lambda: replica.role() == "master", 30, "no takeover")
+    await asyncio.to_thread(nodes.wait_healthy)
+    if not watched or watched[-1][1] != "done":  # the reader's stream ended: it resumes
+        last = watched[-1][0] if watched else before[-1][0]
+        again = await session.get(f"{b.base}/api/voice/commands/{cid}/events",
+                                  headers={**auth(), "Last-Event-ID": str(last)})
+        watched += await read_until(events_of(again), lambda kind, _: kind == "done")
+    assert watched == rest, "the reader elsewhere got exactly the rest"
+    for base in (a.base, b.base):
+        await wait_ready(session, base)
+        assert await command_completes(session, base)
+    replay = await session.get(f"{b.base}/api/voice/commands/{cid}/events", headers=auth())
+    assert await read_until(events_of(replay), lambda kind, _: kind == "done") == everything
