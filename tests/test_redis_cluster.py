@@ -26,7 +26,10 @@ from tests.test_resume import (  # the same acceptance tests, here on a cluster
     session,
     settled,
     start_gated,
+    test_a_command_nobody_reads_is_cancelled_after_the_grace,
+    test_a_dead_owner_gives_instance_lost_to_readers_elsewhere,
     test_a_second_client_joins_a_running_command,
+    test_ask_reconnects_by_itself_and_says_so,
     test_cancel_from_the_other_instance_stops_the_tool,
     test_resume_on_the_other_instance_gets_exactly_the_rest,
 )
@@ -35,7 +38,10 @@ from voice_mcp.services.commands.redis_keys import CommandKeys
 pytestmark = pytest.mark.cluster
 CONFIRM = "/api/voice/confirm"
 
-__all__ = ["session", "test_a_second_client_joins_a_running_command",
+__all__ = ["session", "test_a_command_nobody_reads_is_cancelled_after_the_grace",
+           "test_a_dead_owner_gives_instance_lost_to_readers_elsewhere",
+           "test_a_second_client_joins_a_running_command",
+           "test_ask_reconnects_by_itself_and_says_so",
            "test_cancel_from_the_other_instance_stops_the_tool",
            "test_resume_on_the_other_instance_gets_exactly_the_rest"]
 
