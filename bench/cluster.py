@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -166,8 +167,10 @@ async def run(seconds: float, clients: int) -> str:
                     faults.append(f"| {await fault(nodes, urls, max(2, clients // 4), kind)} |")
         finally:
             await asyncio.to_thread(nodes.stop)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return "\n".join([
         f"# Redis Cluster (python -m bench cluster; {clients} clients, {seconds:g} s each)", "",
+        f"Load average at the end: {load} on {os.cpu_count()} cores.", "",
         "| backend | commands/s | first event p50 ms | p99 ms | failed |",
         "|---|---|---|---|---|", *rows, "",
         "| fault | replica promoted after | completed | failed | last failure after "

@@ -13,9 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.cluster import Instance, ThreadedOpenAI, events_of, read_until, server_env, wait_ready
-from tests.fakes.openai_server import call, text
-from tests.mcp_servers.runner import RunningServer
+from tests.cluster import events_of, read_until, two_instances, wait_ready
+from tests.fakes.openai_server import call
 from tests.redis_cluster import RedisClusterNodes, wait_for
 from tests.test_resume import (  # the same acceptance tests, here on a cluster
     GRACE_S,
@@ -33,6 +32,7 @@ from tests.test_resume import (  # the same acceptance tests, here on a cluster
     test_cancel_from_the_other_instance_stops_the_tool,
     test_resume_on_the_other_instance_gets_exactly_the_rest,
 )
+from tests.test_resume import respond as resume_respond
 from voice_mcp.services.commands.redis_keys import CommandKeys
 
 pytestmark = pytest.mark.cluster
@@ -47,37 +47,23 @@ __all__ = ["session", "test_a_command_nobody_reads_is_cancelled_after_the_grace"
 
 
 def respond(body: dict[str, Any]) -> Any:
-    """The LLM: the gated tool for "gate", the held delete for "delete", else a greeting."""
+    """The LLM of tests/test_resume.py, and a held delete for "delete"."""
     messages = body.get("messages", [])
-    if messages and messages[-1].get("role") == "tool":
-        return text("All finished.")
-    query = str(messages[-1].get("content", "")) if messages else ""
-    if query.startswith("gate"):
-        return call("notes__wait_for_gate")
-    if query.startswith("delete"):
+    if messages and messages[-1].get("role") == "user" and \
+            str(messages[-1].get("content", "")).startswith("delete"):
         return call("notes__delete_note", {"note_id": 1})
-    return text("Hello.")
+    return resume_respond(body)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     nodes = RedisClusterNodes().start()
-    llm = ThreadedOpenAI(respond)
-    notes = RunningServer("streamable-http").start()
-    catalog = tmp_path_factory.mktemp("redis-cluster") / "services.toml"
-    catalog.write_text(f'[services.notes]\ntitle = "Notes"\ntransport = "streamable-http"\n'
-                       f'url = "{notes.url}"\n')
-    env = server_env(nodes.url, llm.server.base_url, catalog, SECRET,
-                     VOICE_MCP_RESUME_GRACE_S=str(GRACE_S), VOICE_MCP_REDIS_CLUSTER="true")
-    instances = [Instance(env).start(), Instance(env).start()]
     try:
-        yield {"nodes": nodes, "notes": notes, "env": env, "a": instances[0],
-               "b": instances[1], "catalog": catalog}
+        with two_instances(nodes.url, tmp_path_factory.mktemp("redis-cluster"), respond, SECRET,
+                           VOICE_MCP_RESUME_GRACE_S=str(GRACE_S),
+                           VOICE_MCP_REDIS_CLUSTER="true") as found:
+            yield {**found, "nodes": nodes}
     finally:
-        for instance in instances:
-            instance.stop()
-        notes.stop()
-        llm.stop()
         nodes.stop()
 
 

@@ -124,6 +124,14 @@ class Settings(BaseSettings):
                              " VOICE_MCP_JWT_AUDIENCE")
         return self
 
+    @model_validator(mode="after")
+    def _cluster_needs_a_node(self) -> Settings:
+        # The embedded Redis is one plain server: it cannot stand in for a cluster.
+        if self.redis_cluster and not self.redis_url:
+            raise ValueError("VOICE_MCP_REDIS_CLUSTER: needs VOICE_MCP_REDIS_URL naming a node"
+                             " of the cluster")
+        return self
+
     @property
     def client_auth_configured(self) -> bool:
         """True when client bearer tokens can be verified (a secret or a JWKS)."""

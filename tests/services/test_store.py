@@ -39,3 +39,5 @@ async def test_cluster_mode_needs_a_url() -> None:
     with pytest.raises(ConfigError, match="VOICE_MCP_REDIS_URL"):
         async with redis_for(None, cluster=True):
             pass
+    with pytest.raises(ValueError, match="VOICE_MCP_REDIS_CLUSTER: needs VOICE_MCP_REDIS_URL"):
+        Settings(_env_file=None, redis_cluster=True)
