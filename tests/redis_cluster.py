@@ -24,8 +24,7 @@ class ClusterNode:
     def __init__(self, root: Path) -> None:
         self.port = free_port()
         self.bus_port = free_port()
-        self.dir = root / str(self.port)
-        self.dir.mkdir()
+        self.dir = Path(tempfile.mkdtemp(dir=root))
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -38,6 +37,19 @@ class ClusterNode:
              "--save", "", "--appendonly", "no", "--dir", str(self.dir),
              "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start_answering(self, others: list[ClusterNode]) -> None:
+        """Start, and again on other ports if another process took one meanwhile."""
+        for _attempt in range(3):
+            taken = {p for n in others if n is not self for p in (n.port, n.bus_port)}
+            while self.port in taken or self.bus_port in taken or self.port == self.bus_port:
+                self.port, self.bus_port = free_port(), free_port()
+            self.start()
+            wait_for(lambda: _answers(self) or not self.alive, 20, f"node {self.port} hangs")
+            if self.alive:
+                return
+            self.port, self.bus_port = free_port(), free_port()
+        raise AssertionError("a cluster node did not start")
 
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port, socket_timeout=5)
@@ -84,17 +96,20 @@ class RedisClusterNodes:
         return f"redis://127.0.0.1:{self.nodes[0].port}/0"
 
     def start(self) -> RedisClusterNodes:
-        for node in self.nodes:
-            node.start()
-        for node in self.nodes:
-            wait_for(lambda n=node: _answers(n), 20, f"node {node.port} did not start")
-        cli = shutil.which("redis-cli") or "redis-cli"
-        subprocess.run([cli, "--cluster", "create",
-                        *(f"127.0.0.1:{n.port}" for n in self.nodes),
-                        "--cluster-replicas", "1", "--cluster-yes"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=60)
-        self.wait_healthy()
+        """Start the nodes and join them; on failure nothing is left running."""
+        try:
+            for node in self.nodes:
+                node.start_answering(self.nodes)
+            cli = shutil.which("redis-cli") or "redis-cli"
+            subprocess.run([cli, "--cluster", "create",
+                            *(f"127.0.0.1:{n.port}" for n in self.nodes),
+                            "--cluster-replicas", "1", "--cluster-yes"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=60)
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def wait_healthy(self, timeout: float = 30) -> None:

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 
 from voice_mcp.errors import BadRequest, Conflict, Gone, NotFound, ServiceUnavailable
 from voice_mcp.services.catalog import RiskLevel
-from voice_mcp.services.store import Redis
+from voice_mcp.services.store import Redis, replicated
 
 __all__ = [
     "ConfirmationStore",
@@ -42,6 +42,15 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")  # token_urlsafe(24) is 32 charact
 DEFAULT_TOMBSTONE_S = 3600
 
 RETAKE_MS = 15_000  # how long a taken record stays for a retry of the same take
+
+# KEYS: state hash, record. ARGV: user id, expires at (ms), state life (ms), record JSON, TTL
+# (ms). A script rather than MULTI so that, on a cluster, WAIT can follow it on its connection.
+_CREATE_SCRIPT = """
+redis.call('HSET', KEYS[1], 'user', ARGV[1], 'expires_at', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+return 1
+"""
 
 # KEYS: state hash, record (one hash tag: the id). ARGV: user id, now (ms), tombstone life
 # (ms), the take's own random id, RETAKE_MS. A take the client sends again (its reply was lost
@@ -129,6 +138,7 @@ class ConfirmationStore:
         self._tombstone_ms = int(tombstone_s * 1000)
         self._clock = clock
         self._script = redis.register_script(_TAKE_SCRIPT)
+        self._create = redis.register_script(_CREATE_SCRIPT)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -145,13 +155,10 @@ class ConfirmationStore:
             actions=list(actions), created_at=now, expires_at=now + self._ttl_ms,
             context=context or {},
         )
-        state_key, record_key = _keys(pending.id)
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hset(state_key, mapping={"user": user_id, "expires_at": pending.expires_at})
-                pipe.pexpire(state_key, self._ttl_ms + self._tombstone_ms)
-                pipe.set(record_key, pending.model_dump_json(), px=self._ttl_ms)
-                await pipe.execute()
+            await replicated(self._redis, self._create, list(_keys(pending.id)), [
+                user_id, pending.expires_at, self._ttl_ms + self._tombstone_ms,
+                pending.model_dump_json(), self._ttl_ms])
         except RedisError as err:
             raise ServiceUnavailable("Could not store the confirmation.", code="redis_unavailable",
                                      retry_after=5) from err
@@ -162,11 +169,9 @@ class ConfirmationStore:
         if not isinstance(confirmation_id, str) or not ID_PATTERN.fullmatch(confirmation_id):
             raise BadRequest("The confirmation id is malformed.", code="invalid_confirmation_id")
         try:
-            reply = await self._script(
-                keys=list(_keys(confirmation_id)),
-                args=[user_id, self._now_ms(), self._tombstone_ms, secrets.token_hex(8),
-                      RETAKE_MS],
-            )
+            reply = await replicated(
+                self._redis, self._script, list(_keys(confirmation_id)),
+                [user_id, self._now_ms(), self._tombstone_ms, secrets.token_hex(8), RETAKE_MS])
         except RedisError as err:
             raise ServiceUnavailable("Could not read the confirmation.", code="redis_unavailable",
                                      retry_after=5) from err

@@ -22,6 +22,7 @@ from redis import exceptions as rerr
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.commands.core import AsyncScript
 
 from voice_mcp.settings import ConfigError
 
@@ -110,6 +111,28 @@ async def _wait_ready(server: EmbeddedRedis) -> bool:
         return False
     finally:
         await client.aclose()
+
+
+REPLICA_WAIT_MS = 200
+
+
+async def replicated(client: Redis, script: AsyncScript, keys: list[str],
+                     args: list[Any]) -> Any:
+    """Run a script and, on a cluster, wait (briefly) until a replica of its node has the
+    writes (`WAIT` on the same connection): a primary that dies right after a confirmation
+    was stored or taken must not take that write with it. Answers the script's reply."""
+    if not isinstance(client, RedisCluster):
+        return await script(keys=keys, args=args)
+    node = client.get_node_from_key(keys[0])
+    async with client.pipeline(transaction=False) as pipe:
+        source = script.script  # EVAL, not EVALSHA: a just-promoted node may lack the script
+        pipe.eval(source if isinstance(source, str) else bytes(source).decode(), len(keys),
+                  *keys, *args)
+        pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS, target_nodes=node)
+        reply, acked = await pipe.execute()
+    if not int(acked):
+        log.warning("write not confirmed by a replica within %d ms", REPLICA_WAIT_MS)
+    return reply
 
 
 def _retry() -> Retry:
