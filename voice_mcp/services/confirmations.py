@@ -11,7 +11,9 @@ cluster too):
 Taking one runs a single Lua script: the owner check, the expiry check (against
 `expires_at` and the caller's clock, not only the Redis TTL) and marking it used happen
 atomically, so two approvals of one id, from any number of clients, succeed exactly once.
-Another user's id behaves exactly like an unknown one, and does not consume it.
+Another user's id behaves exactly like an unknown one, and does not consume it. On a Redis
+Cluster both scripts wait for a replica to hold their writes (`store.replicated`), so a
+failover cannot forget a confirmation or its use (docs/operations.md, "Redis Cluster").
 """
 
 from __future__ import annotations
