@@ -21,7 +21,8 @@ NODES = 6
 class ClusterNode:
     """One cluster-enabled redis-server with its own directory and bus port."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tls: dict[str, str] | None = None) -> None:
+        self.tls = tls  # PEM files "ca", "cert", "key": TLS only, between the nodes too
         self.port = free_port()
         self.bus_port = free_port()
         self.dir = Path(tempfile.mkdtemp(dir=root))
@@ -29,8 +30,13 @@ class ClusterNode:
 
     def start(self) -> None:
         binary = shutil.which("redis-server") or "redis-server"
+        listen = ["--port", str(self.port)] if self.tls is None else [
+            "--port", "0", "--tls-port", str(self.port), "--tls-cluster", "yes",
+            "--tls-replication", "yes", "--tls-cert-file", self.tls["cert"],
+            "--tls-key-file", self.tls["key"], "--tls-ca-cert-file", self.tls["ca"],
+            "--tls-auth-clients", "no"]
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--cluster-port", str(self.bus_port),
+            [binary, *listen, "--cluster-port", str(self.bus_port),
              "--bind", "127.0.0.1", "--cluster-enabled", "yes",
              "--cluster-config-file", "nodes.conf", "--cluster-node-timeout",
              str(NODE_TIMEOUT_MS), "--cluster-replica-validity-factor", "0",
@@ -52,7 +58,10 @@ class ClusterNode:
         raise AssertionError("a cluster node did not start")
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=5)
+        if self.tls is None:
+            return redis.Redis(port=self.port, socket_timeout=5)
+        return redis.Redis(port=self.port, socket_timeout=5, ssl=True,
+                           ssl_ca_certs=self.tls["ca"])
 
     def info(self, section: str) -> dict[str, str]:
         with self.client() as client:
@@ -87,23 +96,30 @@ class ClusterNode:
 class RedisClusterNodes:
     """Six nodes; `create()` joins them, `url` names one node (as VOICE_MCP_REDIS_URL does)."""
 
-    def __init__(self) -> None:
+    def __init__(self, count: int = NODES, replicas: int = 1,
+                 tls: dict[str, str] | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="voice-mcp-redis-cluster-"))
-        self.nodes = [ClusterNode(self.root) for _ in range(NODES)]
+        self.nodes = [ClusterNode(self.root, tls) for _ in range(count)]
+        self.replicas = replicas
+        self.tls = tls
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+        if self.tls is None:
+            return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+        return f"rediss://127.0.0.1:{self.nodes[0].port}/0?ssl_ca_certs={self.tls['ca']}"
 
     def start(self) -> RedisClusterNodes:
         """Start the nodes and join them; on failure nothing is left running."""
         try:
             for node in self.nodes:
                 node.start_answering(self.nodes)
-            cli = shutil.which("redis-cli") or "redis-cli"
-            subprocess.run([cli, "--cluster", "create",
+            cli = [shutil.which("redis-cli") or "redis-cli"]
+            if self.tls is not None:
+                cli += ["--tls", "--cacert", self.tls["ca"]]
+            subprocess.run([*cli, "--cluster", "create",
                             *(f"127.0.0.1:{n.port}" for n in self.nodes),
-                            "--cluster-replicas", "1", "--cluster-yes"],
+                            "--cluster-replicas", str(self.replicas), "--cluster-yes"],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            timeout=60)
             self.wait_healthy()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,6 +17,7 @@ import pytest
 from tests.cluster import events_of, read_until, two_instances, wait_ready
 from tests.fakes.openai_server import call
 from tests.redis_cluster import RedisClusterNodes, wait_for
+from tests.test_redis_tls import make_certificates
 from tests.test_resume import (  # the same acceptance tests, here on a cluster
     GRACE_S,
     SECRET,
@@ -33,9 +35,14 @@ from tests.test_resume import (  # the same acceptance tests, here on a cluster
     test_resume_on_the_other_instance_gets_exactly_the_rest,
 )
 from tests.test_resume import respond as resume_respond
+from voice_mcp.services.commands.cancel_bus import CancelListener, relay_cancel
 from voice_mcp.services.commands.redis_keys import CommandKeys
+from voice_mcp.services.confirmations import ConfirmationStore, PendingAction
+from voice_mcp.services.store import make_pool, ping
 
 pytestmark = pytest.mark.cluster
+ACTION = PendingAction(service="notes", tool="delete_note", arguments={"note_id": 1},
+                       risk="high", reason="deletes", call_id="call_1")
 CONFIRM = "/api/voice/confirm"
 
 __all__ = ["session", "test_a_command_nobody_reads_is_cancelled_after_the_grace",
@@ -154,3 +161,29 @@ async def test_a_primary_killed_mid_command(cluster, session) -> None:
         assert await command_completes(session, base)
     replay = await session.get(f"{b.base}/api/voice/commands/{cid}/events", headers=auth())
     assert await read_until(events_of(replay), lambda kind, _: kind == "done") == everything
+
+
+async def test_a_tls_cluster_through_one_rediss_url(tmp_path: Path) -> None:
+    """A managed cluster's shape: TLS only (between the nodes too), one node named."""
+    nodes = await asyncio.to_thread(RedisClusterNodes(3, 0, make_certificates(tmp_path)).start)
+    client = make_pool(nodes.url, cluster=True)
+    try:
+        assert await ping(client) is None
+        store = ConfirmationStore(client, 60)
+        pending = await store.create("alice", "c", [ACTION])
+        assert (await store.take("alice", pending.id)).actions == [ACTION]
+        heard: list[str] = []
+        listener = CancelListener(client, "instance-1", heard.append)
+        listening = asyncio.create_task(listener.run())
+        try:
+            async with asyncio.timeout(20):
+                while not heard:  # the subscription may not be in place at the first publish
+                    await relay_cancel(client, "instance-1", "command-1")
+                    await asyncio.sleep(0.1)
+        finally:
+            listener.stopping = True
+            await listening
+        assert set(heard) == {"command-1"}
+    finally:
+        await client.aclose()
+        await asyncio.to_thread(nodes.stop)

@@ -172,8 +172,8 @@ async def redis_for(url: str | None, *, cluster: bool = False
 
 
 async def ping(client: Redis) -> str | None:
-    """None when Redis answers (on a cluster: every node, and the cluster says `ok`), else a
-    short reason for /readyz."""
+    """None when Redis answers (on a cluster: a node answers and says the cluster's state is
+    `ok`, i.e. every slot is served), else a short reason for /readyz."""
     try:
         return await asyncio.wait_for(_health(client), 2)
     except TimeoutError:
