@@ -59,8 +59,8 @@ class ClusterNode:
 
     def client(self) -> redis.Redis:
         if self.tls is None:
-            return redis.Redis(port=self.port, socket_timeout=5)
-        return redis.Redis(port=self.port, socket_timeout=5, ssl=True,
+            return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5, ssl=True,
                            ssl_ca_certs=self.tls["ca"])
 
     def info(self, section: str) -> dict[str, str]:
