@@ -131,10 +131,10 @@ class Recorder:
         done = next((e for e in batch if e.kind == "done"), None)
         args = {"meta": self._meta, "events": [[str(e.seq), e.kind, e.json()] for e in batch],
                 "status": str(done.data.get("status", "failed")) if done else ""}
-        self._meta = None
         keys = self.keys
         result = await self._script(
             keys=[keys.meta, keys.events, keys.lease, keys.readers, keys.tombstone],
             args=[self.instance_id, LEASE_MS, self.running_ttl_s, self.events_ttl_s,
                   MAX_EVENTS, TOMBSTONE_S, json.dumps(args, separators=(",", ":"))])
+        self._meta = None  # written: a batch sent again after a failure carries it again
         return bool(result)
