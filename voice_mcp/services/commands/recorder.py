@@ -42,14 +42,18 @@ PAUSE_S = 0.25
 APPEND_SCRIPT = """
 local batch = cjson.decode(ARGV[7])
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status and type(batch.meta) == 'table' then
+local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if not status then
+  if type(batch.meta) ~= 'table' then return 0 end  -- the record is gone (expired, lost)
   for field, value in pairs(batch.meta) do redis.call('HSET', KEYS[1], field, value) end
   redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
   redis.call('SET', KEYS[5], batch.meta.user, 'EX', ARGV[6])
 elseif status ~= 'running' then
+  -- ended: by this very batch, sent again (all written), or by a reader declaring it lost
+  local final = batch.events[#batch.events]
+  if final and tonumber(final[1]) <= last then return 1 end
   return 0
 end
-local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 for _, event in ipairs(batch.events) do
   if tonumber(event[1]) > last then
     last = tonumber(event[1])
