@@ -161,7 +161,7 @@ async def test_a_batch_sent_again_after_a_lost_reply_is_written_once(pair, redis
     owner, other = pair
     owner._append = FlakyScript(owner._append, lost=2)  # type: ignore[assignment]
     gate = asyncio.Event()
-    running = owner.start(INFO, gated(gate))
+    running = await owner.start(INFO, gated(gate))
     reader = owner.attach(running)
     await anext(reader)
     gate.set()

@@ -94,8 +94,17 @@ class Recorder:
     async def create(self) -> None:
         """Write the record and the lease now, before the command's first event exists, so
         every instance can read the command as soon as its id is known (docs/resume.md).
-        A Redis failure here refuses the command (503): nothing has been sent yet."""
-        await self._write([])
+        A Redis failure here refuses the command (503): nothing has been sent yet; a failover's
+        short burst of connection errors is waited out, as for every write of the log."""
+        deadline = asyncio.get_running_loop().time() + PATIENCE_S
+        while True:
+            try:
+                await self._write([])
+                break
+            except tuple(RETRY_ON):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(PAUSE_S)
         self.created = True
 
     def append(self, event: CommandEvent) -> None:

@@ -8,7 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from redis.exceptions import RedisError
 
 from voice_mcp.services.catalog import ServiceConfig
