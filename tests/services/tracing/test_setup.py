@@ -56,13 +56,15 @@ def test_otel_lines_of_dotenv_count_but_the_process_environment_wins(
                                    "OTEL_SERVICE_NAME=from-file\nVOICE_MCP_PORT=9\n")
     monkeypatch.setenv("OTEL_SERVICE_NAME", "from-process")
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
-    setup._dotenv_otel(tmp_path / ".env")
     import os
 
-    assert os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://from-file:4318"
-    assert os.environ["OTEL_SERVICE_NAME"] == "from-process"
-    assert "VOICE_MCP_PORT" not in os.environ
-    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+    try:
+        setup._dotenv_otel(tmp_path / ".env")
+        assert os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://from-file:4318"
+        assert os.environ["OTEL_SERVICE_NAME"] == "from-process"
+        assert "VOICE_MCP_PORT" not in os.environ
+    finally:  # set behind monkeypatch's back: a later app must not find it and trace
+        os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
 
 
 def test_helpers_do_nothing_while_tracing_is_off() -> None:
