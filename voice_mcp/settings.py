@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     stt_model: str = "whisper-1"
     stt_timeout_s: float = Field(30.0, gt=0)
     stt: SttMode = "auto"
+    vad_silence_ms: int = Field(500, ge=100, le=5000)  # the listen socket's end of speech
 
     local_intents: LocalIntentsMode = "prefer"
     intents_dir: Path | None = None  # unset: `intents/` beside the services file

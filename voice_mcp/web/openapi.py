@@ -132,6 +132,10 @@ def openapi_document() -> dict[str, Any]:
         "/api/voice/audio": _command("Run a spoken command", AUDIO_BODY, sse=False),
         "/api/voice/audio/stream": _command("Run a spoken command, streamed", AUDIO_BODY,
                                             sse=True),
+        "/api/voice/listen": {"get": {
+            "summary": "Speak a command over a WebSocket (docs/api.md, Listen): the token in the "
+                       "first message or the header",
+            "responses": {"101": {"description": "switching protocols"}}}},
         "/api/voice/confirm": {"post": {
             "summary": "Approve or decline held actions", "security": BEARER,
             "requestBody": {"required": True, "content": _json("ConfirmRequest")},

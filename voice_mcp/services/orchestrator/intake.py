@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from voice_mcp.errors import AppError
-from voice_mcp.services.orchestrator.command import Said
+from voice_mcp.services.orchestrator.command import Heard, Said
 from voice_mcp.services.orchestrator.conversation import Conversation
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.events import Discovering, Transcribed
@@ -21,7 +21,12 @@ async def transcribe(deps: Deps, run: Run) -> bool:
     """Turn the recording into the query; False when nothing intelligible was said."""
     audio = run.command.audio
     assert audio is not None
-    text = await deps.transcriber.transcribe(audio.data, audio.format)
+    if isinstance(audio, Heard):
+        if audio.error is not None:
+            raise audio.error
+        text = audio.transcript
+    else:
+        text = await deps.transcriber.transcribe(audio.data, audio.format)
     run.timings.lap("transcribe")
     limit = deps.settings.max_query_chars
     if len(text) > limit:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,16 @@ def shipped_lexicon() -> Lexicon:
     return Lexicon(model_dir() / "cmudict-en-us.dict", VARIANTS)
 
 
+@dataclass
+class Decoders:
+    """One recogniser: the open-vocabulary decoder, and the template one (None without a
+    grammar). Not re-entrant: one recording at a time (see `LocalTranscriber.lease`)."""
+
+    open: Any
+    grammar: Any | None
+    default_search: str
+
+
 class LocalTranscriber:
     """pocketsphinx in a worker thread; one utterance at a time (a decoder is not re-entrant)."""
 
@@ -62,8 +74,8 @@ class LocalTranscriber:
     def __init__(self, grammar: GrammarSource, accept: Callable[[str], bool],
                  budget_s: float = 30.0) -> None:
         self._grammar = grammar
-        self._budget_s = budget_s
-        self._accept = accept
+        self.budget_s = budget_s
+        self.accept = accept
         self._lock = asyncio.Lock()
         self._decoder: Any = None  # open vocabulary
         self._grammar_decoder: Any = None  # the templates; None without a grammar
@@ -100,36 +112,48 @@ class LocalTranscriber:
             if self._decoder is None:
                 await asyncio.to_thread(self._load)
 
+    @asynccontextmanager
+    async def lease(self, user_id: str = "") -> AsyncIterator[Decoders]:
+        """The decoders for one utterance, held for the block (the streaming recogniser
+        holds them while the user speaks)."""
+        await self.warm()
+        async with self._lock:
+            yield Decoders(self._decoder, self._grammar_decoder, self._default_search)
+
     async def transcribe(self, audio: bytes, fmt: AudioFormat) -> str:
         """The transcript of one recording (empty when nothing was recognised)."""
         pcm = await to_pcm16(audio, fmt)
         if len(pcm) > MAX_SECONDS * RATE * 2:
             raise TranscriptionFailed(f"Recordings longer than {MAX_SECONDS} s cannot be "
                                       "transcribed offline.", code="audio_too_long", status=413)
-        await self.warm()
-        async with self._lock:
-            return await asyncio.to_thread(self._decode, dither(with_margins(pcm)))
+        async with self.lease() as decoders:
+            return await asyncio.to_thread(self._decode, decoders, dither(with_margins(pcm)))
 
-    def _decode(self, pcm: bytes) -> str:
+    def _decode(self, decoders: Decoders, pcm: bytes) -> str:
         """The grammar's words when the templates accept them, else open vocabulary."""
-        deadline = time.monotonic() + self._budget_s
-        if self._grammar_decoder is not None:
+        deadline = time.monotonic() + self.budget_s
+        if decoders.grammar is not None:
             # Bounded by the recording's length and half the budget: the open-vocabulary
             # pass must still fit.
             seconds = len(pcm) / (2 * RATE)
-            limit = time.monotonic() + min(self._budget_s / 2,
+            limit = time.monotonic() + min(self.budget_s / 2,
                                            max(1.0, GRAMMAR_RTF_LIMIT * seconds))
-            _prime_cmn(self._grammar_decoder, pcm, deadline)
-            text = _run(self._grammar_decoder, GRAMMAR, pcm, limit)
-            if text and self._accept(text):
+            _prime_cmn(decoders.grammar, pcm, deadline)
+            text = _run(decoders.grammar, GRAMMAR, pcm, limit)
+            if text and self.accept(text):
                 return text
-        _prime_cmn(self._decoder, pcm, deadline)
-        text = _run(self._decoder, self._default_search, pcm, deadline)
-        _check_deadline(deadline)
-        return text
+        return open_vocabulary(decoders, pcm, deadline)
 
     async def close(self) -> None:
         """Nothing to close: the decoders live in memory."""
+
+
+def open_vocabulary(decoders: Decoders, pcm: bytes, deadline: float) -> str:
+    """The language model's words for the whole of `pcm` (margins and dither added)."""
+    _prime_cmn(decoders.open, pcm, deadline)
+    text = _run(decoders.open, decoders.default_search, pcm, deadline)
+    _check_deadline(deadline)
+    return text
 
 
 def _with_grammar(decoder: Any, grammar: str) -> Any:
@@ -155,15 +179,16 @@ def with_margins(pcm: bytes) -> bytes:
     return margin + pcm + margin
 
 
-def dither(pcm: bytes) -> bytes:
+def dither(pcm: bytes, rng: np.random.Generator | None = None) -> bytes:
     """Add a faint noise floor, as a microphone has: synthetic or gated speech has stretches of
     exact zeros, whose log energy breaks the recogniser's features and its noise removal
     (measured on espeak-ng speech: 59% of sentences right with amplitude 4, 86% with 100).
 
-    Seeded, so a recording always decodes the same way; vectorised (the pure Python loop took
+    Seeded, so a recording always decodes the same way (a stream passes its own `rng`, to
+    continue one noise stream across its frames); vectorised (the pure Python loop took
     about 10 ms per second of audio, 7 times this)."""
     samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
-    noise = np.random.default_rng(0).normal(0.0, DITHER, samples.size)
+    noise = (rng or np.random.default_rng(0)).normal(0.0, DITHER, samples.size)
     noisy = np.clip(np.trunc(samples + noise), -32768, 32767)
     return noisy.astype("<i2").tobytes()
 
