@@ -43,6 +43,9 @@ from voice_mcp.services.stt.pcm import RATE
 
 T = TypeVar("T")
 PRIME_MS = 500  # the cepstral mean is primed on this much speech (500 and 1000: 91/100)
+# Partial text starts on a mean primed on this much speech, then the search starts again on
+# the PRIME_MS one: the first partial within 300 ms of speech, the accuracy of 500 ms.
+EARLY_MS = 200
 PREROLL_MS = 100  # searched from this long before the detected start (its first sound)
 BYTES_PER_MS = RATE * 2 // 1000
 
@@ -102,6 +105,7 @@ class LocalStream:
         self._rng = np.random.default_rng(0)  # one dither stream, as over a whole upload
         self._audio = bytearray()  # dithered, as received
         self._searched: int | None = None  # bytes of `_audio` the search has taken
+        self._primed_ms = 0  # the speech the search's mean was primed on
         self._partial = ""
         self._busy: asyncio.Future[Any] | None = None
 
@@ -109,7 +113,7 @@ class LocalStream:
         """Add `pcm`; decode once speech has gone on for PRIME_MS. New partial text or None."""
         self._audio += dither(pcm, self._rng)
         if self._searched is None and (onset is None or
-                                       len(self._audio) < onset + PRIME_MS * BYTES_PER_MS):
+                                       len(self._audio) < onset + EARLY_MS * BYTES_PER_MS):
             return None
         decoders = await self._leased()
         return await self._in_thread(self._step, decoders, onset or 0)
@@ -146,20 +150,27 @@ class LocalStream:
             return decoders.grammar, GRAMMAR
         return decoders.open, decoders.default_search
 
-    def _start(self, decoders: Decoders, onset: int, deadline: float) -> None:
-        """Prime the mean on the start of speech, then start the search just before it."""
+    def _start(self, decoders: Decoders, onset: int, deadline: float, final: bool) -> None:
+        """(Re)start the search: the mean primed on the start of speech (EARLY_MS of it,
+        then PRIME_MS), the search from just before it."""
+        spoken_ms = (len(self._audio) - onset) // BYTES_PER_MS
+        prime_ms = min(spoken_ms, PRIME_MS)
+        if self._searched is not None and (self._primed_ms >= prime_ms or
+                                           (prime_ms < PRIME_MS and not final)):
+            return
         decoder, search = self._search(decoders)
+        if self._searched is not None:
+            decoder.end_utt()
         start = max(0, onset - PREROLL_MS * BYTES_PER_MS)
-        prefix = bytes(self._audio[start:onset + PRIME_MS * BYTES_PER_MS])
+        prefix = bytes(self._audio[start:onset + prime_ms * BYTES_PER_MS])
         _prime_cmn(decoder, _LEAD + prefix, deadline)
         decoder.activate_search(search)
         decoder.start_utt()
         decoder.process_raw(_LEAD, False, False)
-        self._searched = start
+        self._searched, self._primed_ms = start, prime_ms
 
-    def _step(self, decoders: Decoders, onset: int) -> str | None:
-        if self._searched is None:
-            self._start(decoders, onset, time.monotonic() + self._source.budget_s)
+    def _step(self, decoders: Decoders, onset: int, final: bool = False) -> str | None:
+        self._start(decoders, onset, time.monotonic() + self._source.budget_s, final)
         assert self._searched is not None
         decoder, _ = self._search(decoders)
         if len(self._audio) > self._searched:  # pocketsphinx refuses an empty buffer
@@ -174,7 +185,7 @@ class LocalStream:
 
     def _finish(self, decoders: Decoders, onset: int) -> str:
         deadline = time.monotonic() + self._source.budget_s
-        self._step(decoders, onset)
+        self._step(decoders, onset, final=True)
         decoder, _ = self._search(decoders)
         decoder.process_raw(_TAIL, False, False)  # the grammar's final state needs silence
         decoder.end_utt()
