@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import cli_startup, commands, local_intents
+from bench import cli_startup, commands, local_intents, tracing, tracing_inprocess
 from bench.direct import direct_agent
 from bench.discovery_eval import report as discovery_report
 from bench.measure import Bench, Control, Plan
@@ -123,6 +123,9 @@ def main() -> None:
     report += "\n" + local_intents.table(local, rounds)
     say("client start-up: ask and token (bench/cli_startup.py)")
     report += "\n" + cli_startup.table(asyncio.run(cli_startup.measure()))
+    say("traces: a command with tracing on vs off (bench/tracing.py)")
+    report += "\n" + tracing.table(asyncio.run(tracing.measure(rounds)), rounds)
+    report += tracing_inprocess.table(asyncio.run(tracing_inprocess.measure(rounds)), rounds)
     say("tool discovery evaluation (bench/discovery_eval.py)")
     report += "\n# Tool discovery (python -m bench.discovery_eval)\n\n" + discovery_report()
     print(report)

@@ -81,7 +81,7 @@ async def measure(commands: int) -> dict[str, Summary]:
         for n in range(commands):
             info = CommandInfo("bench-user", f"query {n}", "conv")
             started = time.perf_counter()
-            running = registry.start(info, typical_command(info.query))
+            running = await registry.start(info, typical_command(info.query))
             async for event in registry.attach(running):
                 if event.seq == 1:
                     first.append((time.perf_counter() - started) * 1000)
@@ -117,7 +117,8 @@ async def cancel_latency(url: str, runs: int) -> Summary:
     took: list[float] = []
     try:
         for _ in range(runs):
-            running = owner.start(CommandInfo("bench-user", "slow", "conv"), forever("slow"))
+            running = await owner.start(CommandInfo("bench-user", "slow", "conv"),
+                                        forever("slow"))
             reader = owner.attach(running)
             await anext(reader)
             await running.recorder.drain()

@@ -51,7 +51,7 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 # Tests must not pick up a developer's or CI's own configuration.
 for _name in list(os.environ):
-    if _name.startswith("VOICE_MCP_") or _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    if _name.startswith(("VOICE_MCP_", "OTEL_")) or _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
         del os.environ[_name]
 
 JWT_SECRET = "test-secret-" + "x" * 32

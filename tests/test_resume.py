@@ -286,3 +286,23 @@ async def command_completes(session: aiohttp.ClientSession, base: str) -> bool:
         errors = [data for _, kind, data in after if kind == "error"]
         assert [e["code"] for e in errors] == ["redis_unavailable"] and errors[0]["retryable"]
     return False
+
+
+async def test_streams_past_the_cap_on_an_instance_get_429(cluster, session) -> None:
+    """Readers on another instance share one Redis reader, and are capped (docs/resume.md)."""
+    from voice_mcp.services.commands.feeds import PER_COMMAND
+
+    a, b, notes = cluster["a"], cluster["b"], cluster["notes"]
+    resp, _, before = await start_gated(session, a.base, notes)
+    url = f"{b.base}/api/voice/commands/{command_id(before)}/events"
+    streams = [await session.get(url, headers=auth()) for _ in range(PER_COMMAND)]
+    assert {s.status for s in streams} == {200}
+    refused = await session.get(url, headers=auth())
+    assert refused.status == 429 and refused.headers["Retry-After"] == "5"
+    assert (await refused.json())["error"]["code"] == "too_many_readers"
+    notes.knobs.gate.set()
+    for stream in streams:
+        events = await read_until(events_of(stream), lambda kind, _: kind == "done")
+        assert events[-1][2]["status"] == "completed"
+        stream.close()
+    resp.close()

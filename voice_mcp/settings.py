@@ -16,15 +16,12 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voice_mcp import defaults
+from voice_mcp.config_error import ConfigError as ConfigError
+from voice_mcp.dev_auth import MIN_SECRET_BYTES as MIN_JWT_SECRET_BYTES
 
 RiskThreshold = Literal["medium", "high"]
 LocalIntentsMode = Literal["prefer", "fallback", "off"]
 SttMode = Literal["auto", "openai", "local", "off"]
-MIN_JWT_SECRET_BYTES = 32
-
-
-class ConfigError(Exception):
-    """A setting or the catalog is wrong; the message is one line meant for the operator."""
 
 
 class Settings(BaseSettings):
@@ -64,6 +61,9 @@ class Settings(BaseSettings):
     stt_model: str = "whisper-1"
     stt_timeout_s: float = Field(30.0, gt=0)
     stt: SttMode = "auto"
+    # Offline speech: decoders loaded at most (about 30 MiB each), recordings in work per user.
+    stt_decoders: int = Field(2, ge=1, le=16)
+    stt_recordings_per_user: int = Field(2, ge=1, le=16)
     vad_silence_ms: int = Field(500, ge=100, le=5000)  # the listen socket's end of speech
 
     local_intents: LocalIntentsMode = "prefer"
@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     drain_s: float = Field(30.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
+    # Traces (OTEL_* variables, docs/operations.md): queries, transcripts, tool arguments and
+    # output go into span attributes only when this is true.
+    trace_content: bool = False
 
     @field_validator("embedding_model")
     @classmethod

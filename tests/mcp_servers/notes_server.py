@@ -150,11 +150,12 @@ def _add_note_tools(server: MCPServer, knobs: ServerKnobs) -> None:
 def _add_behaviour_tools(server: MCPServer, stats: ServerStats) -> None:
     @server.tool(description="Count to n slowly, reporting progress at each step.",
                  annotations=ToolAnnotations(read_only_hint=True))
-    async def slow_count(n: int, ctx: Context, delay_ms: int = 5) -> str:
+    async def slow_count(n: int, ctx: Context, delay_ms: int = 5, pad: int = 0) -> str:
+        filler = "x" * pad  # a chatty server: every message and the output this much longer
         for step in range(1, n + 1):
             await anyio.sleep(delay_ms / 1000)
-            await ctx.report_progress(step, n, f"counted {step} of {n}")
-        return f"Counted to {n}"
+            await ctx.report_progress(step, n, f"counted {step} of {n}{filler}")
+        return f"Counted to {n}{filler}"
 
     @server.tool(description="Always fails.", annotations=ToolAnnotations(read_only_hint=True))
     def fail_always() -> str:

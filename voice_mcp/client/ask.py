@@ -20,9 +20,10 @@ from rich.prompt import Confirm
 from rich.spinner import Spinner
 from rich.table import Table
 
+from voice_mcp.client.config import ClientConfig
 from voice_mcp.client.literal import literal, visible
 from voice_mcp.client.sse import read_events
-from voice_mcp.settings import ConfigError, Settings
+from voice_mcp.config_error import ConfigError
 
 ICONS = {"executed": "✔", "confirmation_required": "?", "error": "✘", "reconnecting": "↻"}
 RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -273,7 +274,7 @@ def _command_id(data: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and COMMAND_ID.fullmatch(value) else None
 
 
-async def _run(args: argparse.Namespace, settings: Settings, token: Callable[[], str],
+async def _run(args: argparse.Namespace, settings: ClientConfig, token: Callable[[], str],
                console: Console) -> int:
     if not args.audio and not args.query.strip():
         raise ConfigError("say what to do: voice-mcp ask \"what time is it in Tokyo\"")
@@ -291,6 +292,6 @@ async def _run(args: argparse.Namespace, settings: Settings, token: Callable[[],
                               ) from None
 
 
-def run_ask(args: argparse.Namespace, settings: Settings, token: Callable[[], str]) -> int:
+def run_ask(args: argparse.Namespace, settings: ClientConfig, token: Callable[[], str]) -> int:
     """Entry point of `voice-mcp ask`; `token` gives the bearer token once it is needed."""
     return asyncio.run(_run(args, settings, token, Console()))

@@ -18,15 +18,16 @@ if TYPE_CHECKING:
     from voice_mcp.settings import Settings
 
 
-def _serve(args: argparse.Namespace, settings: Settings) -> int:
+def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from voice_mcp.logs import configure_logging
     from voice_mcp.runtime.serve import serve
     from voice_mcp.runtime.startup import bind_listen_socket, with_client_auth
+    from voice_mcp.settings import load_settings
     from voice_mcp.web.app import create_app
 
-    settings = with_client_auth(settings)
+    settings = with_client_auth(load_settings())
     configure_logging(settings.log_level, settings.log_format)
     workers = settings.workers if args.workers is None else args.workers
     if workers < 1:
@@ -101,40 +102,30 @@ def console_link(settings: Settings) -> str | None:
     return f"http://{host}:{settings.port}/#token={token}"
 
 
-NO_SECRET = "VOICE_MCP_JWT_SECRET: must be set to sign development tokens"
+def _token(args: argparse.Namespace) -> int:
+    from voice_mcp.client.config import read_client_config
 
-
-def _signed(settings: Settings, user: str, ttl_s: int, no_secret: str = NO_SECRET) -> str:
-    """A development token signed with the configured or `serve`'s development secret."""
-    from voice_mcp.runtime.startup import with_client_auth
-    from voice_mcp.services.dev_tokens import issue_dev_token
-    from voice_mcp.settings import ConfigError
-
-    settings = with_client_auth(settings)  # the development secret `serve` uses, if none is set
-    if settings.jwt_secret is None:
-        raise ConfigError(no_secret)
-    return issue_dev_token(settings, user, ttl_s)
-
-
-def _token(args: argparse.Namespace, settings: Settings) -> int:
-    print(_signed(settings, args.user, args.ttl))
+    print(read_client_config().sign(args.user, args.ttl))
     return 0
 
 
-def _ask(args: argparse.Namespace, settings: Settings) -> int:
+def _ask(args: argparse.Namespace) -> int:
     from voice_mcp.client.ask import run_ask
+    from voice_mcp.client.config import read_client_config
+
+    config = read_client_config()
 
     def token() -> str:
         """The given token, else one signed here (only then is the signing library loaded)."""
         if args.token:
             return str(args.token)
-        return _signed(settings, args.user, 600, "set VOICE_MCP_TOKEN (or --token), or "
-                       "VOICE_MCP_JWT_SECRET to sign one")
+        return config.sign(args.user, 600, "set VOICE_MCP_TOKEN (or --token), or "
+                           "VOICE_MCP_JWT_SECRET to sign one")
 
-    return run_ask(args, settings, token)
+    return run_ask(args, config, token)
 
 
-def _init(args: argparse.Namespace, _settings: Settings) -> int:
+def _init(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from voice_mcp.runtime.init import write_config
@@ -180,13 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments, load settings and run the chosen command."""
+    """Parse arguments and run the chosen command (each reads the settings it needs)."""
     args = build_parser().parse_args(argv)
-    from voice_mcp.settings import ConfigError, load_settings
+    from voice_mcp.config_error import ConfigError
 
     try:
-        settings = load_settings()
-        return int(args.func(args, settings))
+        return int(args.func(args))
     except ConfigError as err:
         print(f"voice-mcp: {err}", file=sys.stderr)
         return 2

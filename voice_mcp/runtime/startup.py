@@ -8,49 +8,20 @@ development secret is made once and kept in the state directory, so `serve`, `to
 from __future__ import annotations
 
 import errno
-import ipaddress
-import os
-import secrets
 import socket
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from voice_mcp.dev_auth import DEV_SECRET_FILE as DEV_SECRET_FILE
+from voice_mcp.dev_auth import is_loopback as is_loopback
+from voice_mcp.dev_auth import load_or_make_dev_secret, reachable_without_auth, state_home
 from voice_mcp.settings import ConfigError, Settings
-
-DEV_SECRET_FILE = "dev-jwt-secret"
 
 
 def state_dir(settings: Settings) -> Path:
     """Where voice-mcp keeps what it makes for itself (XDG state directory by default)."""
-    if settings.state_dir is not None:
-        return settings.state_dir
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "voice-mcp"
-
-
-def is_loopback(host: str) -> bool:
-    """True for a listen address only this machine can reach."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _load_or_make_secret(path: Path) -> str:
-    if path.is_file():
-        found = path.read_text(encoding="utf-8").strip()
-        if len(found) >= 32:
-            return found
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secret = secrets.token_hex(32)
-    # Created private: other accounts on the machine must not mint tokens.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(secret + "\n")
-    return secret
+    return state_home(settings.state_dir)
 
 
 def with_client_auth(settings: Settings) -> Settings:
@@ -61,11 +32,8 @@ def with_client_auth(settings: Settings) -> Settings:
     if settings.client_auth_configured:
         return settings
     if not is_loopback(settings.host):
-        raise ConfigError(
-            f"VOICE_MCP_HOST={settings.host} is reachable from other machines: set"
-            " VOICE_MCP_JWT_SECRET (openssl rand -hex 32) or VOICE_MCP_JWT_JWKS_URL with"
-            " VOICE_MCP_JWT_ISSUER and VOICE_MCP_JWT_AUDIENCE")
-    secret = _load_or_make_secret(state_dir(settings) / DEV_SECRET_FILE)
+        raise ConfigError(reachable_without_auth(settings.host))
+    secret = load_or_make_dev_secret(state_dir(settings))
     return settings.model_copy(update={"jwt_secret": SecretStr(secret)})
 
 

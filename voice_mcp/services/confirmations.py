@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.exceptions import RedisError
 
 from voice_mcp.errors import BadRequest, Conflict, Gone, NotFound, ServiceUnavailable
+from voice_mcp.services import tracing
 from voice_mcp.services.catalog import RiskLevel
 
 __all__ = [
@@ -92,6 +93,7 @@ class PendingConfirmation(BaseModel):
     created_at: int  # epoch ms
     expires_at: int  # epoch ms
     context: dict[str, Any] = Field(default_factory=dict)  # opaque state to resume the LLM loop
+    trace: dict[str, str] = Field(default_factory=dict)  # W3C context of the holding command
 
     def to_payload(self) -> dict[str, Any]:
         """Shape the `confirmation` object of the done payload (docs/api.md)."""
@@ -136,7 +138,7 @@ class ConfirmationStore:
         pending = PendingConfirmation(
             id=new_confirmation_id(), user_id=user_id, conversation_id=conversation_id,
             actions=list(actions), created_at=now, expires_at=now + self._ttl_ms,
-            context=context or {},
+            context=context or {}, trace=tracing.carrier(),
         )
         state_key, record_key = _keys(pending.id)
         try:

@@ -1,14 +1,9 @@
-"""Sign development tokens; kept apart from the verifier so `voice-mcp token` and `ask`
-load only the signing library, not the HTTP stack the JWKS fetch needs."""
+"""Sign development tokens with the configured secret (the signing itself is dev_auth's, which
+the client commands use without the settings model)."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-from joserfc import jwt
-from joserfc.jwk import OctKey
-
+from voice_mcp.dev_auth import sign_dev_token
 from voice_mcp.settings import Settings
 
 
@@ -16,11 +11,5 @@ def issue_dev_token(settings: Settings, user_id: str, ttl_s: int = 3600) -> str:
     """Sign a development token with VOICE_MCP_JWT_SECRET (for `voice-mcp token`)."""
     if settings.jwt_secret is None:
         raise ValueError("VOICE_MCP_JWT_SECRET is not set")
-    now = int(time.time())
-    claims: dict[str, Any] = {"sub": user_id, "iat": now, "exp": now + ttl_s}
-    if settings.jwt_audience:
-        claims["aud"] = settings.jwt_audience
-    if settings.jwt_issuer:
-        claims["iss"] = settings.jwt_issuer
-    key = OctKey.import_key(settings.jwt_secret.get_secret_value())
-    return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, key)
+    return sign_dev_token(settings.jwt_secret.get_secret_value(), user_id, ttl_s,
+                          issuer=settings.jwt_issuer, audience=settings.jwt_audience)

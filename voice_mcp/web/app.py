@@ -9,6 +9,8 @@ from voice_mcp.services.catalog import Catalog, load_catalog
 from voice_mcp.services.intents.startup import load_local_intents
 from voice_mcp.services.lifecycle import Lifecycle
 from voice_mcp.services.metrics import Metrics
+from voice_mcp.services.tracing.setup import configure as configure_tracing
+from voice_mcp.services.tracing.setup import flushed
 from voice_mcp.settings import Settings
 from voice_mcp.web import keys
 from voice_mcp.web.listen_limits import SocketCount
@@ -22,8 +24,11 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> web.App
     """Build the app: shared objects, resources as cleanup contexts, middlewares, routes."""
     if catalog is None:
         catalog = load_catalog(settings.catalog_file, token_keys=settings.token_keys)
+    tracing = configure_tracing(settings)  # first: server spans come with the Application
     app = web.Application(middlewares=[request_context, errors, authenticate],
                           client_max_size=1024 * 1024)
+    if tracing:
+        app.on_cleanup.append(flushed)
     app[keys.SETTINGS] = settings
     app[keys.CATALOG] = catalog
     app[keys.METRICS] = Metrics()

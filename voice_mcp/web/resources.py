@@ -87,3 +87,4 @@ async def commands_running(app: web.Application, settings: Settings,
     finally:
         listener.stopping = True
         await registry.upkeep.close()
+        await registry.feeds.close()

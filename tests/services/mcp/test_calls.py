@@ -96,3 +96,30 @@ async def test_an_unknown_service_is_a_failed_result(manager):
     result = await manager.call_tool("alice", "calendar", "list_events", {})
 
     assert not result.success and result.error == "unknown service 'calendar'"
+
+
+async def test_a_chatty_tools_output_and_progress_are_cut_where_they_enter(manager):
+    """What a server sends is bounded before anything stores it (docs/api.md, "Limits")."""
+    from voice_mcp.services.mcp.bounds import (
+        MAX_OUTPUT_CHARS,
+        MAX_PROGRESS_CHARS,
+        MAX_PROGRESS_UPDATES,
+    )
+
+    seen: list[str | None] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append(message)
+
+    pad = MAX_OUTPUT_CHARS * 3
+    result = await manager.call_tool("alice", "notes", "slow_count",
+                                     {"n": MAX_PROGRESS_UPDATES + 20, "delay_ms": 0, "pad": pad},
+                                     progress=progress)
+    assert result.success
+    cut = len("Counted to 120") + pad - MAX_OUTPUT_CHARS
+    assert result.output.endswith(f"\n[truncated: {cut} more characters]")
+    assert result.output.startswith("Counted to 120xxx")
+    assert len(result.output) < MAX_OUTPUT_CHARS + 50
+    assert len(seen) == MAX_PROGRESS_UPDATES
+    assert all(m is not None and len(m) < MAX_PROGRESS_CHARS + 50 and "[truncated: " in m
+               for m in seen)

@@ -56,3 +56,72 @@ def test_validators_are_compiled_once_per_schema():
     validator.problem(tool(dict(schema)), {})
 
     assert len(validator._compiled) == 1
+
+
+REVIEWED = "^(a+)+$"  # the review's: minutes on 36 characters with the standard `re`
+EVIL = "^(a|a)+$"  # one that backtracks in the `regex` engine too
+HOSTILE = "a" * 36 + "!"
+TIMED_OUT = "invalid arguments: a pattern in the tool's schema took too long to check"
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": {"x": {"type": "string", "pattern": EVIL}}},
+    {"type": "object", "patternProperties": {EVIL: {"type": "string"}}},
+    {"type": "object", "properties": {}, "patternProperties": {EVIL: {}},
+     "additionalProperties": False},
+    {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+     "properties": {"x": {"type": "string", "pattern": EVIL}}},
+    {"type": "object", "allOf": [{"patternProperties": {EVIL: {}}}],
+     "unevaluatedProperties": False},
+    {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object",
+     "patternProperties": {EVIL: {"type": "string"}}},
+], ids=["pattern", "patternProperties", "additionalProperties", "draft-07",
+        "unevaluatedProperties", "draft-04"])
+def test_a_pattern_that_does_not_finish_fails_the_check(schema):
+    where = {"x": HOSTILE} if "properties" in schema and schema["properties"] else {HOSTILE: "v"}
+    assert ArgumentValidator().problem(tool(schema), where) == TIMED_OUT
+
+
+def test_patterns_still_check_what_they_say():
+    schema = {"type": "object", "properties": {"x": {"type": "string", "pattern": "^[a-z]+$"}},
+              "patternProperties": {"^n_": {"type": "integer"}}, "additionalProperties": False}
+    validator = ArgumentValidator()
+    assert validator.problem(tool(schema), {"x": "abc", "n_1": 2}) is None
+    assert "does not match" in str(validator.problem(tool(schema), {"x": "ABC"}))
+    assert "is not of type 'integer'" in str(validator.problem(tool(schema), {"n_1": "2"}))
+    assert "'y' does not match any of the regexes" in str(validator.problem(tool(schema), {"y": 1}))
+
+
+@pytest.mark.parametrize("pattern", [REVIEWED, EVIL])
+def test_the_reviewed_pattern_is_a_failure_not_a_freeze(pattern):
+    schema = {"type": "object", "properties": {"x": {"type": "string", "pattern": pattern}}}
+    assert ArgumentValidator().problem(tool(schema), {"x": HOSTILE}) in (
+        TIMED_OUT, f"invalid arguments: '{HOSTILE}' does not match '{pattern}' (at 'x')")
+
+
+def test_a_result_checked_against_a_hostile_output_schema_fails_too():
+    """The mcp SDK checks a result's structured content with jsonschema on the event loop;
+    once installed, its pattern searches are bounded as well (here, as the SDK calls it)."""
+    from jsonschema.validators import validator_for
+
+    from voice_mcp.services.mcp.patterns import PatternTimeout
+
+    ArgumentValidator()  # installs the bounded search
+    schema = {"type": "object", "properties": {"y": {"type": "string", "pattern": EVIL}}}
+    checker = validator_for(schema)(schema)
+    with pytest.raises(PatternTimeout):
+        list(checker.iter_errors({"y": HOSTILE}))
+
+
+def test_jsonschema_uses_re_only_to_search():
+    """`install` replaces `re` in these modules with an object that only has `search`."""
+    import importlib
+    import inspect
+    import re
+
+    from voice_mcp.services.mcp.patterns import SEARCHING_MODULES
+
+    for name in SEARCHING_MODULES:
+        source = inspect.getsource(importlib.import_module(name))
+        uses = set(re.findall(r"(?<![\w.])re\.(\w+)", source))
+        assert uses == {"search"}, (name, uses)

@@ -21,13 +21,12 @@ from voice_mcp.services.stt.local import (
     DITHER,
     GRAMMAR,
     GRAMMAR_LW,
-    MAX_SECONDS,
     LocalTranscriber,
     _prime_cmn,
     dither,
     shipped_lexicon,
 )
-from voice_mcp.services.stt.pcm import RATE, to_pcm16, wav_to_pcm16
+from voice_mcp.services.stt.pcm import MAX_SECONDS, RATE, to_pcm16, wav_to_pcm16
 from voice_mcp.settings import Settings
 
 TIME_YAML = Path(__file__).resolve().parents[3] / "config" / "intents" / "time.yaml"
@@ -46,6 +45,12 @@ def _time_transcriber() -> tuple[LocalIntents, LocalTranscriber]:
     intents = LocalIntents([load_file(TIME_YAML, "time")])
     return intents, LocalTranscriber(lambda known: speech_grammar(intents, known),
                                      intents.knows, budget_s=300)
+
+
+def _decoders(transcriber: LocalTranscriber) -> Any:
+    """The one recogniser a warmed transcriber has built."""
+    assert transcriber._pool.built == 1
+    return transcriber._pool._free[0]
 
 
 def _assert_same_command(intents: LocalIntents, said: str, heard: str) -> None:
@@ -75,7 +80,7 @@ async def test_the_recogniser_searches_the_deterministic_grammar() -> None:
     intents = LocalIntents([load_file(TIME_YAML, "time")])
     transcriber = LocalTranscriber(lambda known: speech_grammar(intents, known), intents.knows)
     await transcriber.warm()
-    decoder = transcriber._grammar_decoder
+    decoder = _decoders(transcriber).grammar
     assert decoder is not None and decoder.current_search() == GRAMMAR
     assert decoder.get_fsg(GRAMMAR).word_id("what") >= 0
     assert float(decoder.config["lw"]) == GRAMMAR_LW
@@ -92,14 +97,15 @@ async def test_a_grammar_that_cannot_be_merged_is_searched_as_written(monkeypatc
     grammar = "#JSGF V1.0;\ngrammar t;\npublic <c> = what time is it;\n"
     transcriber = LocalTranscriber(lambda _known: grammar, lambda _: True)
     await transcriber.warm()
-    decoder = transcriber._grammar_decoder
+    decoder = _decoders(transcriber).grammar
     assert decoder is not None and decoder.current_search() == GRAMMAR
 
 
 async def test_a_grammar_pocketsphinx_cannot_read_leaves_open_vocabulary() -> None:
     transcriber = LocalTranscriber(lambda _known: "not a grammar", lambda _: True)
     await transcriber.warm()
-    assert transcriber._grammar_decoder is None and transcriber._decoder is not None
+    decoders = _decoders(transcriber)
+    assert decoders.grammar is None and decoders.open is not None
 
 
 @pytest.mark.parametrize(("said", "zone"), [
@@ -144,7 +150,7 @@ async def test_a_recording_is_heard_the_same_whatever_came_before(tmp_path) -> N
     _, used = _time_transcriber()
     await used.transcribe(before, WAV)
     heard = [await fresh.transcribe(recording, WAV), await used.transcribe(recording, WAV)]
-    scores = [t._grammar_decoder.hyp().score for t in (fresh, used)]
+    scores = [_decoders(t).grammar.hyp().score for t in (fresh, used)]
     assert heard[0] == heard[1] and scores[0] == scores[1], (heard, scores)
     _assert_same_command(intents, said, heard[1])
 
@@ -208,7 +214,8 @@ def test_a_cmn_pre_pass_past_the_deadline_fails_and_leaves_the_decoder_usable() 
 async def test_a_decode_over_budget_gives_the_decoder_back_after_the_pre_pass() -> None:
     transcriber = LocalTranscriber(lambda _known: None, lambda _: True, budget_s=0)
     await transcriber.warm()
-    decoder = transcriber._decoder = CountingDecoder(transcriber._decoder)
+    decoders = _decoders(transcriber)
+    decoder = decoders.open = CountingDecoder(decoders.open)
     with pytest.raises(TranscriptionFailed):
         await transcriber.transcribe(_wav(b"\x00\x00" * RATE * 5), WAV)
     assert (decoder.primed, decoder.searched) == (1, 0)  # the pre-pass, then no search

@@ -416,3 +416,15 @@ async def test_nothing_intelligible_asks_again_without_the_llm(
     assert done["response"] == NOT_CAUGHT and done["clarification"] == {"question": NOT_CAUGHT}
     assert done["transcript"] == heard.strip() and done["results"] == []
     assert openai_server.transcription_count == 1 and openai_server.chat_count == 0
+
+
+@pytest.mark.parametrize("path", [AUDIO, STREAM])
+async def test_a_wav_naming_an_absurd_rate_is_400_before_the_command(
+        voice_client, openai_server, auth_for, path) -> None:
+    """The decompression bomb of docs/security.md: 1 MB said to be 100 Hz (10,000 s)."""
+    from tests.services.stt.test_bounds import bomb
+
+    client = await voice_client()
+    resp = await client.post(path, data=form(bomb()), headers=auth_for())
+    assert "100 Hz" in await error_of(resp, 400, "bad_audio")
+    assert_nothing_sent(openai_server)

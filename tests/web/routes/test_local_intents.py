@@ -247,3 +247,23 @@ async def test_noise_ends_with_a_clear_answer_not_a_hang(local_client, openai_se
         assert done["error"]["code"] in ("llm_not_configured", "transcription_failed"), done
         assert done["response"]
     assert openai_server.chat_count == 0 and openai_server.transcription_count == 0
+
+
+async def test_a_long_recording_ends_at_the_cap_while_another_user_is_served(
+        local_client, openai_server, auth_for, speech_samples) -> None:
+    """50 minutes of 8 kHz audio in 24 MB (a plausible header): the decode stops at the cap
+    and the stream ends with `audio_too_long`; meanwhile another user's command completes."""
+    import asyncio
+
+    from tests.services.stt.test_bounds import wav
+
+    client = await local_client(no_llm=True, stt="local", stt_timeout_s=300)  # loaded CI
+    hostile = client.post("/api/voice/audio/stream", data=wav(8_000, 3_000),
+                          headers={**auth_for("mallory"), "Content-Type": "audio/wav"})
+    fair = client.post(AUDIO, data=speech_samples.read("wav"),
+                       headers={**auth_for("alice"), "Content-Type": "audio/wav"})
+    bomb, spoken = await asyncio.gather(hostile, fair)
+    stream = await read_stream(bomb)
+    assert stream.errors[0]["code"] == "audio_too_long" and stream.done["status"] == "failed"
+    done = await spoken.json()
+    assert done["status"] == "completed" and done["transcript"] == "what time is it in tokyo"

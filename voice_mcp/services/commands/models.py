@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ class CommandInfo:
     user_id: str
     query: str
     conversation_id: str
+    continues: Mapping[str, str] | None = None  # the trace context this command continues
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,13 @@ class Recorder:
         self._task: asyncio.Task[None] | None = None
         self._script = script
 
+    async def create(self) -> None:
+        """Write the record and the lease now, before the command's first event exists, so
+        every instance can read the command as soon as its id is known (docs/resume.md).
+        A Redis failure here refuses the command (503): nothing has been sent yet."""
+        await self._write([])
+        self.created = True
+
     def append(self, event: CommandEvent) -> None:
         """Queue an event; a background flush writes it (never awaited by the caller)."""
         if self.broken:

@@ -13,7 +13,9 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from voice_mcp.errors import BadRequest, Gone, NotFound
+from voice_mcp.services import tracing
 from voice_mcp.services.commands.driver import WireEvent, drive
+from voice_mcp.services.commands.feeds import Feeds
 from voice_mcp.services.commands.ids import is_command_id, new_command_id
 from voice_mcp.services.commands.models import (
     RUNNING,
@@ -47,23 +49,38 @@ class CommandRegistry:
         self._append = redis.register_script(APPEND_SCRIPT)
         self._lost = redis.register_script(LOST_SCRIPT)
         self.upkeep = Upkeep(redis, instance_id, self.local, grace_s)
+        self.feeds = Feeds()  # one Redis reader per command followed from here
 
-    def start(self, info: CommandInfo, events: AsyncIterator[WireEvent]) -> RunningCommand:
-        """Run a command in the background; no Redis round trip before its first event."""
+    async def start(self, info: CommandInfo,
+                    events: AsyncIterator[WireEvent]) -> RunningCommand:
+        """Run a command in the background, once its record is readable on every instance
+        (one Redis round trip: a resume elsewhere must never answer 404 for it)."""
         command_id = new_command_id()
         lost_error, lost_done = lost_events(info, command_id)
         meta = {"user": user_part(info.user_id), "instance": self.instance_id, "status": RUNNING,
                 "lost_error": lost_error, "lost_done": lost_done}
         recorder = Recorder(self._append, CommandKeys.of(command_id), meta, self.instance_id,
                             running_ttl_s=self.running_ttl_s, events_ttl_s=self.events_ttl_s)
+        trace = tracing.begin_command(command_id, info.user_id, info.conversation_id,
+                                      info.query, continues=info.continues)
         running = RunningCommand(command_id, info, recorder)
+        running.trace = tracing.carrier(trace)
+        meta.update(running.trace)  # a reader on another instance links to it
+        try:
+            await recorder.create()
+        except BaseException:
+            if trace is not None:  # refused before it ran: its root span ends here
+                trace.root.end()
+            raise
         self.local[command_id] = running
-        running.task = self.upkeep.spawn(self._run(running, events))
+        running.task = self.upkeep.spawn(self._run(running, events, trace))
         return running
 
-    async def _run(self, running: RunningCommand, events: AsyncIterator[WireEvent]) -> None:
+    async def _run(self, running: RunningCommand, events: AsyncIterator[WireEvent],
+                   trace: tracing.CommandTrace | None = None) -> None:
         try:
-            await drive(running, events)
+            with tracing.running(trace):
+                await drive(running, events)
             await running.recorder.drain()
         finally:
             self.local.pop(running.id, None)
@@ -79,19 +96,28 @@ class CommandRegistry:
             self.upkeep.left(running)
 
     async def open(self, user_id: str, command_id: str,
-                   after: int) -> AsyncGenerator[CommandEvent, None]:
-        """Check the id and the owner (raising 400/404/410 before any byte is sent)."""
+                   after: int) -> AsyncIterator[CommandEvent]:
+        """Check the id and the owner (raising 400/404/410/429 before any byte is sent)."""
         running = self._local(user_id, command_id)
         if running is not None:
+            tracing.link_current(running.trace, "resumed")
             last = len(running.events)
             return self.attach(running, min(after, last - 1 if running.done else last))
         keys = CommandKeys.of(command_id)
         status, _ = await self._stored(user_id, command_id, keys)
+        await self._link_reader(keys)
         if status != RUNNING:  # the end is always given again, whatever id the client names
             after = min(after, max(await last_seq(self.redis, keys) - 1, 0))
         # A running command's log in Redis lags its owner by one batch (<= 5 ms): the client
         # may hold an event not yet written, so its id is not clamped to what Redis has.
-        return follow_remote(self.redis, keys, after, self._lost, self.events_ttl_s)
+        return self.feeds.listen(user_id, command_id, after, lambda: follow_remote(
+            self.redis, keys, 0, self._lost, self.events_ttl_s))
+
+    async def _link_reader(self, keys: CommandKeys) -> None:
+        """With traces on, a reader's request links to the command's trace (its stored context)."""
+        if tracing.STATE.enabled:
+            stored: Any = await self.redis.hget(keys.meta, "traceparent")
+            tracing.link_current({"traceparent": stored.decode()} if stored else None, "resumed")
 
     async def view(self, user_id: str, command_id: str) -> CommandView:
         """Running, or how the command ended."""

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from voice_mcp.services import tracing
 from voice_mcp.services.commands.models import CommandEvent, CommandInfo
 from voice_mcp.services.commands.recorder import Recorder
 
@@ -23,6 +24,7 @@ class RunningCommand:
         self.readers = 0
         self.idle_since: float | None = None  # monotonic time the last local reader left
         self.started = time.perf_counter()
+        self.trace: dict[str, str] = {}  # its W3C trace context, when traces are on
         self._changed = asyncio.Event()
 
     @property
@@ -36,6 +38,7 @@ class RunningCommand:
         seq = len(self.events) + 1
         if seq == 1 or kind == "done":
             data = {**data, "commandId": self.id}
+        tracing.observe(kind, data)
         event = CommandEvent(seq, kind, data)
         self.events.append(event)
         self.recorder.append(event)

@@ -11,6 +11,7 @@ from typing import Any, Final
 import openai
 
 from voice_mcp.errors import LLMNotConfigured
+from voice_mcp.services import tracing
 from voice_mcp.services.llm.models import AssistantTurn
 from voice_mcp.services.llm.parse import StreamAccumulator, from_completion
 from voice_mcp.services.providers.errors import coded_error
@@ -75,6 +76,21 @@ class LLMClient:
         return self._client is not None
 
     async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        listener: RoundListener | None = None,
+    ) -> AssistantTurn:
+        """One round, as one span of the command's trace (docs/operations.md, "Traces")."""
+        listener = listener or RoundListener()
+        streamed = self.stream or listener.on_text is not None
+        with tracing.llm_request(self.model, self.endpoint.base_url, stream=streamed) as span:
+            span.content("gen_ai.input.messages", messages)
+            turn = await self._complete(messages, tools, listener)
+            span.answered(turn, listener.first_token_s)
+        return turn
+
+    async def _complete(
         self,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],

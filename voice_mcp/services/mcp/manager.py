@@ -15,8 +15,10 @@ from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
 from voice_mcp.errors import AppError
+from voice_mcp.services import tracing
 from voice_mcp.services.catalog import Catalog, ServiceConfig
 from voice_mcp.services.mcp.auth import TokenProvider, auth_for
+from voice_mcp.services.mcp.bounds import MAX_OUTPUT_CHARS, clip
 from voice_mcp.services.mcp.cache import CacheKey, ToolCache
 from voice_mcp.services.mcp.convert import error_text, result_text, tool_info
 from voice_mcp.services.mcp.failures import TransportFailure, short
@@ -118,6 +120,16 @@ class McpManager:
 
     async def _bounded(self, service_id: str, tool: str, arguments: dict[str, Any],
                        timeout_s: float | None, work: Work) -> ToolCallResult:
+        """One tool call as one span of the command's trace (docs/operations.md, "Traces")."""
+        service = self._catalog.get(service_id)
+        with tracing.tool_call(service_id, tool, service.transport if service else None,
+                               service.url if service else None, arguments) as span:
+            result = await self._budgeted(service_id, tool, arguments, timeout_s, work)
+            span.tool_result(result)
+        return result
+
+    async def _budgeted(self, service_id: str, tool: str, arguments: dict[str, Any],
+                        timeout_s: float | None, work: Work) -> ToolCallResult:
         """Run one call's `work` in its time budget; every failure becomes a failed result."""
         started = time.perf_counter()
 
@@ -150,7 +162,7 @@ class McpManager:
             return outcome(success=False, error=result)
         if result.is_error:
             return outcome(success=False, error=error_text(result))
-        return outcome(success=True, output=result_text(result),
+        return outcome(success=True, output=clip(result_text(result), MAX_OUTPUT_CHARS),
                        structured=result.structured_content)
 
     def validate_arguments(self, tool: ToolInfo, arguments: Any) -> str | None:

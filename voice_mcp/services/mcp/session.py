@@ -29,8 +29,10 @@ from mcp.types import INTERNAL_ERROR
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from voice_mcp import __version__
+from voice_mcp.services import tracing
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.mcp.auth import BearerAuth
+from voice_mcp.services.mcp.bounds import MAX_PROGRESS_CHARS, MAX_PROGRESS_UPDATES, clip
 from voice_mcp.services.mcp.failures import (
     TransportFailure,
     app_error_in,
@@ -61,11 +63,15 @@ class _Job:
     scope: anyio.CancelScope | None = None
     started: bool = False
     abandoned: bool = False
+    trace: tracing.Captured = field(default_factory=tracing.capture)  # the caller's context
+    reported: int = 0  # progress updates taken (see bounds.MAX_PROGRESS_UPDATES)
 
     async def report(self, progress: float, total: float | None, message: str | None) -> None:
         """Queue a progress update; the caller's own task replays it, in order, while it waits."""
-        if not self.future.done():
-            self.updates.append((progress, total, message))
+        if not self.future.done() and self.reported < MAX_PROGRESS_UPDATES:
+            self.reported += 1
+            shown = clip(message, MAX_PROGRESS_CHARS) if message is not None else None
+            self.updates.append((progress, total, shown))
             self.signal.set()
 
     def abandon(self) -> None:
@@ -253,7 +259,8 @@ class McpSession:
                 if job.abandoned:
                     scope.cancel()
                 try:
-                    result = await job.op(client, job.report if job.progress else None)
+                    with tracing.attached(job.trace):
+                        result = await job.op(client, job.report if job.progress else None)
                 except Exception as exc:
                     if not job.future.done():
                         job.future.set_exception(self._classify(exc))
@@ -316,7 +323,7 @@ class McpSession:
 
     async def _listen(self, client: Client, scope: anyio.CancelScope) -> None:
         """On 2026-era connections, subscribe to tool list changes (older ones just send them)."""
-        with scope:
+        with scope, tracing.attached(tracing.detached()):  # it belongs to no one command
             tools = client.server_capabilities.tools
             if client.protocol_version not in MODERN_PROTOCOL_VERSIONS or not (
                     tools and tools.list_changed):

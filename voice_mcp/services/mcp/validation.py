@@ -15,6 +15,7 @@ from referencing.exceptions import Unresolvable
 
 from voice_mcp.services.mcp.failures import short
 from voice_mcp.services.mcp.models import ToolInfo
+from voice_mcp.services.mcp.patterns import PatternTimeout, budget, install
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class ArgumentValidator:
 
     def __init__(self, max_cached: int = 1024) -> None:
         self._max_cached = max_cached
+        install()  # schema patterns searched under a deadline, here and in the mcp SDK
         self._compiled: dict[str, Validator | None] = {}
 
     def problem(self, tool: ToolInfo, arguments: Any) -> str | None:
@@ -34,10 +36,15 @@ class ArgumentValidator:
         if validator is None:
             return None
         try:
-            error = best_match(validator.iter_errors(arguments))
+            with budget():  # a hostile `pattern` cannot hold the event loop (patterns.py)
+                error = best_match(validator.iter_errors(arguments))
         except Unresolvable:
             # A $ref we will not fetch: the server validates what we cannot.
             return None
+        except PatternTimeout:
+            log.warning("a pattern in a tool's input schema took too long to check",
+                        extra={"service": tool.service, "tool": tool.name})
+            return "invalid arguments: a pattern in the tool's schema took too long to check"
         if error is None:
             return None
         where = "/".join(str(part) for part in error.absolute_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from voice_mcp.errors import AppError
+from voice_mcp.services import tracing
 from voice_mcp.services.orchestrator.command import Heard, Said
 from voice_mcp.services.orchestrator.conversation import Conversation
 from voice_mcp.services.orchestrator.deps import Deps
@@ -21,12 +22,16 @@ async def transcribe(deps: Deps, run: Run) -> bool:
     """Turn the recording into the query; False when nothing intelligible was said."""
     audio = run.command.audio
     assert audio is not None
-    if isinstance(audio, Heard):
+    if isinstance(audio, Heard):  # recognised as it streamed (the listen socket)
         if audio.error is not None:
             raise audio.error
         text = audio.transcript
     else:
-        text = await deps.transcriber.transcribe(audio.data, audio.format)
+        with tracing.speech("speech_to_text", type(deps.transcriber).__name__,
+                            bytes=len(audio.data)) as span:
+            text = await deps.transcriber.transcribe(audio.data, audio.format,
+                                                     run.command.user_id)
+            span.content("voice_mcp.transcript", text)
     run.timings.lap("transcribe")
     limit = deps.settings.max_query_chars
     if len(text) > limit:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Literal
 
+from voice_mcp.services import tracing
 from voice_mcp.services.metrics import Metrics
 
 # The stage laps, as `done.timings` names them (docs/streaming.md). Every stage ends in one
@@ -32,6 +33,7 @@ class Timings:
         Stages are consecutive laps of one clock, so they add up to `totalExecutionTime`
         (docs/streaming.md); whatever ran between two stages counts toward the next.
         """
+        tracing.lap(stage)
         now = time.perf_counter()
         self.stages[stage] = self.stages.get(stage, 0.0) + (now - self._lap) * 1000
         self._lap = now

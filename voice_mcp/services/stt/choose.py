@@ -15,7 +15,7 @@ from voice_mcp.settings import Settings
 class SpeechToText(Protocol):
     """What the transcribe stage calls, whichever recogniser runs."""
 
-    async def transcribe(self, audio: bytes, fmt: AudioFormat) -> str: ...
+    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "") -> str: ...
 
     async def close(self) -> None: ...
 
@@ -23,7 +23,7 @@ class SpeechToText(Protocol):
 class NoSpeech:
     """`VOICE_MCP_STT=off`: recordings are refused with a clear error."""
 
-    async def transcribe(self, audio: bytes, fmt: AudioFormat) -> str:
+    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "") -> str:
         raise TranscriptionFailed("Speech input is turned off (VOICE_MCP_STT=off).",
                                   code="stt_not_configured", status=503)
 
@@ -46,5 +46,7 @@ def make_speech_to_text(settings: Settings, grammar: GrammarSource,
     if mode == "openai":
         return Transcriber(settings)
     if mode == "local":
-        return LocalTranscriber(grammar, accept, budget_s=settings.stt_timeout_s)
+        return LocalTranscriber(grammar, accept, budget_s=settings.stt_timeout_s,
+                                decoders=settings.stt_decoders,
+                                per_user=settings.stt_recordings_per_user)
     return NoSpeech()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,13 +25,13 @@ from voice_mcp.errors import TranscriptionFailed
 from voice_mcp.services.stt.audio_format import AudioFormat
 from voice_mcp.services.stt.lexicon import VARIANTS, Lexicon
 from voice_mcp.services.stt.pcm import RATE, to_pcm16
+from voice_mcp.services.stt.slots import DecoderPool, UserSlots
 from voice_mcp.services.stt.speech_graph import CycleError, compile_grammar
 
 log = logging.getLogger(__name__)
 # Builds the template grammar, given which words the recogniser can hear.
 GrammarSource = Callable[[Callable[[str], bool]], str | None]
 GRAMMAR = "templates"
-MAX_SECONDS = 15  # longer recordings are refused: no spoken command takes this long
 MAX_ACTIVE_HMMS = 3000  # caps the search per frame, so a large grammar cannot run away
 CHUNK_BYTES = RATE * 2 // 20  # 50 ms of audio between deadline checks
 DITHER = 100.0  # noise floor added to every sample (of 32768: about -50 dBFS)
@@ -59,7 +60,7 @@ def shipped_lexicon() -> Lexicon:
 @dataclass
 class Decoders:
     """One recogniser: the open-vocabulary decoder, and the template one (None without a
-    grammar). Not re-entrant: one recording at a time (see `LocalTranscriber.lease`)."""
+    grammar). Not re-entrant: one recording at a time (see slots.DecoderPool)."""
 
     open: Any
     grammar: Any | None
@@ -67,28 +68,37 @@ class Decoders:
 
 
 class LocalTranscriber:
-    """pocketsphinx in a worker thread; one utterance at a time (a decoder is not re-entrant)."""
+    """pocketsphinx in worker threads, a small pool of decoders shared fairly (slots.py)."""
 
     configured = True
 
     def __init__(self, grammar: GrammarSource, accept: Callable[[str], bool],
-                 budget_s: float = 30.0) -> None:
+                 budget_s: float = 30.0, *, decoders: int = 2, per_user: int = 2) -> None:
         self._grammar = grammar
         self.budget_s = budget_s
         self.accept = accept
-        self._lock = asyncio.Lock()
-        self._decoder: Any = None  # open vocabulary
-        self._grammar_decoder: Any = None  # the templates; None without a grammar
-        self._default_search = "_default"
+        self._shared: tuple[Lexicon, str | None] | None = None
+        self._shared_lock = threading.Lock()
+        self._pool = DecoderPool(decoders, self._load)
+        self._users = UserSlots(per_user)
+        self._decodes = asyncio.Semaphore(decoders)  # ffmpeg/sox processes at once
 
-    def _load(self) -> None:
-        """Build the decoders (about a second, plus the grammar); done once, in a thread."""
+    def _lexicon_and_grammar(self) -> tuple[Lexicon, str | None]:
+        """Read once, for every decoder the pool builds."""
+        with self._shared_lock:
+            if self._shared is None:
+                lexicon = shipped_lexicon()
+                # First: the grammar spells the acronyms it meets into the lexicon.
+                self._shared = (lexicon, self._grammar(lexicon.knows))
+            return self._shared
+
+    def _load(self) -> Decoders:
+        """Build one recogniser (about a second, plus the grammar), in a thread."""
         from pocketsphinx import Decoder
 
         started = time.perf_counter()
         model = model_dir()
-        lexicon = shipped_lexicon()
-        grammar = self._grammar(lexicon.knows)  # first: it spells the acronyms it meets
+        lexicon, grammar = self._lexicon_and_grammar()
 
         def new_decoder(**config: Any) -> Any:
             decoder = Decoder(hmm=str(model / "en-us"), dict=str(model / "cmudict-en-us.dict"),
@@ -99,35 +109,31 @@ class LocalTranscriber:
             return decoder
 
         decoder = new_decoder(lm=str(model / "en-us.lm.bin"))
-        self._default_search = decoder.current_search()
-        if grammar:
-            self._grammar_decoder = _with_grammar(
-                new_decoder(lm=None, lw=GRAMMAR_LW, bestpath=False), grammar)
-        self._decoder = decoder
+        templates = _with_grammar(new_decoder(lm=None, lw=GRAMMAR_LW, bestpath=False),
+                                  grammar) if grammar else None
         log.info("offline speech recogniser ready in %.1f s", time.perf_counter() - started)
+        return Decoders(decoder, templates, decoder.current_search())
 
     async def warm(self) -> None:
         """Load the model now rather than on the first recording."""
-        async with self._lock:
-            if self._decoder is None:
-                await asyncio.to_thread(self._load)
+        await self._pool.warm()
 
     @asynccontextmanager
     async def lease(self, user_id: str = "") -> AsyncIterator[Decoders]:
-        """The decoders for one utterance, held for the block (the streaming recogniser
-        holds them while the user speaks)."""
-        await self.warm()
-        async with self._lock:
-            yield Decoders(self._decoder, self._grammar_decoder, self._default_search)
+        """A recogniser for one utterance of `user_id`, counted against the user's bounds,
+        held for the block (the streaming recogniser holds it while the user speaks)."""
+        async with self._users.admit(user_id), self._users.turn(user_id), \
+                self._pool.lease() as decoders:
+            yield decoders
 
-    async def transcribe(self, audio: bytes, fmt: AudioFormat) -> str:
+    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "") -> str:
         """The transcript of one recording (empty when nothing was recognised)."""
-        pcm = await to_pcm16(audio, fmt)
-        if len(pcm) > MAX_SECONDS * RATE * 2:
-            raise TranscriptionFailed(f"Recordings longer than {MAX_SECONDS} s cannot be "
-                                      "transcribed offline.", code="audio_too_long", status=413)
-        async with self.lease() as decoders:
-            return await asyncio.to_thread(self._decode, decoders, dither(with_margins(pcm)))
+        async with self._users.admit(user_id):
+            async with self._decodes:
+                pcm = await to_pcm16(audio, fmt)
+            async with self._users.turn(user_id), self._pool.lease() as decoders:
+                return await asyncio.to_thread(self._decode, decoders,
+                                               dither(with_margins(pcm)))
 
     def _decode(self, decoders: Decoders, pcm: bytes) -> str:
         """The grammar's words when the templates accept them, else open vocabulary."""

@@ -39,7 +39,7 @@ class Transcriber:
         self.configured = settings.openai_api_key is not None or self.base_url != OPENAI_BASE_URL
         self._client = make_client(settings, Purpose.TRANSCRIPTION)
 
-    async def transcribe(self, audio: bytes, fmt: AudioFormat) -> str:
+    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "") -> str:
         """Return the stripped transcript of `audio`, whose container `fmt` was sniffed."""
         if not self.configured:
             raise TranscriptionFailed(

@@ -209,7 +209,7 @@ class BufferedStreaming:
         self._transcriber = transcriber
 
     def open(self, user_id: str) -> StreamingRecognizer:
-        return BufferedStream(self._transcriber)
+        return BufferedStream(self._transcriber, user_id)
 
     async def warm(self) -> None:
         """Nothing to load: the server recognises."""
@@ -218,8 +218,9 @@ class BufferedStreaming:
 class BufferedStream:
     """Collect the PCM; no partial text."""
 
-    def __init__(self, transcriber: SpeechToText) -> None:
+    def __init__(self, transcriber: SpeechToText, user_id: str) -> None:
         self._transcriber = transcriber
+        self._user_id = user_id
         self._audio = bytearray()
 
     async def feed(self, pcm: bytes, onset: int | None) -> str | None:
@@ -227,7 +228,8 @@ class BufferedStream:
         return None
 
     async def finish(self, onset: int | None) -> str:
-        return await self._transcriber.transcribe(wav_bytes(bytes(self._audio)), WAV)
+        return await self._transcriber.transcribe(wav_bytes(bytes(self._audio)), WAV,
+                                                 self._user_id)
 
     async def close(self) -> None:
         self._audio.clear()

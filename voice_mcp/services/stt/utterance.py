@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import time
 
-from voice_mcp.errors import TranscriptionFailed
-from voice_mcp.services.stt.local import MAX_SECONDS
-from voice_mcp.services.stt.pcm import RATE
+from voice_mcp.services.stt.pcm import MAX_SECONDS, RATE, too_long
 from voice_mcp.services.stt.streaming import StreamingRecognizer
 from voice_mcp.services.stt.vad import VoiceActivity
-
-
-def too_long() -> TranscriptionFailed:
-    return TranscriptionFailed(f"Recordings longer than {MAX_SECONDS} s cannot be "
-                               "transcribed.", code="audio_too_long", status=413)
 
 
 class Utterance:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from voice_mcp.errors import BadRequest
+from voice_mcp.services import tracing
 from voice_mcp.services.tts.choose import TextToSpeech, make_text_to_speech
 from voice_mcp.services.tts.formats import SpeechFormat
 from voice_mcp.settings import Settings
@@ -59,6 +60,12 @@ class Synthesizer:
         return text
 
     async def open(self, text: str, fmt: SpeechFormat) -> SpeechStream:
+        """Start synthesis as a span (docs/operations.md, "Traces"): up to the first chunk."""
+        with tracing.speech("text_to_speech", type(self.engine).__name__, chars=len(text),
+                            format=fmt.value):
+            return await self._open(text, fmt)
+
+    async def _open(self, text: str, fmt: SpeechFormat) -> SpeechStream:
         """Start synthesis and wait for its first chunk, so errors come before the audio."""
         chunks = self.engine.stream(self.check(text), fmt)
         try:

@@ -11,6 +11,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from voice_mcp.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 from voice_mcp.services.stt.audio_format import AudioFormat, is_accepted_mime, sniff
+from voice_mcp.services.stt.pcm import check_header
 from voice_mcp.web.schemas import is_conversation_id
 
 CHUNK = 64 * 1024
@@ -69,6 +70,7 @@ async def read_audio(request: web.Request, limit: int) -> Upload:
     fmt = sniff(data)
     if fmt is None:
         raise UnsupportedMediaType(f"The recording is not {ACCEPTED}.", code="unsupported_audio")
+    check_header(data, fmt)  # a header naming an absurd rate: 400 before the command starts
     if conversation_id is not None and not is_conversation_id(conversation_id):
         raise _bad_conversation_id()
     return Upload(data=data, format=fmt, conversation_id=conversation_id)

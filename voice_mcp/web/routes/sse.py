@@ -34,7 +34,11 @@ async def stream_events(request: web.Request, events: AsyncIterator[CommandEvent
     response = EventSourceResponse(allow_all_methods=True, ping_interval=heartbeat_s)
     response.headers.update(SSE_HEADERS)
     response.headers["X-Request-Id"] = request_id_var.get()
-    await response.prepare(request)
+    try:
+        await response.prepare(request)
+    except BaseException:
+        await _close(events)  # a client gone already: its reader's place is given back
+        raise
     retry: int | None = RETRY_MS
     try:
         async with response:
@@ -45,7 +49,11 @@ async def stream_events(request: web.Request, events: AsyncIterator[CommandEvent
     except (ConnectionResetError, ConnectionError):
         pass
     finally:
-        closer = getattr(events, "aclose", None)
-        if closer is not None:
-            await closer()
+        await _close(events)
     return response
+
+
+async def _close(events: AsyncIterator[CommandEvent]) -> None:
+    closer = getattr(events, "aclose", None)
+    if closer is not None:
+        await closer()

@@ -74,7 +74,7 @@ async def start_command(app: web.Application, info: CommandInfo,
                         events: AsyncIterator[Any]) -> AsyncGenerator[CommandEvent, None]:
     """Start a command in the background; its events, followed as one of its readers."""
     registry = app[keys.COMMANDS]
-    running = registry.start(info, events)
+    running = await registry.start(info, events)
     if running.task is not None:
         app[keys.LIFECYCLE].watch(running.task)  # a drain waits for it to end
     return registry.attach(running)
@@ -107,7 +107,7 @@ async def confirm(request: web.Request) -> web.StreamResponse:
         orchestrator = request.app[keys.ORCHESTRATOR]
         pending = await orchestrator.take_confirmation(user_id(request), body.confirmation_id)
         info = CommandInfo(pending.user_id, str(pending.context.get("query", "")),
-                           pending.conversation_id)
+                           pending.conversation_id, continues=pending.trace)
         stream = wants_event_stream(request)
         events = orchestrator.resume(pending, body.approved, stream_text=stream)
         return await _answer(request, info, events, stream=stream)
