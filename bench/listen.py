@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,15 +35,15 @@ import aiohttp
 import numpy as np
 
 from bench.local_intents import COMMAND, INTENTS, VOICES, catalog, sentences
-from bench.processes import llm_server, voice_server
+from bench.processes import VoiceServer, llm_server, voice_server
 from voice_mcp.services.auth import issue_dev_token
 from voice_mcp.services.intents import LocalIntents
 from voice_mcp.services.intents.loader import load_file
 from voice_mcp.services.intents.startup import speech_grammar
 from voice_mcp.services.stt.audio_format import WAV
 from voice_mcp.services.stt.local import LocalTranscriber
-from voice_mcp.services.stt.pcm import RATE, wav_to_pcm16
-from voice_mcp.services.stt.streaming import LocalStreaming, wav_bytes
+from voice_mcp.services.stt.pcm import RATE, wav_bytes, wav_to_pcm16
+from voice_mcp.services.stt.streaming import LocalStreaming
 from voice_mcp.services.stt.utterance import Utterance
 from voice_mcp.services.stt.vad import VoiceActivity
 from voice_mcp.settings import Settings
@@ -125,19 +127,46 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
+async def _recogniser_loaded(log_path: Path) -> None:
+    """Wait for the server's log line saying the background load ended (bounded)."""
+    async with asyncio.timeout(120):
+        while True:  # a log file: nothing to await but time
+            text = await asyncio.to_thread(log_path.read_text, errors="replace")
+            if "recogniser ready" in text:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def cold_start() -> float:
+    """stop -> done of the first command sent the moment /readyz answers (ms)."""
+    pcm = espeak(COMMAND)
+    with tempfile.TemporaryDirectory() as scratch:
+        async with _offline_server(Path(scratch)) as (server, headers), \
+                aiohttp.ClientSession(headers=headers) as session, \
+                session.ws_connect(f"{server.url}/api/voice/listen") as ws:
+            timed = await stream(ws, pcm, "push-to-talk")
+    return ms(timed.done - timed.stop)
+
+
+@contextlib.asynccontextmanager
+async def _offline_server(workdir: Path) -> AsyncIterator[tuple[VoiceServer, dict[str, str]]]:
+    """The server with nothing configured but the time templates: offline speech, no LLM."""
+    overrides = {"VOICE_MCP_SERVICES_FILE": str(catalog(workdir)),
+                 "VOICE_MCP_INTENTS_DIR": str(INTENTS), "VOICE_MCP_STT": "local",
+                 "VOICE_MCP_LOCAL_INTENTS": "prefer", "VOICE_MCP_LLM_BASE_URL": "",
+                 "VOICE_MCP_VAD_SILENCE_MS": str(SILENCE_MS)}
+    async with llm_server() as llm, voice_server(llm, workdir, overrides) as server:
+        token = issue_dev_token(Settings(_env_file=None, jwt_secret=server.jwt_secret), "b")
+        yield server, {"Authorization": f"Bearer {token}"}
+
+
 async def server_latency(rounds: int) -> dict[str, Any]:
-    """Part 1: the real server, real time."""
+    """Part 1: the real server, real time, from when the recogniser has loaded."""
     pcm = espeak(COMMAND)
     tail = bytes(RATE * 2 * (SILENCE_MS + 300) // 1000)  # the vad window and a little more
     with tempfile.TemporaryDirectory() as scratch:
-        workdir = Path(scratch)
-        overrides = {"VOICE_MCP_SERVICES_FILE": str(catalog(workdir)),
-                     "VOICE_MCP_INTENTS_DIR": str(INTENTS), "VOICE_MCP_STT": "local",
-                     "VOICE_MCP_LOCAL_INTENTS": "prefer", "VOICE_MCP_LLM_BASE_URL": "",
-                     "VOICE_MCP_VAD_SILENCE_MS": str(SILENCE_MS)}
-        async with llm_server() as llm, voice_server(llm, workdir, overrides) as server:
-            token = issue_dev_token(Settings(_env_file=None, jwt_secret=server.jwt_secret), "b")
-            headers = {"Authorization": f"Bearer {token}"}
+        async with _offline_server(Path(scratch)) as (server, headers):
+            await _recogniser_loaded(server.log_path)
             async with aiohttp.ClientSession(headers=headers) as session, \
                     session.ws_connect(f"{server.url}/api/voice/listen") as ws:
                 ptt = [await stream(ws, pcm, "push-to-talk") for _ in range(rounds)]
@@ -208,12 +237,15 @@ async def _streamed(streaming: LocalStreaming, pcm: bytes) -> str:
 def table(latency: dict[str, Any], right: dict[str, float] | None) -> str:
     """The figures as the markdown section `python -m bench` appends to its report."""
     stop = latency["stop_to_done_ms"]
+    cold = latency.get("cold_stop_to_done_ms")
     lines = ["# Listen socket (python -m bench.listen)", "",
              f'"{COMMAND}" streamed in real time, offline, {latency["rounds"]} rounds; load '
              f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:", "",
              "| measure | ms | target |", "|---|---|---|",
-             f"| push-to-talk, stop -> done, first command after start-up | {stop['first']} "
-             "| <= 100 |",
+             f"| push-to-talk, stop -> done, the first command sent the moment /readyz answers "
+             f"| {cold} | <= 100 |",
+             f"| push-to-talk, stop -> done, first command once the recogniser loaded "
+             f"| {stop['first']} | <= 100 |",
              f"| push-to-talk, stop -> done, tenth command | {stop['tenth']} | <= 100 |",
              f"| push-to-talk, stop -> done, p50 after the first | {stop['p50_after_first']} "
              "| <= 100 |",
@@ -233,6 +265,7 @@ def table(latency: dict[str, Any], right: dict[str, float] | None) -> str:
 
 async def measure(rounds: int, spoken: int) -> tuple[dict[str, Any], dict[str, float] | None]:
     latency = await server_latency(rounds)
+    latency["cold_stop_to_done_ms"] = await cold_start()
     return latency, (await accuracy(spoken) if spoken else None)
 
 

@@ -15,8 +15,8 @@ from voice_mcp.services.intents.loader import load_file
 from voice_mcp.services.intents.startup import speech_grammar
 from voice_mcp.services.stt.audio_format import WAV
 from voice_mcp.services.stt.local import LocalTranscriber
-from voice_mcp.services.stt.pcm import RATE, wav_to_pcm16
-from voice_mcp.services.stt.streaming import LocalStreaming, wav_bytes
+from voice_mcp.services.stt.pcm import RATE, wav_bytes, wav_to_pcm16
+from voice_mcp.services.stt.streaming import LocalStreaming
 from voice_mcp.services.stt.utterance import Utterance
 from voice_mcp.services.stt.vad import FRAME_BYTES, VoiceActivity
 

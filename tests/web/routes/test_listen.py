@@ -14,6 +14,7 @@ from aiohttp.client import ClientWebSocketResponse
 from tests.fakes.openai_server import text
 from voice_mcp.services.stt.pcm import RATE, wav_to_pcm16
 from voice_mcp.web.listen_limits import SOCKETS_PER_USER
+from voice_mcp.web.routes import listen
 from voice_mcp.web.routes.listen import MAX_FRAME_BYTES
 
 TIME_INTENTS = Path(__file__).resolve().parents[3] / "config" / "intents"
@@ -210,3 +211,21 @@ async def test_a_user_holds_a_bounded_number_of_sockets(voice_client, auth_for) 
     assert code == 4400  # read and refused: the socket was admitted
     for ws in held[:-1]:
         await ws.close()
+
+
+async def test_speech_input_off_closes_with_4503(voice_client, auth_for) -> None:
+    client = await voice_client(stt="off")
+    async with client.ws_connect(LISTEN, headers=auth_for()) as ws:
+        await ws.send_json(start())
+        code, reason = await closed_with(ws)
+    assert code == 4503 and "VOICE_MCP_STT=off" in reason
+
+
+async def test_a_silent_client_is_closed_with_4408(voice_client, auth_for, monkeypatch) -> None:
+    monkeypatch.setattr(listen, "IDLE_S", 0.2)
+    client = await voice_client()
+    async with client.ws_connect(LISTEN, headers=auth_for()) as ws:
+        await ws.send_json(start())
+        await ws.send_bytes(bytes(FRAME))
+        code, _ = await closed_with(ws)  # nothing more sent
+    assert code == 4408

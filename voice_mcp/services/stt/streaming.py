@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import time
-import wave
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
@@ -39,13 +37,13 @@ from voice_mcp.services.stt.local import (
     dither,
     open_vocabulary,
 )
-from voice_mcp.services.stt.pcm import RATE
+from voice_mcp.services.stt.pcm import RATE, wav_bytes
 
 T = TypeVar("T")
 PRIME_MS = 500  # the cepstral mean is primed on this much speech (500 and 1000: 91/100)
 # Partial text starts on a mean primed on this much speech, then the search starts again on
-# the PRIME_MS one: the first partial within 300 ms of speech, the accuracy of 500 ms.
-EARLY_MS = 200
+# the PRIME_MS one: the first partial as soon as a word is heard, the accuracy of 500 ms.
+EARLY_MS = 100
 PREROLL_MS = 100  # searched from this long before the detected start (its first sound)
 BYTES_PER_MS = RATE * 2 // 1000
 
@@ -233,17 +231,6 @@ class BufferedStream:
 
     async def close(self) -> None:
         self._audio.clear()
-
-
-def wav_bytes(pcm: bytes) -> bytes:
-    """16 kHz mono 16-bit PCM as a WAV file."""
-    out = io.BytesIO()
-    with wave.open(out, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(RATE)
-        writer.writeframes(pcm)
-    return out.getvalue()
 
 
 class StreamingOff:
