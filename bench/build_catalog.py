@@ -7,7 +7,8 @@ with `pip install --target` (one folder each, so their dependencies cannot clash
 is started over stdio with dummy credentials and every URL pointed at 127.0.0.1 (nothing leaves
 the machine), its `tools/list` answer is read with the mcp SDK client, and the result is
 written to bench/.cache/discovery_catalog.json: each service's origin (`package@version`) and
-its tools as the server defines them (name, title, description, inputSchema, annotations).
+its tools as the server defines them (name, title, description, inputSchema, outputSchema,
+annotations).
 A server that does not start, or lists nothing, is skipped with a line on stderr.
 """
 
@@ -210,7 +211,9 @@ def command(server: Server, workdir: str) -> tuple[str, list[str], dict[str, str
 
 def list_tools(server: Server) -> list[dict[str, Any]]:
     """The server's tools as it answers `tools/list`, every page."""
-    with (tempfile.TemporaryDirectory(prefix=f"catalog-{server.id}-") as workdir,
+    # A server may still be writing into its HOME while the folder is removed.
+    with (tempfile.TemporaryDirectory(prefix=f"catalog-{server.id}-",
+                                      ignore_cleanup_errors=True) as workdir,
           open(os.devnull, "w") as errlog):
         if server.id == "git":
             subprocess.run(["git", "init", "-q", workdir], check=True)
@@ -219,7 +222,8 @@ def list_tools(server: Server) -> list[dict[str, Any]]:
         cmd, args, env = command(server, workdir)
         params = StdioServerParameters(command=cmd, args=args, env=env, cwd=workdir)
         tools = anyio.run(_list, params, errlog)
-    return [{k: t[k] for k in ("name", "title", "description", "inputSchema", "annotations")
+    return [{k: t[k] for k in ("name", "title", "description", "inputSchema", "outputSchema",
+                                     "annotations")
              if k in t} for t in tools]
 
 

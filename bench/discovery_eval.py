@@ -24,8 +24,14 @@ from bench.build_catalog import ensure_catalog
 from voice_mcp.services.llm.prompts import ASK_USER_TOOL
 from voice_mcp.services.llm.tool_names import ToolSet
 from voice_mcp.services.mcp.models import ToolInfo
-from voice_mcp.services.tool_index import SEARCH_TOOLS_TOOL, ToolIndexCache, choose_offer
+from voice_mcp.services.tool_index import (
+    SEARCH_TOOLS_TOOL,
+    ToolIndexCache,
+    ToolRanker,
+    choose_offer,
+)
 from voice_mcp.services.tool_index.index import forget_tokens
+from voice_mcp.services.tool_index.ranker import RankingOptions
 
 DATA = Path(__file__).resolve().parent / "data"
 BUDGET = 32
@@ -51,7 +57,8 @@ def load_catalog(path: Path | None = None) -> tuple[list[ToolInfo], dict[str, st
         titles[service["id"]] = service["title"]
         tools.extend(ToolInfo(service=service["id"], name=t["name"], title=t.get("title"),
                               description=t.get("description", ""),
-                              input_schema=t["inputSchema"]) for t in service["tools"])
+                              input_schema=t["inputSchema"],
+                              output_schema=t.get("outputSchema")) for t in service["tools"])
     return tools, titles
 
 
@@ -102,9 +109,10 @@ def prompt_tokens(tools: Sequence[dict[str, Any]]) -> float:
 
 
 def evaluate(tools: list[ToolInfo], titles: dict[str, str], queries: list[Query],
-             budget: int) -> dict[str, Any]:
+             budget: int, options: RankingOptions | None = None) -> dict[str, Any]:
     """Recall@5/@10/@offered by split and language, prompt tokens, ranking times."""
     cache = ToolIndexCache()
+    ranker = ToolRanker(options=options)
     forget_tokens()
     started = time.perf_counter()
     index = cache.get(tools, titles)
@@ -116,7 +124,7 @@ def evaluate(tools: list[ToolInfo], titles: dict[str, str], queries: list[Query]
     for query in answerable(queries, present):
         started = time.perf_counter()
         index = cache.get(tools, titles)  # what a warm request does: an identity lookup
-        ranked = index.rank(query.text, budget)
+        ranked = ranker.lexical(index, query.text, budget)
         offer = choose_offer(index.tools, ranked, budget)
         times.append((time.perf_counter() - started) * 1000)
         names = [t.qualified_name for t in offer.tools]

@@ -83,22 +83,25 @@ def open_fds(pid: int) -> int:
     return count
 
 
-def redis_port(pid: int) -> int | None:
-    """The embedded redis-server's port, from its command line."""
+def redis_url(pid: int) -> str | None:
+    """The embedded redis-server's URL: its port from its command line, its password from
+    the private config file in its working directory (readable by this same account)."""
     for member in tree(pid):
         with contextlib.suppress(OSError):
             cmdline = Path(f"/proc/{member}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             if "redis-server" in cmdline and (found := re.search(r":(\d+)", cmdline)):
-                return int(found.group(1))
+                config = (Path(f"/proc/{member}/cwd") / "redis.conf").read_text()
+                password = config.split("requirepass", 1)[1].split()[0]
+                return f"redis://:{password}@127.0.0.1:{found.group(1)}/0"
     return None
 
 
-async def redis_used_mib(port: int | None) -> float:
-    if port is None:
+async def redis_used_mib(url: str | None) -> float:
+    if url is None:
         return float("nan")
     import redis.asyncio as aioredis
 
-    client = aioredis.Redis(port=port)
+    client = aioredis.Redis.from_url(url)
     try:
         info = await client.info("memory")
         return float(info["used_memory"]) / 2**20
@@ -220,7 +223,7 @@ async def soak(minutes: float, rate: float, every_s: float, workers: int) -> str
 
 async def _soak_loop(run: Soak, seconds: float, rate: float,
                      every_s: float) -> list[Sample]:
-    pid, port = run.server.process.pid, redis_port(run.server.process.pid)
+    pid, url = run.server.process.pid, redis_url(run.server.process.pid)
     samples: list[Sample] = []
     tasks: set[asyncio.Task[None]] = set()
     started = time.monotonic()
@@ -228,7 +231,7 @@ async def _soak_loop(run: Soak, seconds: float, rate: float,
     n = 0
     while (elapsed := time.monotonic() - started) < seconds:
         if elapsed >= next_sample:
-            samples.append(await _sample(elapsed, pid, port, len(run.errors)))
+            samples.append(await _sample(elapsed, pid, url, len(run.errors)))
             say(f"{elapsed / 60:5.1f} min: rss {samples[-1][1]:.1f} MiB (server "
                 f"{samples[-1][2]:.1f}), fds {samples[-1][3]}, redis {samples[-1][4]:.2f} MiB, "
                 f"sent {n}, errors {len(run.errors)}")
@@ -240,13 +243,13 @@ async def _soak_loop(run: Soak, seconds: float, rate: float,
         await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
     await asyncio.gather(*tasks)
     run.sent = n
-    samples.append(await _sample(time.monotonic() - started, pid, port, len(run.errors)))
+    samples.append(await _sample(time.monotonic() - started, pid, url, len(run.errors)))
     return samples
 
 
-async def _sample(elapsed: float, pid: int, port: int | None, errors: int) -> Sample:
+async def _sample(elapsed: float, pid: int, url: str | None, errors: int) -> Sample:
     return (elapsed, tree_rss_mib(pid), tree_rss_mib(pid, b"voice_mcp"), open_fds(pid),
-            await redis_used_mib(port), errors)
+            await redis_used_mib(url), errors)
 
 
 def _soak_report(run: Soak, samples: list[Sample],

@@ -64,9 +64,15 @@ VARIANTS = {
 }
 
 
-def site_config(app_port: int, listen_port: int, variant: str) -> str:
-    """The shipped file with the test's ports, and the variant's directives if any."""
+def site_config(app_port: int, listen_port: int, variant: str, *,
+                streams: int | None = None) -> str:
+    """The shipped file with the test's ports, and the variant's directives if any;
+    `streams`: the per-client cap on API requests in flight, lowered for a test."""
     site = (ROOT / "deploy" / "nginx.conf").read_text()
+    if streams is not None:
+        site, caps = re.subn(r"limit_conn voice_mcp_streams \d+;",
+                             f"limit_conn voice_mcp_streams {streams};", site)
+        assert caps == 1, "deploy/nginx.conf changed shape"
     site, upstreams = re.subn(r"^(\s*)server 127\.0\.0\.1:8080\b",
                               rf"\1server 127.0.0.1:{app_port}", site, flags=re.M)
     site, listens = re.subn(r"^(\s*)listen 80;", rf"\1listen 127.0.0.1:{listen_port};", site,
@@ -80,16 +86,16 @@ def site_config(app_port: int, listen_port: int, variant: str) -> str:
 
 
 @pytest.fixture
-async def nginx_for(tmp_path: Path) -> AsyncIterator[Callable[[int, str], Awaitable[str]]]:
+async def nginx_for(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[str]]]:
     """Start nginx in front of an app port: `base_url = await nginx_for(port, variant)`."""
     procs: list[asyncio.subprocess.Process] = []
 
-    async def start(app_port: int, variant: str) -> str:
+    async def start(app_port: int, variant: str, streams: int | None = None) -> str:
         listen = free_port()
         user = "user root;" if os.geteuid() == 0 else ""
         conf = tmp_path / "nginx.conf"
         conf.write_text(MAIN.format(user=user, tmp=tmp_path,
-                                    site=site_config(app_port, listen, variant)))
+                                    site=site_config(app_port, listen, variant, streams=streams)))
         proc = await asyncio.create_subprocess_exec(
             NGINX, "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log"),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
@@ -204,3 +210,45 @@ async def test_events_pass_nginx_as_they_are_sent(openai_server: OpenAIServer, r
             rest = parse((await resp.read()).decode())
             assert rest.done["status"] == "completed"
             assert rest.done["response"] == "".join(answer)
+
+
+async def test_an_upload_reaches_the_app_before_its_body_ends(openai_server: OpenAIServer,
+                                                              redis_url: str, nginx_for) -> None:
+    """The app answers from the headers (here 401) while the client is still sending: nginx
+    streams the body instead of buffering 25 MiB first, so the app's limits act early."""
+    async with TestServer(_app(openai_server, redis_url), port=free_port()) as server:
+        base = await nginx_for(server.port, "as-shipped")
+        port = int(base.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(b"POST /api/voice/audio HTTP/1.1\r\nHost: voice\r\n"
+                         b"Content-Type: audio/wav\r\nContent-Length: 20000000\r\n\r\n"
+                         + bytes(64 * 1024))  # of 20 MB announced: the rest never comes
+            await writer.drain()
+            async with asyncio.timeout(20):
+                status = await reader.readline()
+            assert status.split()[1] == b"401", status
+        finally:
+            writer.close()
+
+
+async def test_open_streams_per_client_are_capped(openai_server: OpenAIServer, redis_url: str,
+                                                  nginx_for, auth_for) -> None:
+    """Past the cap, another API request from the same address gets 429 in the app's error
+    shape; the streams already open go on, and the console's files are not counted."""
+    openai_server.hang(times=None)
+    async with TestServer(_app(openai_server, redis_url), port=free_port()) as server:
+        base = await nginx_for(server.port, "as-shipped", streams=2)
+        async with aiohttp.ClientSession() as session, asyncio.timeout(60):
+            held = [await session.post(f"{base}/api/voice/llm/stream", json={"query": "hi"},
+                                       headers=auth_for()) for _ in range(2)]
+            assert [r.status for r in held] == [200, 200]
+            await openai_server.wait_for_hanging(2)
+            async with session.get(f"{base}/api/voice/examples", headers=auth_for()) as resp:
+                assert resp.status == 429 and resp.headers["Retry-After"] == "5"
+                assert (await resp.json())["error"]["code"] == "too_many_streams"
+            async with session.get(f"{base}/healthz") as resp:
+                assert resp.status == 200, "only the API is capped"
+            for resp in held:
+                assert (await _next_event(resp))["type"] == "analyzing"
+                resp.close()

@@ -15,7 +15,7 @@ def test_defaults_match_the_api_reference() -> None:
     assert s.confirm_risk == "high" and s.confirmation_ttl_s == 300
     assert s.max_audio_bytes == 26214400 and s.stt_model == "whisper-1"
     assert not s.llm_configured
-    assert s.tool_budget == 32 and s.embedding_model is None
+    assert s.tool_budget == 48 and s.embedding_model is None
 
 
 def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     tool_timeout_s: float = Field(30.0, gt=0)
     discovery_timeout_s: float = Field(10.0, gt=0)
     tools_cache_ttl_s: int = Field(3600, ge=1)
-    tool_budget: int = Field(32, ge=4, le=128)
+    tool_budget: int = Field(48, ge=4, le=128)  # docs/discovery.md: the multi-step tasks
     embedding_model: str | None = None
     workers: int = Field(1, ge=1, le=64)
     drain_s: float = Field(30.0, ge=0)

@@ -23,8 +23,10 @@ class ConsolePage:
     # -- navigation and waiting --
 
     def open(self, token: str | None = None) -> None:
-        """Load the console afresh (a new document: only the fragment would not reload it)."""
-        self.driver.get("about:blank")
+        """Load the console afresh, as a new tab would (a new document, nobody signed in: a
+        link never replaces a session without asking)."""
+        self.driver.get(f"{self.base_url}/static/icon.svg")  # same origin, no console script
+        self.driver.execute_script("sessionStorage.removeItem('voice-mcp-token')")
         self.driver.get(f"{self.base_url}/#token={token}" if token else f"{self.base_url}/")
         self.wait(lambda: self.driver.execute_script(
             "return document.documentElement.dataset.ready"))
@@ -42,6 +44,12 @@ class ConsolePage:
         self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
     # -- controls by accessible name (docs/console.md) --
+
+    def who(self) -> str:
+        return str(self.driver.find_element(By.ID, "who").text)
+
+    def kept_token(self) -> str:
+        return str(self.driver.execute_script("return sessionStorage.getItem('voice-mcp-token')"))
 
     def button(self, name: str, within: WebElement | None = None) -> WebElement:
         """The (last) visible button with this accessible name; waits while the page renders."""

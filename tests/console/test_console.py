@@ -90,6 +90,32 @@ def test_a_same_origin_page_can_hand_over_a_token(page: ConsolePage, world) -> N
     assert not page.driver.find_element(By.ID, "signin").is_displayed()
 
 
+def test_a_sign_in_link_never_silently_replaces_a_session(page: ConsolePage, world) -> None:
+    """Login CSRF: someone else's link in a signed-in tab only offers a switch."""
+    _, stack = world
+    victim = stack.token("victim")
+    page.open(victim)
+    page.driver.get(f"{page.base_url}/#token={stack.token('intruder')}")  # same document
+    prompt = page.wait(lambda: page.driver.find_element(By.ID, "switch").is_displayed()
+                       and page.driver.find_element(By.ID, "switch"), 10,
+                       "a link for another account was taken without asking")
+    assert "intruder" in prompt.text and "victim" in prompt.text
+    assert page.who() == "Signed in as victim" and page.kept_token() == victim
+    assert "token" not in page.driver.current_url, "the offered token is scrubbed at once"
+    page.button("Stay signed in").click()
+    assert not prompt.is_displayed()
+    assert page.who() == "Signed in as victim" and page.kept_token() == victim
+
+    other = stack.token("chosen")  # a new document this time; the user agrees
+    page.driver.get("about:blank")
+    page.driver.get(f"{page.base_url}/#token={other}")
+    page.wait(lambda: page.driver.find_element(By.ID, "switch").is_displayed(), 10)
+    assert page.who() == "Signed in as victim"
+    page.button("Switch account").click()
+    page.wait(lambda: page.who() == "Signed in as chosen")
+    assert page.kept_token() == other
+
+
 SSE_PARSE = """
 const done = arguments[arguments.length - 1];
 (async () => {
@@ -351,6 +377,43 @@ def test_approval_card_shows_what_will_run_then_approve_and_decline(page: Consol
     page.screenshot("declined")
 
 
+def test_an_approval_never_takes_focus_so_space_cannot_approve(page: ConsolePage,
+                                                              world) -> None:
+    """Space is the talk key: with the card shown it records, and never answers the card; on
+    another button it is that button's own press, not Talk."""
+    loop, stack = world
+    page.open(stack.token("spacebar"))
+    script(loop, stack, tool_turn(call("notes__send_email", EMAIL)))
+    page.driver.find_element(By.TAG_NAME, "body").click()
+    before = page.turn_count()
+    page.driver.execute_script("window.focusedBefore = document.activeElement;"
+                               "document.getElementById('query').value = arguments[0];"
+                               "document.getElementById('ask').requestSubmit()", "email bob")
+    turn = page.wait_turn(before)
+    assert page.wait_done(turn) == "confirmation_required"
+    card = turn.find_element(By.CSS_SELECTOR, ".card")
+    assert page.driver.execute_script("return document.activeElement === window.focusedBefore"), \
+        "the card left the focus where it was"
+    talk = page.button("Talk")
+    ActionChains(page.driver).key_down(Keys.SPACE).perform()
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "true", 10,
+              "Space did not start recording")
+    ActionChains(page.driver).send_keys(Keys.ESCAPE).key_up(Keys.SPACE).perform()
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "false")
+    page.button("Decline", within=card).click()
+    answered = page.wait_turn(before + 1)
+    assert page.said(answered).endswith("Decline"), "the first answer to the card is Decline"
+    page.wait_done(answered)
+
+    mute = page.button("Mute speech")
+    pressed = mute.get_attribute("aria-pressed")
+    mute.send_keys(Keys.SPACE)  # a focused button: its own press, never Talk
+    page.wait(lambda: mute.get_attribute("aria-pressed") != pressed)
+    assert talk.get_attribute("aria-pressed") == "false"
+    mute.send_keys(Keys.SPACE)
+    page.wait(lambda: mute.get_attribute("aria-pressed") == pressed)
+
+
 def test_connect_and_disconnect_an_oauth_service_through_its_consent_page(page: ConsolePage,
                                                                          world) -> None:
     _, stack = world
@@ -369,10 +432,11 @@ def test_connect_and_disconnect_an_oauth_service_through_its_consent_page(page: 
     user.clear()
     user.send_keys("connector")
     allow.click()
+    # The provider's tab comes back to the console, which completes the grant by itself.
+    page.wait(lambda: "connected" in driver.find_element(By.ID, "services-note").text.lower(),
+              message="the console never completed the grant")
     page.screenshot("oauth-callback")
-    page.wait(lambda: "connected" in driver.find_element(By.TAG_NAME, "h1").text.lower(),
-              message="the callback page never said Connected")
-    assert driver.current_url.startswith(f"{stack.url}/oauth/callback")
+    assert driver.current_url.startswith(f"{stack.url}/") and "grant=" not in driver.current_url
     driver.close()
     driver.switch_to.window(console_tab)
     page.wait(lambda: "Connected" in row().text and page.button("Disconnect", within=row()),

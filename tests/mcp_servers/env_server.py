@@ -1,6 +1,7 @@
-"""A stdio MCP server for tests whose one tool reports the environment it was started with.
+"""A stdio MCP server for tests whose tools report the environment and directory it started in.
 
-Run it with `python -m tests.mcp_servers.env_server` (from the repository root).
+Run it with `python -m tests.mcp_servers.env_server` (from the repository root), or by its
+path from anywhere (it imports nothing from the repository).
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ def build_server() -> MCPServer:
                  annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
     def environment() -> str:
         return json.dumps(dict(os.environ), sort_keys=True)
+
+    @server.tool(description="Return the directory this process started in and its files.",
+                 annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False))
+    def workdir() -> str:
+        return json.dumps({"cwd": os.getcwd(), "files": sorted(os.listdir("."))})
 
     return server
 

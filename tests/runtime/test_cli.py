@@ -173,8 +173,8 @@ async def test_serve_prints_a_console_link_that_signs_in(tmp_path: Path) -> None
     port = free_port()
     catalog = tmp_path / "services.toml"
     catalog.write_text("")
-    env = _env(VOICE_MCP_PORT=str(port), VOICE_MCP_JWT_SECRET="s" * 40,
-               VOICE_MCP_SERVICES_FILE=str(catalog), VOICE_MCP_LOG_FORMAT="json")
+    env = _env(VOICE_MCP_PORT=str(port), VOICE_MCP_SERVICES_FILE=str(catalog),
+               VOICE_MCP_LOG_FORMAT="json")
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "voice_mcp", "serve",
                                                 cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE)
     assert proc.stderr is not None
@@ -198,3 +198,23 @@ async def test_serve_prints_a_console_link_that_signs_in(tmp_path: Path) -> None
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):
             await proc.communicate()
+
+
+async def test_serve_with_a_production_secret_prints_no_link(tmp_path: Path) -> None:
+    """A configured HS256 secret on loopback: no development token goes to stderr (journald)."""
+    port = free_port()
+    catalog = tmp_path / "services.toml"
+    catalog.write_text("")
+    env = _env(VOICE_MCP_PORT=str(port), VOICE_MCP_JWT_SECRET="s" * 40,
+               VOICE_MCP_SERVICES_FILE=str(catalog), VOICE_MCP_LOG_FORMAT="json")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "voice_mcp", "serve",
+                                                cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE)
+    try:
+        async with aiohttp.ClientSession() as session, asyncio.timeout(30):
+            await wait_ready(session, f"http://127.0.0.1:{port}")  # after the start-up print
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            _out, err = await proc.communicate()
+    assert b"listening" in err, err
+    assert b"#token=" not in err and b"console" not in err, err

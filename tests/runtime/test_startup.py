@@ -176,3 +176,20 @@ def test_make_run_installs_only_the_runtime(tmp_path: Path) -> None:
         assert "-e '.[test,dev]'" in plan(target), target
 
 
+
+
+def test_secret_file_warnings_name_a_readable_env_and_a_server_beside_it(tmp_path: Path) -> None:
+    from voice_mcp.runtime.startup import secret_file_warnings
+    from voice_mcp.services.catalog import Catalog, ServiceConfig
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("OPENAI_API_KEY=sk-x\n")
+    env_file.chmod(0o644)
+    beside = ServiceConfig(id="beside", title="B", transport="stdio", command=["x"],
+                           cwd=str(tmp_path))
+    own = ServiceConfig(id="own", title="O", transport="stdio", command=["x"])
+    catalog = Catalog(services={"beside": beside, "own": own})
+    readable, server = secret_file_warnings(catalog, env_file)
+    assert "chmod 600" in readable and "'beside'" in server
+    env_file.chmod(0o600)
+    assert secret_file_warnings(Catalog(services={"own": own}), env_file) == []

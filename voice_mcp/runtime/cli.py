@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
+    import functools
 
     from voice_mcp.logs import configure_logging
     from voice_mcp.runtime.serve import serve
@@ -27,7 +28,9 @@ def _serve(args: argparse.Namespace) -> int:
     from voice_mcp.settings import load_settings
     from voice_mcp.web.app import create_app
 
-    settings = with_client_auth(load_settings())
+    settings = load_settings()
+    made_secret = not settings.client_auth_configured  # the development secret, made here
+    settings = with_client_auth(settings)
     configure_logging(settings.log_level, settings.log_format)
     workers = settings.workers if args.workers is None else args.workers
     if workers < 1:
@@ -43,7 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     # A busy port: one line, no trace. Workers share the port (SO_REUSEPORT).
     sock = bind_listen_socket(settings.host, settings.port, reuse_port=args.worker)
-    app.on_startup.append(_started)
+    app.on_startup.append(functools.partial(_started, made_secret=made_secret))
     asyncio.run(serve(app, settings, sock))
     return 0
 
@@ -60,14 +63,14 @@ def _die_with_parent() -> None:
         raise SystemExit(0)
 
 
-async def _started(app: web.Application) -> None:
+async def _started(app: web.Application, *, made_secret: bool) -> None:
     """Freeze the start-up heap, start stdio servers in the background, and say we are up."""
     import gc
     import logging
 
     gc.collect()
     gc.freeze()
-    from voice_mcp.runtime.startup import missing_parts
+    from voice_mcp.runtime.startup import missing_parts, secret_file_warnings
     from voice_mcp.web import keys
 
     app[keys.MCP].warm_up()
@@ -77,7 +80,9 @@ async def _started(app: web.Application) -> None:
     missing = missing_parts(settings)
     if missing is not None:
         log.warning("%s", missing)
-    link = console_link(settings)
+    for warning in secret_file_warnings(app[keys.CATALOG]):
+        log.warning("%s", warning)
+    link = console_link(settings) if made_secret else None
     if link is not None:
         # To the terminal only, never to the log: the link carries a (short-lived) token.
         print(f"voice-mcp console (signs this browser in for {DEV_LINK_TTL_S // 3600} h): {link}",
@@ -90,7 +95,10 @@ DEV_LINK_USER = "dev"
 
 def console_link(settings: Settings) -> str | None:
     """`http://HOST:PORT/#token=...` for a development user, as Jupyter prints; only on a
-    loopback address with a local JWT secret (nobody else can reach it, nothing else signs)."""
+    loopback address with a local JWT secret (nobody else can reach it, nothing else signs).
+
+    `serve` asks only when it made the development secret itself: a production secret never
+    gets a long-lived token printed into journald or docker logs (docs/security.md)."""
     from voice_mcp.runtime.startup import is_loopback
 
     if settings.jwt_secret is None or not is_loopback(settings.host):

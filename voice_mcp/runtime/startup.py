@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -17,6 +18,9 @@ from voice_mcp.dev_auth import DEV_SECRET_FILE as DEV_SECRET_FILE
 from voice_mcp.dev_auth import is_loopback as is_loopback
 from voice_mcp.dev_auth import load_or_make_dev_secret, reachable_without_auth, state_home
 from voice_mcp.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from voice_mcp.services.catalog import Catalog
 
 
 def state_dir(settings: Settings) -> Path:
@@ -35,6 +39,24 @@ def with_client_auth(settings: Settings) -> Settings:
         raise ConfigError(reachable_without_auth(settings.host))
     secret = load_or_make_dev_secret(state_dir(settings))
     return settings.model_copy(update={"jwt_secret": SecretStr(secret)})
+
+
+def secret_file_warnings(catalog: Catalog, env_file: Path = Path(".env")) -> list[str]:
+    """What exposes a secrets file to other accounts or to a stdio server, one line each.
+
+    docs/security.md, "stdio servers": `.env` is mode 0600, and no stdio server starts in the
+    directory that holds it (the same OS user can still read it by path: use a sandbox).
+    """
+    found = []
+    if env_file.is_file() and env_file.stat().st_mode & 0o077:
+        found.append(f"{env_file.resolve()} holds secrets but other accounts may read it:"
+                     f" chmod 600 {env_file}")
+    for service in catalog.services.values():
+        if service.transport == "stdio" and service.cwd is not None \
+                and (Path(service.cwd) / env_file.name).is_file():
+            found.append(f"service '{service.id}' starts in {service.cwd}, next to"
+                         f" {env_file.name}: remove its cwd (it gets a folder of its own)")
+    return found
 
 
 def missing_parts(settings: Settings) -> str | None:

@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from voice_mcp.runtime.startup import state_dir
 from voice_mcp.services.store import start_embedded_redis
 from voice_mcp.settings import Settings
 
@@ -46,7 +47,7 @@ async def supervise(settings: Settings, workers: int) -> int:
     async with contextlib.AsyncExitStack() as stack:
         url = settings.redis_url
         if url is None:
-            embedded = await start_embedded_redis()
+            embedded = await start_embedded_redis(home=state_dir(settings))
             stack.push_async_callback(embedded.stop)
             url = embedded.url
         pool = Pool(env={**os.environ, "VOICE_MCP_REDIS_URL": url})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from voice_mcp.dev_auth import state_home
 from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.catalog import Catalog
 from voice_mcp.services.confirmations import ConfirmationStore
@@ -24,6 +25,7 @@ from voice_mcp.services.oauth.service import OAuthService
 from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.ratelimit import CommandRateLimiter
+from voice_mcp.services.sealing import RecordSigner
 from voice_mcp.services.store import Redis
 from voice_mcp.services.stt.choose import SpeechToText, make_speech_to_text
 from voice_mcp.services.stt.streaming import StreamingSpeech, make_streaming
@@ -70,7 +72,9 @@ def _sessions(settings: Settings, catalog: Catalog, redis: Redis) -> tuple[OAuth
                          on_disconnected=grant_changed)
     mcp = McpManager(catalog, redis, token_provider=oauth, call_timeout_s=settings.tool_timeout_s,
                      discovery_timeout_s=settings.discovery_timeout_s,
-                     cache_ttl_s=settings.tools_cache_ttl_s)
+                     cache_ttl_s=settings.tools_cache_ttl_s,
+                     stdio_workdirs=state_home(settings.state_dir) / "services",
+                     signer=RecordSigner.for_settings(settings))
     return oauth, mcp
 
 

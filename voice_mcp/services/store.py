@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 import shutil
 import socket
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis.asyncio as aioredis
 
@@ -34,15 +37,22 @@ def free_port() -> int:
 
 @dataclass
 class EmbeddedRedis:
-    """A private `redis-server` child on a loopback port, with no persistence."""
+    """A private `redis-server` child on a loopback port, with no persistence.
+
+    It demands a random password (docs/security.md, "Embedded Redis"): other accounts on the
+    machine can reach a loopback port, and what Redis holds decides what runs. The password
+    lives only in a 0600 config file in a 0700 folder and in this process's memory, never on
+    a command line that `ps` shows.
+    """
 
     process: asyncio.subprocess.Process
     port: int
     workdir: tempfile.TemporaryDirectory[str]
+    password: str
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     async def stop(self) -> None:
         """Terminate the child and wait for it, killing it if it lingers."""
@@ -56,22 +66,43 @@ class EmbeddedRedis:
         self.workdir.cleanup()
 
 
-async def start_embedded_redis(binary: str = "redis-server") -> EmbeddedRedis:
-    """Start redis-server on a free port and wait until it answers PING."""
+def _private_workdir(home: Path | None,
+                    password: str) -> tuple[tempfile.TemporaryDirectory[str], Path]:
+    """A 0700 folder (under `home` if given) with the config file that carries the password,
+    readable by this account only."""
+    if home is not None:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    workdir = tempfile.TemporaryDirectory(prefix="voice-mcp-redis-", dir=home)
+    path = Path(workdir.name) / "redis.conf"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(f"requirepass {password}\n")
+    return workdir, path
+
+
+async def start_embedded_redis(binary: str = "redis-server", *,
+                               home: Path | None = None) -> EmbeddedRedis:
+    """Start redis-server on a free port and wait until it answers PING.
+
+    Its folder (config with the password, scratch files) is made under `home` (the state
+    directory) when given, else in the system's temporary directory; either way 0700.
+    """
     path = shutil.which(binary)
     if path is None:
         raise ConfigError(INSTALL_HINT)
-    workdir = tempfile.TemporaryDirectory(prefix="voice-mcp-redis-")
+    password = secrets.token_hex(32)
+    workdir, config = _private_workdir(home, password)
     for _attempt in range(3):
         port = free_port()
         process = await asyncio.create_subprocess_exec(
-            path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", workdir.name, "--protected-mode", "yes", "--loglevel", "warning",
+            path, str(config), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", workdir.name, "--protected-mode", "yes",
+            "--loglevel", "warning",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             # Its own session: a Ctrl-C in the terminal reaches us, and we stop it in order.
             start_new_session=True,
         )
-        server = EmbeddedRedis(process, port, workdir)
+        server = EmbeddedRedis(process, port, workdir, password)
         if await _wait_ready(server):
             log.info("embedded redis started", extra={"port": port})
             return server
@@ -83,7 +114,7 @@ async def start_embedded_redis(binary: str = "redis-server") -> EmbeddedRedis:
 
 
 async def _wait_ready(server: EmbeddedRedis) -> bool:
-    client = aioredis.Redis(port=server.port)
+    client = aioredis.Redis.from_url(server.url)
     try:
         for _ in range(100):
             if server.process.returncode is not None:
@@ -104,9 +135,10 @@ def make_pool(url: str) -> Redis:
 
 
 @contextlib.asynccontextmanager
-async def redis_for(url: str | None) -> AsyncIterator[tuple[Redis, EmbeddedRedis | None]]:
-    """Open the configured Redis, or start an embedded one when no URL is set."""
-    embedded = await start_embedded_redis() if url is None else None
+async def redis_for(url: str | None, *,
+                    home: Path | None = None) -> AsyncIterator[tuple[Redis, EmbeddedRedis | None]]:
+    """Open the configured Redis, or start an embedded one (its folder under `home`)."""
+    embedded = await start_embedded_redis(home=home) if url is None else None
     client = make_pool(embedded.url if embedded else url)  # type: ignore[arg-type]
     try:
         yield client, embedded

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from voice_mcp.dev_auth import state_home
 from voice_mcp.services.commands import CancelListener, CommandRegistry, new_instance_id
 from voice_mcp.services.container import build_services
 from voice_mcp.services.intents.startup import check_templates
@@ -22,7 +23,9 @@ log = logging.getLogger(__name__)
 
 async def redis_context(app: web.Application) -> AsyncIterator[None]:
     """Open the one Redis pool (starting an embedded server when no URL is set)."""
-    async with redis_for(app[keys.SETTINGS].redis_url) as (client, _embedded):
+    settings = app[keys.SETTINGS]
+    home = state_home(settings.state_dir)
+    async with redis_for(settings.redis_url, home=home) as (client, _embedded):
         app[keys.REDIS] = client
         reason = await ping(client)
         if reason is not None:  # start anyway: readiness says 503 until Redis answers

@@ -11,6 +11,18 @@ from voice_mcp.services.tts import SpeechFormat
 
 CONVERSATION_ID = r"^[A-Za-z0-9_.:-]{1,64}$"  # pydantic's regex: `$` is the very end
 _CONVERSATION_ID = re.compile(CONVERSATION_ID)
+CONFIRMATION_ID = r"^[A-Za-z0-9_-]{32}$"
+# Not blank: one character that Python's str.strip() keeps. Spelled out (it is not ECMAScript's
+# `\S`) so the published pattern and the server agree character for character.
+NOT_BLANK = r"[^\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_NOT_BLANK = re.compile(NOT_BLANK)
+
+
+def not_blank(value: str) -> str:
+    """`value` unchanged, or ValueError when it is only white space."""
+    if _NOT_BLANK.search(value) is None:
+        raise ValueError("must not be empty")
+    return value
 
 
 def is_conversation_id(value: str) -> bool:
@@ -24,17 +36,11 @@ class CommandRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    query: StrictStr
+    query: StrictStr = Field(json_schema_extra={"minLength": 1, "pattern": NOT_BLANK})
     conversation_id: StrictStr | None = Field(None, alias="conversationId",
                                               pattern=CONVERSATION_ID)
 
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be empty")
-        return value
+    _not_blank = field_validator("query")(not_blank)
 
 
 class ConfirmRequest(BaseModel):
@@ -42,8 +48,18 @@ class ConfirmRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    confirmation_id: StrictStr = Field(alias="confirmationId", min_length=1, max_length=128)
+    # The format is checked where the id is redeemed (400 invalid_confirmation_id).
+    confirmation_id: StrictStr = Field(alias="confirmationId",
+                                       json_schema_extra={"pattern": CONFIRMATION_ID})
     approved: StrictBool
+
+
+class GrantRequest(BaseModel):
+    """`POST /api/services/{id}/grant`: the handle the OAuth callback gave the browser."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    grant: StrictStr = Field(min_length=1, max_length=128)
 
 
 class SpeechRequest(BaseModel):
@@ -51,8 +67,10 @@ class SpeechRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    text: StrictStr
+    text: StrictStr = Field(json_schema_extra={"minLength": 1, "pattern": NOT_BLANK})
     format: SpeechFormat = SpeechFormat.WAV
+
+    _not_blank = field_validator("text")(not_blank)
 
 
 class ListenStart(BaseModel):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import redis.asyncio as aioredis
 
 from tests.fixtures.mcp_servers import NOTES_BEARER_ENV, NOTES_BEARER_TOKEN, NOTES_TOOLS
 from tests.mcp_servers.runner import RunningServer
-from tests.services.mcp.conftest import MakeManager
+from tests.services.mcp.conftest import MakeManager, cached_tools
 from voice_mcp.errors import AppError, NotConnected, ReauthRequired
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.keyspace import user_key
@@ -154,7 +152,7 @@ async def test_each_user_has_a_session_and_a_tool_list_of_their_own(
     assert notes_bearer_server.stats.methods["tools/list"] == 2
     assert still.success and manager.initialize_count == 2
     assert await redis_client.get(user_key("vm:mcp-tools:cal", "alice")) is None
-    stored = json.loads(await redis_client.get(user_key("vm:mcp-tools:cal", "bob")) or "[]")
+    stored = cached_tools(await redis_client.get(user_key("vm:mcp-tools:cal", "bob")))
     assert {t["name"] for t in stored} == NOTES_TOOLS
     assert [s.user_id for s in manager.sessions if s.usable] == ["bob"]
 
@@ -173,3 +171,45 @@ async def test_idle_user_sessions_are_closed(make_manager: MakeManager,
 
     assert closed == 1  # the shared session stays warm
     assert [s.service.id for s in manager.sessions] == ["notes"]
+
+
+async def test_a_403_insufficient_scope_asks_the_user_for_more_access() -> None:
+    """RFC 6750 / MCP step-up: no retry with the same token; the scopes the server named go
+    to the OAuth layer, and the failure names the service in words."""
+    import httpx2
+
+    from voice_mcp.services.mcp.auth import InsufficientScope, auth_for
+
+    service = ServiceConfig(id="cal", title="Calendar", transport="streamable-http",
+                            url="https://mcp.example/mcp", auth="oauth")
+    asked: list[list[str]] = []
+
+    class Provider:
+        async def access_token(self, user_id: str, service: ServiceConfig) -> str:
+            return "token-1"
+
+        async def refresh_after_unauthorized(self, user_id: str, service: ServiceConfig,
+                                             rejected: str) -> str:
+            raise AssertionError("a 403 is not a 401")
+
+        async def insufficient_scope(self, user_id: str, service: ServiceConfig,
+                                     required: list[str]) -> None:
+            asked.append(required)
+
+    sent: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        sent.append(request.headers["Authorization"])
+        return httpx2.Response(403, headers={"WWW-Authenticate": (
+            'Bearer error="insufficient_scope", scope="cal.read cal.write",'
+            ' resource_metadata="https://mcp.example/.well-known/oauth-protected-resource"')})
+
+    auth = auth_for(service, "alice", Provider())
+    assert auth is not None
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(answer), auth=auth) as http:
+        assert (await http.post(service.url or "", json={})).status_code == 403
+
+    assert sent == ["Bearer token-1"] and asked == [["cal.read", "cal.write"]]
+    failure = auth.take_failure()
+    assert isinstance(failure, InsufficientScope) and failure.code == "insufficient_scope"
+    assert "Calendar needs more access" in failure.message

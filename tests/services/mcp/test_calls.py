@@ -123,3 +123,23 @@ async def test_a_chatty_tools_output_and_progress_are_cut_where_they_enter(manag
     assert len(seen) == MAX_PROGRESS_UPDATES
     assert all(m is not None and len(m) < MAX_PROGRESS_CHARS + 50 and "[truncated: " in m
                for m in seen)
+
+
+async def test_an_input_required_result_is_answered_and_the_call_retried(
+        make_manager: MakeManager) -> None:
+    """MCP 2026-07-28 multi-round-trip: the default answerer declines, the request state goes
+    back byte for byte in a new request, and the tool's final result is the call's result."""
+    from tests.mcp_servers.asking_server import build_asking_server
+
+    server = RunningServer("streamable-http", build=build_asking_server).start()
+    try:
+        manager = make_manager(server.service("asking"))
+        await manager.discover("alice", ["asking"])
+
+        result = await manager.call_tool("alice", "asking", "book_table", {})
+
+        assert result.success, result.error
+        assert result.output == "answer: decline; state echoed"
+        assert server.stats.tool_calls["book_table"] == 2
+    finally:
+        server.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 
 import anyio
@@ -14,7 +13,7 @@ from redis.backoff import NoBackoff
 
 from tests.fixtures.mcp_servers import NOTES_TOOLS, make_catalog
 from tests.mcp_servers.runner import RunningServer
-from tests.services.mcp.conftest import MakeManager
+from tests.services.mcp.conftest import MakeManager, cached_tools
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.store import free_port
@@ -89,7 +88,7 @@ async def test_a_second_manager_reads_the_list_from_redis(
     assert notes_http_server.stats.methods["tools/list"] == 1
     assert notes_http_server.stats.handshakes == 1
     assert (other.initialize_count, other.list_tools_count) == (0, 0)
-    stored = json.loads(await redis_client.get("vm:mcp-tools:notes") or "[]")
+    stored = cached_tools(await redis_client.get("vm:mcp-tools:notes"))
     assert {t["name"] for t in stored} == NOTES_TOOLS
     assert 0 < await redis_client.ttl("vm:mcp-tools:notes") <= 120
 
@@ -112,7 +111,7 @@ async def test_a_list_changed_notice_drops_the_cached_list(
     assert {t.name for t in found.tools} == NOTES_TOOLS | {"water_plants"}
     assert notes_http_server.stats.methods["tools/list"] == 2
     assert manager.initialize_count == 1  # the session stayed; only the list was refreshed
-    stored = json.loads(await redis_client.get("vm:mcp-tools:notes") or "[]")
+    stored = cached_tools(await redis_client.get("vm:mcp-tools:notes"))
     assert stored[-1]["name"] == "water_plants"
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +44,38 @@ async def test_stdio_server_gets_allowlist_and_its_own_env(
     assert not leaked, leaked
     for value in SECRETS.values():
         assert value not in result.output
+
+
+async def test_stdio_server_starts_in_a_private_folder_of_its_own(
+        make_manager: MakeManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a catalog `cwd` a stdio server does not start where voice-mcp runs (next to
+    `.env`), but in an empty 0700 folder for that service under the state directory."""
+    monkeypatch.chdir(REPO_ROOT)  # where `make run` starts the server
+    (tmp_path / "state").mkdir()
+    script = REPO_ROOT / "tests" / "mcp_servers" / "env_server.py"
+    service = ServiceConfig(id="envsvc", title="Env", transport="stdio",
+                            command=["python", str(script)])
+    manager = make_manager(service, stdio_workdirs=tmp_path / "state" / "services")
+
+    result = await manager.call_tool("alice", "envsvc", "workdir", {})
+
+    assert result.success, result.error
+    seen = json.loads(result.output)
+    folder = tmp_path / "state" / "services" / "envsvc"
+    assert seen == {"cwd": str(folder), "files": []}
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+async def test_a_manager_without_a_state_directory_uses_a_scratch_folder(
+        make_manager: MakeManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO_ROOT)
+    script = REPO_ROOT / "tests" / "mcp_servers" / "env_server.py"
+    service = ServiceConfig(id="envsvc", title="Env", transport="stdio",
+                            command=["python", str(script)])
+    manager = make_manager(service)
+    result = await manager.call_tool("alice", "envsvc", "workdir", {})
+    assert result.success, result.error
+    seen = json.loads(result.output)
+    assert Path(seen["cwd"]).name == "envsvc" and seen["files"] == []
+    await manager.close()
+    assert not Path(seen["cwd"]).exists(), "the scratch folder goes with the manager"

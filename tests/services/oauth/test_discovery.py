@@ -144,3 +144,84 @@ async def test_metadata_naming_another_issuer_is_refused(oauth: OAuthService,
 
     assert caught.value.code == "oauth_discovery_failed"
     assert oauth_servers.auth_server.counts["register"] == 0
+
+
+async def test_a_client_id_metadata_document_replaces_registration_where_supported(
+        oauth_servers: OAuthServers, redis_client, token_key: str) -> None:
+    """With an https public URL and a server that takes Client ID Metadata Documents, the
+    client_id is this server's document URL and nothing is registered; else it registers."""
+    from voice_mcp.settings import Settings
+
+    oauth_servers.auth_server.metadata_overrides = {"client_id_metadata_document_supported": True}
+    settings = Settings(_env_file=None, token_key=token_key, public_url="https://voice.example",
+                        discovery_timeout_s=5)
+    oauth = OAuthService(settings, oauth_servers.catalog(), redis_client)
+    try:
+        url = await oauth.start("alice", "notes")
+        assert url.startswith("https://voice.example/oauth/start?state=")
+        provider = (await oauth.open_start(url.split("state=")[1])).url
+        params = {k: v[0] for k, v in parse_qs(urlsplit(provider).query).items()}
+        assert params["client_id"] == "https://voice.example/oauth/client-metadata.json"
+        assert oauth_servers.auth_server.counts["register"] == 0
+        document = oauth.client_metadata()
+        assert document["client_id"] == params["client_id"]
+        assert document["redirect_uris"] == ["https://voice.example/oauth/callback"]
+        assert document["application_type"] == "web"
+        assert document["token_endpoint_auth_method"] == "none"
+    finally:
+        await oauth.close()
+
+
+async def test_an_http_public_url_registers_even_where_documents_are_supported(
+        oauth: OAuthService, oauth_servers: OAuthServers) -> None:
+    oauth_servers.auth_server.metadata_overrides = {"client_id_metadata_document_supported": True}
+    provider = await browser_start(oauth, "alice", "notes")
+    assert not parse_qs(urlsplit(provider).query)["client_id"][0].startswith("http")
+    assert oauth_servers.auth_server.counts["register"] == 1
+
+
+async def test_the_probe_reads_the_challenge_of_a_real_request(oauth_servers: OAuthServers
+                                                               ) -> None:
+    """A resource that lets `initialize` through unauthenticated still challenges a
+    2026-07-28 `server/discover`: its scope is the one the first authorization asks for."""
+    import httpx2
+    from aiohttp import web
+
+    from voice_mcp.services.catalog import ServiceConfig
+    from voice_mcp.services.oauth.discovery import Discoverer
+
+    seen: list[str] = []
+
+    async def mcp(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append(body["method"])
+        if body["method"] == "initialize":
+            return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": {}})
+        return web.json_response({"error": "invalid_token"}, status=401, headers={
+            "WWW-Authenticate": f'Bearer scope="notes.read", resource_metadata="{prm_url}"'})
+
+    async def prm(request: web.Request) -> web.Response:
+        return web.json_response({"resource": mcp_url,
+                                  "authorization_servers": [oauth_servers.issuer],
+                                  "scopes_supported": ["notes.read", "notes.write"]})
+
+    app = web.Application()
+    app.router.add_post("/mcp", mcp)
+    app.router.add_get("/.well-known/oauth-protected-resource/mcp", prm)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    sock = listening_socket()
+    await web.SockSite(runner, sock).start()
+    mcp_url = f"{base_url(sock)}/mcp"
+    prm_url = f"{base_url(sock)}/.well-known/oauth-protected-resource/mcp"
+    service = ServiceConfig(id="lenient", title="Lenient", transport="streamable-http",
+                            url=mcp_url, auth="oauth")
+    try:
+        async with httpx2.AsyncClient() as http:
+            found = await Discoverer(http).discover(service)
+    finally:
+        await runner.cleanup()
+
+    assert seen == ["server/discover"]
+    assert found.scopes == ["notes.read"]
+    assert found.metadata.issuer == oauth_servers.issuer

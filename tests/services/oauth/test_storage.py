@@ -146,3 +146,23 @@ async def test_concurrent_connects_keep_at_most_three_pending_states(
     await store.pop_pending(kept[0])
     await store.save_pending("late", pending("alice"), 60, keep=3)
     assert all([await store.get_pending(s) is not None for s in [*kept[1:], "late"]])
+
+
+async def test_cached_metadata_rewritten_in_redis_is_not_used(
+        make_oauth, oauth_servers: OAuthServers, redis_client: aioredis.Redis) -> None:
+    """The cached discovery names where browsers, codes and secrets go: a record that this
+    server did not seal (here, endpoints moved to another host) is discovered again."""
+    from voice_mcp.services.oauth.models import AuthServerMetadata, ResourceAuth
+
+    await connect(make_oauth(), oauth_servers, "alice")
+    [key] = [k async for k in redis_client.scan_iter(match="oauth:meta:*")]
+    service = oauth_servers.service()
+    assert service.url is not None
+    forged = ResourceAuth(mcp_url=service.url, resource=service.url, metadata=AuthServerMetadata(
+        issuer=oauth_servers.issuer, authorization_endpoint="https://evil.test/authorize",
+        token_endpoint="https://evil.test/token"))
+    await redis_client.set(key, forged.model_dump_json(), ex=600)
+
+    url = await browser_start(make_oauth(), "bob")  # another process
+    assert "evil.test" not in url and url.startswith(oauth_servers.issuer), url
+    assert (await redis_client.get(key)) != forged.model_dump_json().encode(), "re-discovered"

@@ -16,6 +16,7 @@ from tests.oauth_server import OAuthServers
 from tests.sse import read_stream
 from tests.web.routes.oauth_support import build_oauth_client, connect_over_http, services_of
 from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.oauth.crypto import TokenCipher
 from voice_mcp.services.store import free_port
 from voice_mcp.web import keys
 
@@ -195,10 +196,16 @@ async def test_provider_down_during_refresh_keeps_the_grant(
         app, connect, command, oauth_servers: OAuthServers, auth_for, redis_client) -> None:
     await connect("alice")
     assert (await command("alice", WHOAMI, text("alice")))["results"][0]["success"] is True
-    # The token endpoint stops answering: point the cached discovery result at a dead port.
-    meta = json.loads(await redis_client.get("oauth:meta:v2:notes"))
-    meta["metadata"]["token_endpoint"] = f"http://127.0.0.1:{free_port()}/token"
-    await redis_client.set("oauth:meta:v2:notes", json.dumps(meta))
+    # The token endpoint stops answering: the cached discovery result (sealed with the
+    # server's own key: a record it did not seal is discovered again), and the metadata a
+    # new discovery (after the MCP server's 401) finds, point at a dead port.
+    dead = f"http://127.0.0.1:{free_port()}/token"
+    cipher = TokenCipher(app.server.app[keys.SETTINGS].token_keys)
+    [meta_key] = [k async for k in redis_client.scan_iter(match="oauth:meta:*")]
+    meta = json.loads(cipher.decrypt(await redis_client.get(meta_key)))
+    meta["metadata"]["token_endpoint"] = dead
+    await redis_client.set(meta_key, cipher.encrypt(json.dumps(meta).encode()))
+    oauth_servers.auth_server.metadata_overrides = {"token_endpoint": dead}
     oauth_servers.auth_server.expire_access_tokens("alice")
 
     done = await command("alice", WHOAMI, text("Notes are down."))
@@ -208,7 +215,8 @@ async def test_provider_down_during_refresh_keeps_the_grant(
     notes = (await services_of(app, auth_for()))["notes"]
     assert notes["connected"] is True and notes["needsReauth"] is False
 
-    await redis_client.delete("oauth:meta:v2:notes")  # the provider is back: discovered again
+    oauth_servers.auth_server.metadata_overrides = {}
+    await redis_client.delete(meta_key)  # the provider is back: discovered again
     done = await command("alice", WHOAMI, text("alice"))
     assert done["results"][0]["output"] == "alice" and done["unavailable"] == {}
     assert oauth_servers.auth_server.counts["refresh_token"] == 1

@@ -94,8 +94,9 @@ async def test_json_answer_is_unchanged_and_not_streamed(voice_client, time_serv
 @pytest.mark.parametrize(("script", "expected", "again"), [
     ([call("ask_user", {"question": "Which city?"})], "Which city?", True),
     (["Do you want the time in Osaka too?"], "Do you want the time in Osaka too?", True),
+    (["¿Quieres más? 🌸"], "¿Quieres más? 🌸", True),
     (["It is 9 pm."], "It is 9 pm.", False),
-], ids=["ask_user", "question", "statement"])
+], ids=["ask_user", "question", "question_then_emoji", "statement"])
 async def test_continue_conversation(voice_client, time_service, openai_server, auth_for,
                                      script, expected, again) -> None:
     client = await voice_client(time_service)

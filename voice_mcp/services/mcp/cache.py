@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from redis.exceptions import RedisError
 
 from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.keyspace import user_key
 from voice_mcp.services.mcp.models import ToolInfo
+from voice_mcp.services.sealing import RecordSigner
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,11 @@ class ToolCache:
     landing after it and resurrecting the stale list.
     """
 
-    def __init__(self, redis: aioredis.Redis, ttl_s: int, local_ttl_s: float = 60.0) -> None:
+    def __init__(self, redis: aioredis.Redis, ttl_s: int, local_ttl_s: float = 60.0, *,
+                 signer: RecordSigner | None = None) -> None:
         self._redis = redis
+        # Annotations decide risk: a list read back must be one this deployment stored.
+        self._signer = signer or RecordSigner(secrets.token_bytes(32))
         self._ttl_s = ttl_s
         self._local_ttl_s = min(local_ttl_s, ttl_s)
         self._local: dict[CacheKey, _Entry] = {}
@@ -81,9 +86,10 @@ class ToolCache:
         if generation != self.generation(key):
             return
         self._remember(key, tools)
-        payload = json.dumps([t.model_dump(mode="json") for t in tools])
+        payload = json.dumps([t.model_dump(mode="json") for t in tools]).encode()
         try:
-            await self._redis.set(key.redis_key, payload, ex=self._ttl_s)
+            await self._redis.set(key.redis_key, self._signer.seal(key.redis_key, payload),
+                                  ex=self._ttl_s)
         except RedisError as err:
             log.warning("tool cache write failed", extra={"error_type": type(err).__name__})
 
@@ -114,8 +120,15 @@ class ToolCache:
             return None
         if raw is None:
             return None
+        payload = self._signer.open(key.redis_key, raw if isinstance(raw, bytes) else raw.encode())
         try:
-            return _TOOLS.validate_json(raw)
-        except ValidationError:
-            log.warning("ignoring a malformed cached tool list", extra={"key": key.redis_key})
+            if payload is None:
+                raise ValueError("not sealed by this deployment")
+            tools = _TOOLS.validate_json(payload)
+            if any(t.service != key.service_id for t in tools):
+                raise ValueError("tools of another service")
+        except ValueError:  # pydantic's ValidationError included
+            log.warning("ignoring a cached tool list that fails its checks",
+                        extra={"key": key.redis_key})
             return None
+        return tools

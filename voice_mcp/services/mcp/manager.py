@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import mcp.types as types
@@ -24,9 +26,11 @@ from voice_mcp.services.mcp.convert import error_text, result_text, tool_info
 from voice_mcp.services.mcp.failures import TransportFailure, short
 from voice_mcp.services.mcp.models import DiscoveryResult, ToolCallResult, ToolInfo
 from voice_mcp.services.mcp.pool import SessionPool
+from voice_mcp.services.mcp.rounds import call_tool as call_with_rounds
 from voice_mcp.services.mcp.session import McpSession, Mode, Op, ProgressFn
 from voice_mcp.services.mcp.transports import open_streams
-from voice_mcp.services.mcp.validation import ArgumentValidator
+from voice_mcp.services.mcp.validation import ArgumentValidator, without_absent
+from voice_mcp.services.sealing import RecordSigner
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,8 @@ class McpManager:
                  discovery_timeout_s: float = 10, cache_ttl_s: int = 3600,
                  connect_timeout_s: float | None = None, idle_timeout_s: float = 600,
                  reconnect_backoff_s: float = 5,
-                 protocol_mode: Mode = "auto",
+                 protocol_mode: Mode = "auto", stdio_workdirs: Path | None = None,
+                 signer: RecordSigner | None = None,
                  on_tools_changed: Callable[[str, str | None], None] | None = None) -> None:
         self.initialize_count = 0  # MCP handshakes started (initialize or server/discover)
         self.list_tools_count = 0  # tools/list requests sent
@@ -63,13 +68,19 @@ class McpManager:
         self._connect_timeout_s = connect_timeout_s or discovery_timeout_s
         self._mode: Mode = protocol_mode
         self._on_tools_changed = on_tools_changed
-        self._cache = ToolCache(redis, cache_ttl_s)
+        self._cache = ToolCache(redis, cache_ttl_s, signer=signer)
         self._validator = ArgumentValidator()
         self._pool = SessionPool(self._new_session, on_reopen=self._invalidate_soon,
                                  idle_timeout_s=idle_timeout_s,
                                  reconnect_backoff_s=reconnect_backoff_s)
         self._listings: dict[CacheKey, asyncio.Task[list[ToolInfo]]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # Where stdio servers without a catalog `cwd` start; a private temporary one if unset.
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        if stdio_workdirs is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="voice-mcp-services-")
+            stdio_workdirs = Path(self._scratch.name)
+        self._workdirs = stdio_workdirs
 
     async def discover(self, user_id: str, service_ids: Sequence[str]) -> DiscoveryResult:
         """The tools of the given services, listed concurrently; slow or dead ones are noted."""
@@ -115,6 +126,7 @@ class McpManager:
                       arguments: dict[str, Any],
                       progress: ProgressFn | None) -> types.CallToolResult:
         repeatable = bool(info.hints.read_only or info.hints.idempotent)
+        arguments = without_absent(info.input_schema, arguments)
         return await self._run(service, user_id, _call_op(info.name, arguments),
                                progress=progress, repeatable=repeatable)
 
@@ -206,6 +218,8 @@ class McpManager:
         await self._pool.close()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
     @property
     def sessions(self) -> list[McpSession]:
@@ -314,7 +328,7 @@ class McpManager:
     def _new_session(self, service: ServiceConfig, key: CacheKey) -> McpSession:
         auth = auth_for(service, key.user_id, self._token_provider)
         def streams() -> Any:
-            return open_streams(service, auth)
+            return open_streams(service, auth, workdirs=self._workdirs)
 
         return McpSession(service, user_id=key.user_id, streams=streams, auth=auth,
                           connect_timeout_s=self._connect_timeout_s,
@@ -336,11 +350,6 @@ class McpManager:
 
 def _call_op(tool: str, arguments: dict[str, Any]) -> Op[types.CallToolResult]:
     async def call(client: Client, on_progress: ProgressFnT | None) -> types.CallToolResult:
-        # Sent as a plain request: the SDK's call_tool would list the tools on every new
-        # session to check output schemas, undoing the cached listing.
-        request = types.CallToolRequest(
-            params=types.CallToolRequestParams(name=tool, arguments=arguments))
-        return await client.session.send_request(request, types.CallToolResult,
-                                                 progress_callback=on_progress)
+        return await call_with_rounds(client, tool, arguments, on_progress)
 
     return call

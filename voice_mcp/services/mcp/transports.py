@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from types import TracebackType
 
 import anyio
@@ -33,8 +34,21 @@ INHERITED_ENV_PREFIXES = ("LC_",)
 HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)  # read: streams stay open between events
 
 
-def stdio_parameters(service: ServiceConfig) -> StdioServerParameters:
-    """The child process for a stdio service; "python" means this interpreter, venv included."""
+def service_workdir(root: Path, service_id: str) -> Path:
+    """The folder a stdio service starts in when the catalog names none: its own, private
+    (0700), under `root`, so it does not start next to `.env` or any other secret file."""
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = root / service_id
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def stdio_parameters(service: ServiceConfig, workdirs: Path) -> StdioServerParameters:
+    """The child process for a stdio service; "python" means this interpreter, venv included.
+
+    It starts in the catalog's `cwd`, else in its own folder under `workdirs`
+    (docs/security.md, "stdio servers").
+    """
     assert service.command, "the catalog guarantees a command for stdio"
     command, *args = service.command
     if command in ("python", "python3"):
@@ -42,14 +56,17 @@ def stdio_parameters(service: ServiceConfig) -> StdioServerParameters:
     env = {k: v for k, v in os.environ.items()
            if k in INHERITED_ENV or k.startswith(INHERITED_ENV_PREFIXES)}
     env.update(service.env)
-    return StdioServerParameters(command=command, args=args, env=env, cwd=service.cwd)
+    cwd = service.cwd if service.cwd is not None else service_workdir(workdirs, service.id)
+    return StdioServerParameters(command=command, args=args, env=env, cwd=cwd)
 
 
 @contextlib.asynccontextmanager
-async def open_streams(service: ServiceConfig, auth: httpx2.Auth | None) -> AsyncIterator[Streams]:
+async def open_streams(service: ServiceConfig, auth: httpx2.Auth | None, *,
+                       workdirs: Path) -> AsyncIterator[Streams]:
     """Connect to the service and yield its (read, write) message streams."""
     if service.transport == "stdio":
-        async with stdio_client(stdio_parameters(service), errlog=sys.stderr) as streams:
+        async with stdio_client(stdio_parameters(service, workdirs),
+                                errlog=sys.stderr) as streams:
             yield streams
         return
     assert service.url, "the catalog guarantees a url for HTTP transports"

@@ -20,6 +20,20 @@ from voice_mcp.services.mcp.patterns import PatternTimeout, budget, install
 log = logging.getLogger(__name__)
 
 
+def without_absent(schema: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
+    """Drop `null` values of optional properties that do not take null: an LLM's way of saying
+    "not given" (MCP clients omit them, e.g. from Mcp-Param headers)."""
+    required = set(schema.get("required") or [])
+    properties = schema.get("properties") or {}
+
+    def takes_null(name: str) -> bool:
+        kind = (properties.get(name) or {}).get("type") if isinstance(properties, dict) else None
+        return kind is None or kind == "null" or (isinstance(kind, list) and "null" in kind)
+
+    return {k: v for k, v in arguments.items()
+            if v is not None or k in required or takes_null(k)}
+
+
 class ArgumentValidator:
     """Compiled validators, one per distinct schema (compiling costs far more than checking)."""
 
@@ -37,7 +51,8 @@ class ArgumentValidator:
             return None
         try:
             with budget():  # a hostile `pattern` cannot hold the event loop (patterns.py)
-                error = best_match(validator.iter_errors(arguments))
+                error = best_match(validator.iter_errors(
+                    without_absent(tool.input_schema, arguments)))
         except Unresolvable:
             # A $ref we will not fetch: the server validates what we cannot.
             return None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from voice_mcp.errors import AppError
 from voice_mcp.services.mcp.models import ToolCallResult
 from voice_mcp.services.orchestrator.payload import ConfirmationView, ErrorView, Status
+from voice_mcp.services.orchestrator.questions import asks_question
 
 
 @dataclass
@@ -68,5 +69,4 @@ class Outcome:
         """True when the response asks the user something (a device may reopen its mic)."""
         if self.status in (Status.CLARIFICATION_NEEDED, Status.CONFIRMATION_REQUIRED):
             return True
-        ending = self.response.rstrip().rstrip("\"'”’)»")
-        return self.status == Status.COMPLETED and ending.endswith(("?", "？", "¿"))
+        return self.status == Status.COMPLETED and asks_question(self.response)

@@ -17,6 +17,7 @@ TITLE_WEIGHT: Final = 2
 MAX_SCHEMA_DEPTH: Final = 3
 MAX_TEXT_CHARS: Final = 4000  # a hostile server's megabyte description must not slow ranking
 MAX_PROPERTIES: Final = 100  # per object level, for the same reason
+MAX_ENUM_VALUES: Final = 20  # a long enum (country codes) says little about what a tool does
 
 
 def _schema_text(schema: Any, depth: int = 0) -> list[str]:
@@ -32,9 +33,21 @@ def _schema_text(schema: Any, depth: int = 0) -> list[str]:
                 described = sub.get("description")
                 if isinstance(described, str):
                     parts.append(described)
+                parts.extend(_enum_values(sub))
                 parts.extend(_schema_text(sub, depth + 1))
                 parts.extend(_schema_text(sub.get("items"), depth + 1))
     return parts
+
+
+def _enum_values(schema: dict[str, Any]) -> list[str]:
+    """The string values a parameter may take ("chart_type": bar, pie, word_cloud)."""
+    values = schema.get("enum")
+    items = schema.get("items")
+    if not isinstance(values, list) and isinstance(items, dict):
+        values = items.get("enum")
+    if not isinstance(values, list):
+        return []
+    return [v for v in values[:MAX_ENUM_VALUES] if isinstance(v, str)]
 
 
 class TokenCache:
@@ -67,6 +80,7 @@ def tool_tokens(tool: ToolInfo, service_title: str = "") -> list[str]:
         tokens += tokenize(tool.title[:MAX_TEXT_CHARS]) * TITLE_WEIGHT
     tokens += tokenize(tool.description[:MAX_TEXT_CHARS])
     tokens += tokenize(" ".join(_schema_text(tool.input_schema))[:MAX_TEXT_CHARS])
+    tokens += tokenize(" ".join(_schema_text(tool.output_schema))[:MAX_TEXT_CHARS])
     tokens += tokenize(f"{tool.service} {service_title}")
     return tokens
 
@@ -74,7 +88,7 @@ def tool_tokens(tool: ToolInfo, service_title: str = "") -> list[str]:
 def content_hash(tool: ToolInfo) -> str:
     """A stable hash of everything that is indexed or embedded for a tool."""
     body = json.dumps([tool.service, tool.name, tool.title, tool.description,
-                       tool.input_schema], sort_keys=True, default=str)
+                       tool.input_schema, tool.output_schema], sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()
 
 

@@ -42,6 +42,9 @@ class ToolIndex:
         self.titles = dict(titles)
         # The same server connected twice (work and home accounts): the same tool, other service.
         self._kinds = [hash((t.name, t.title, t.description)) for t in self.tools]
+        services = {s: i for i, s in enumerate(dict.fromkeys(t.service for t in self.tools))}
+        self._service_of = np.asarray([services[t.service] for t in self.tools], dtype=np.intp)
+        self._service_count = len(services)
         corpus = [_tokens.tokens(t, h, titles.get(t.service, "")) or _EMPTY_DOC
                   for t, h in zip(self.tools, self.hashes, strict=True)]
         self._bm25 = bm25s.BM25()
@@ -60,15 +63,38 @@ class ToolIndex:
             return np.zeros(len(self.tools), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(words), dtype=np.float32)
 
-    def rank(self, query: str, k: int) -> list[int]:
+    def rank(self, query: str, k: int, sibling_weight: float = 0.0) -> list[int]:
         """Positions of the best `k` tools with a positive score, best first.
 
-        A copy of a tool already ranked (same name and description, another service) comes
-        after the distinct tools: it offers the LLM no new choice, and four copies of a wrong
-        tool would push the right one out of a short list.
+        With `sibling_weight`, each tool also gets that share of the best score of its
+        service (see `with_siblings`). A copy of a tool already ranked (same name and
+        description, another service) comes after the distinct tools: it offers the LLM no
+        new choice, and four copies of a wrong tool would push the right one out of a short list.
         """
-        ranked = top_positive(self.scores(query), k * COPY_DEPTH)
-        return copies_last(ranked, self._kinds)[:k]
+        scores = self.scores(query)
+        if sibling_weight > 0:
+            scores = with_siblings(scores, self._service_of, self._service_count, sibling_weight)
+        return self.copies_last(top_positive(scores, k * COPY_DEPTH))[:k]
+
+    def copies_last(self, ranked: Sequence[int]) -> list[int]:
+        """`ranked` with the copies of tools ranked above them moved to the end."""
+        return copies_last(ranked, self._kinds)
+
+
+def with_siblings(scores: np.ndarray, service_of: np.ndarray, services: int,
+                  weight: float) -> np.ndarray:
+    """Each positive score plus `weight` times the best score of its service.
+
+    A task that needs one tool of a server often needs its siblings (search issues, then
+    comment on one): a tool that matches a request weakly rises with a service that matches
+    it well, and of equally matching tools the ones of a matching service come first. A tool
+    that shares no word with the request stays out: siblings reorder, they add no stranger.
+    """
+    best = np.zeros(services, dtype=np.float32)
+    np.maximum.at(best, service_of, scores)
+    boosted: np.ndarray = np.where(scores > 0, scores + np.float32(weight) * best[service_of],
+                                   np.float32(0))
+    return boosted
 
 
 def copies_last(ranked: Sequence[int], kinds: Sequence[int]) -> list[int]:

@@ -6,7 +6,8 @@ from importlib import resources
 
 from aiohttp import web
 
-from voice_mcp.web.openapi import openapi_document
+from voice_mcp.web import keys
+from voice_mcp.web.openapi import Limits, openapi_document
 
 routes = web.RouteTableDef()
 
@@ -53,5 +54,5 @@ async def static_file(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/openapi.json")
-async def openapi(_request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(Limits.of(request.app[keys.SETTINGS])))

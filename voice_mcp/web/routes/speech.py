@@ -6,6 +6,7 @@ import contextlib
 
 from aiohttp import web
 
+from voice_mcp.errors import BadRequest
 from voice_mcp.web import keys
 from voice_mcp.web.middleware import user_id
 from voice_mcp.web.routes.parsing import read_json
@@ -19,6 +20,9 @@ async def speech(request: web.Request) -> web.StreamResponse:
     """Count it like a command before reading the body, then relay the audio chunk by chunk."""
     await request.app[keys.RATE_LIMITER].check(user_id(request))
     body = await read_json(request, SpeechRequest)
+    limit = request.app[keys.SETTINGS].tts_max_chars
+    if len(body.text) > limit:  # as sent, like the published maxLength
+        raise BadRequest(f"text: longer than {limit} characters.", code="text_too_long")
     stream = await request.app[keys.SPEECH].open(body.text, body.format)
     try:
         response = web.StreamResponse(headers={"Content-Type": stream.media_type,

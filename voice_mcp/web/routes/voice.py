@@ -37,9 +37,9 @@ async def _text_command(request: web.Request) -> Command:
     await request.app[keys.RATE_LIMITER].check(user_id(request))
     body = await read_json(request, CommandRequest)
     limit = request.app[keys.SETTINGS].max_query_chars
-    if len(body.query) > limit:
+    if len(body.query) > limit:  # as sent, like the published maxLength
         raise BadRequest(f"query: longer than {limit} characters.", code="query_too_long")
-    return Command(user_id=user_id(request), query=body.query,
+    return Command(user_id=user_id(request), query=body.query.strip(),
                    conversation_id=body.conversation_id or secrets.token_hex(8))
 
 

@@ -2,7 +2,7 @@
 // approvals, services and examples. Only the public API is used (docs/console.md).
 
 import { apiFetch, ApiError, followCommand, getJson } from "./api.js";
-import { listenForPostedToken, onTokenChange, setToken, subject, takeTokenFromLocation, token } from "./auth.js";
+import { listenForPostedToken, onTokenChange, setToken, subject, subjectOf, takeTokenFromLocation, token } from "./auth.js";
 import { $, h } from "./dom.js";
 import { fileNameFor, Recorder } from "./recorder.js";
 import { ServicesPanel } from "./services.js";
@@ -13,7 +13,7 @@ const HOLD_MS = 350;          // a press longer than this is push-to-talk; short
 const MIN_RECORDING_MS = 300;
 const AUTO_STOP_SILENCE_MS = 1500, AUTO_STOP_MAX_MS = 15000;
 
-const state = { conversationId: null, epoch: 0, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0 };
+const state = { offeredToken: null, conversationId: null, epoch: 0, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0 };
 const log = $("log"), query = $("query"), send = $("send"), talk = $("talk");
 const levelBar = document.querySelector(".level-bar");
 const speaker = new Speaker(() => {
@@ -52,13 +52,30 @@ function showWho() {
   $("signin").hidden = Boolean(token());
 }
 
+/** A sign-in link arrived in a tab that is signed in: switch only if the user says so. */
+function askToSwitch(offered) {
+  const name = (value) => subjectOf(value) || "an unnamed account";
+  $("switch-text").textContent = `A sign-in link asks to switch this tab to ${name(offered)}. You are signed in as ${name(token())}: after a switch, your commands and connections would go to ${name(offered)}'s account.`;
+  state.offeredToken = offered;
+  $("switch").hidden = false;
+}
+
+function closeSwitch(accept) {
+  if (accept && state.offeredToken) setToken(state.offeredToken);
+  state.offeredToken = null;
+  $("switch").hidden = true;
+}
+
+$("switch-accept").addEventListener("click", () => closeSwitch(true));
+$("switch-keep").addEventListener("click", () => closeSwitch(false));
+
 $("signin-form").addEventListener("submit", (event) => {
   event.preventDefault();
   setToken($("token").value);
   $("token").value = "";
 });
 
-onTokenChange(() => { showWho(); if (token()) services.refresh(); });
+onTokenChange(() => { showWho(); if (token()) { services.refresh(); services.redeemPending(); } });
 
 // ---- commands -----------------------------------------------------------------------------
 
@@ -117,7 +134,8 @@ function showApproval(turn, { confirmationId, actions, expiresAt }) {
   turn.cards.set(confirmationId, view);
   turn.el.append(view.card);
   turn.scroll();
-  view.approve.focus({ preventScroll: true });
+  // Focus stays where it was: Space is the talk key, and a focused Approve would take the next
+  // press as a yes to a risky action. The log region announces the card.
 }
 
 /** Answer a held action; false (and nothing sent) while another command is running. */
@@ -272,11 +290,15 @@ async function loadExamples() {
 
 // ---- start --------------------------------------------------------------------------------
 
-takeTokenFromLocation();
-window.addEventListener("hashchange", takeTokenFromLocation);
+takeTokenFromLocation(askToSwitch);
+window.addEventListener("hashchange", () => {
+  takeTokenFromLocation(askToSwitch);
+  services.completeFromLocation();
+});
 listenForPostedToken();
 showWho();
 if (sessionStorage.getItem("voice-mcp-muted")) { $("mute").setAttribute("aria-pressed", "true"); speaker.setMuted(true); }
 if (!Recorder.supported()) { talk.disabled = true; $("talk-help").textContent = "This browser cannot record audio here (a secure origin is needed)."; }
 if (token()) services.refresh();
+services.completeFromLocation();
 document.documentElement.dataset.ready = "true";
