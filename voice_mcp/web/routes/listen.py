@@ -13,7 +13,7 @@ import secrets
 import pydantic
 from aiohttp import WSMessage, WSMsgType, web
 
-from voice_mcp.errors import AppError, Unauthorized
+from voice_mcp.errors import AppError
 from voice_mcp.services.commands import CommandInfo
 from voice_mcp.services.orchestrator import Command, Heard
 from voice_mcp.services.stt.utterance import Utterance
@@ -127,7 +127,7 @@ async def _authenticate(request: web.Request, token: str | None) -> str:
         raise Refused(4401, "A bearer token is required.")
     try:
         return await request.app[keys.TOKEN_VERIFIER].verify(token.strip())
-    except Unauthorized as err:
+    except AppError as err:  # 401, or 503 when the identity provider's keys are unreachable
         raise Refused.of(err) from None
 
 
