@@ -98,6 +98,11 @@ def main() -> None:
     if sys.argv[1:2] == ["cli"]:  # client start-up only (bench/cli_startup.py)
         cli_startup.main()
         return
+    if sys.argv[1:2] == ["cluster"]:  # docs/operations.md, "Redis Cluster"
+        from bench.cluster import main as cluster_main
+
+        cluster_main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply the number of commands (0.2 for a quick look)")

@@ -4,6 +4,7 @@ fake OpenAI server on a loop of its own, for the tests that span instances (sect
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from tests.fakes.openai_server import OpenAIServer
+from tests.mcp_servers.runner import RunningServer
 from tests.sse import parse
 from voice_mcp.services.store import free_port
 
@@ -115,6 +117,27 @@ def server_env(redis_url: str, llm_url: str, catalog: Path, secret: str,
     return env
 
 
+@contextlib.contextmanager
+def two_instances(redis_url: str, workdir: Path, responder: Any, secret: str,
+                  **extra: str) -> Iterator[dict[str, Any]]:
+    """The fake LLM, the notes server over HTTP, and two server processes on one Redis."""
+    llm = ThreadedOpenAI(responder)
+    notes = RunningServer("streamable-http").start()
+    catalog = workdir / "services.toml"
+    catalog.write_text(f'[services.notes]\ntitle = "Notes"\ntransport = "streamable-http"\n'
+                       f'url = "{notes.url}"\n')
+    env = server_env(redis_url, llm.server.base_url, catalog, secret, **extra)
+    instances = [Instance(env).start(), Instance(env).start()]
+    try:
+        yield {"notes": notes, "env": env, "a": instances[0], "b": instances[1],
+               "catalog": catalog}
+    finally:
+        for instance in instances:
+            instance.stop()
+        notes.stop()
+        llm.stop()
+
+
 async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:
     """Poll /readyz until it answers 200 (the caller bounds the wait)."""
     while True:
@@ -134,6 +157,8 @@ async def events_of(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[int, st
         try:
             block = await resp.content.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
+            return
+        if not block.endswith(b"\r\n\r\n"):  # aiohttp answers what is left at the end
             return
         for event_id, kind, data in parse(block.decode()).events:
             yield int(event_id), kind, data

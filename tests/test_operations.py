@@ -229,6 +229,7 @@ async def test_redis_down_at_start_up_readiness_says_so_until_it_comes(tmp_path:
 
 
 def test_rediss_urls_are_accepted_and_use_tls() -> None:
+    from redis.asyncio import Redis
     from redis.asyncio.connection import SSLConnection
 
     from voice_mcp.services.store import make_pool
@@ -237,6 +238,7 @@ def test_rediss_urls_are_accepted_and_use_tls() -> None:
     url = "rediss://:secret@redis.example.com:6380/0?ssl_cert_reqs=required"
     settings = Settings(_env_file=None, redis_url=url)
     client = make_pool(settings.redis_url or "")
+    assert isinstance(client, Redis)
     pool = client.connection_pool
     assert pool.connection_class is SSLConnection
     assert pool.connection_kwargs["host"] == "redis.example.com"

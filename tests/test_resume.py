@@ -18,10 +18,9 @@ from tests.cluster import (
     CuttableProxy,
     Instance,
     RestartableRedis,
-    ThreadedOpenAI,
     events_of,
     read_until,
-    server_env,
+    two_instances,
     wait_ready,
 )
 from tests.fakes.openai_server import call, text
@@ -51,22 +50,11 @@ def respond(body: dict[str, Any]) -> Any:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     redis = RestartableRedis()
     redis.start()
-    llm = ThreadedOpenAI(respond)
-    notes = RunningServer("streamable-http").start()
-    catalog = tmp_path_factory.mktemp("cluster") / "services.toml"
-    catalog.write_text(f'[services.notes]\ntitle = "Notes"\ntransport = "streamable-http"\n'
-                       f'url = "{notes.url}"\n')
-    env = server_env(redis.url, llm.server.base_url, catalog, SECRET,
-                     VOICE_MCP_RESUME_GRACE_S=str(GRACE_S))
-    instances = [Instance(env).start(), Instance(env).start()]
     try:
-        yield {"redis": redis, "notes": notes, "env": env, "a": instances[0],
-               "b": instances[1], "catalog": catalog}
+        with two_instances(redis.url, tmp_path_factory.mktemp("cluster"), respond, SECRET,
+                           VOICE_MCP_RESUME_GRACE_S=str(GRACE_S)) as found:
+            yield {**found, "redis": redis}
     finally:
-        for instance in instances:
-            instance.stop()
-        notes.stop()
-        llm.stop()
         redis.stop()
 
 

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     redis_url: str | None = None
+    redis_cluster: bool = False
 
     jwt_secret: SecretStr | None = None
     jwt_jwks_url: str | None = None
@@ -127,6 +128,14 @@ class Settings(BaseSettings):
         if self.jwt_jwks_url and not (self.jwt_issuer and self.jwt_audience):
             raise ValueError("VOICE_MCP_JWT_JWKS_URL: needs both VOICE_MCP_JWT_ISSUER and"
                              " VOICE_MCP_JWT_AUDIENCE")
+        return self
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_node(self) -> Settings:
+        # The embedded Redis is one plain server: it cannot stand in for a cluster.
+        if self.redis_cluster and not self.redis_url:
+            raise ValueError("VOICE_MCP_REDIS_CLUSTER: needs VOICE_MCP_REDIS_URL naming a node"
+                             " of the cluster")
         return self
 
     @property

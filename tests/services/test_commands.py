@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from voice_mcp.errors import AppError
 from voice_mcp.services.commands import CommandInfo, CommandRegistry, new_instance_id
@@ -139,3 +140,34 @@ async def test_remote_listeners_past_a_cap_get_429(pair) -> None:
     await anext(last)
     await last.aclose()  # type: ignore[attr-defined]
     gate.set()
+
+
+class FlakyScript:
+    """The append script, whose reply is lost `lost` times after it ran (a failover)."""
+
+    def __init__(self, script: Any, lost: int) -> None:
+        self.script, self.lost, self.calls = script, lost, 0
+
+    async def __call__(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        result = await self.script(**kwargs)
+        if self.lost:
+            self.lost -= 1
+            raise RedisConnectionError("reply lost")
+        return result
+
+
+async def test_a_batch_sent_again_after_a_lost_reply_is_written_once(pair, redis_client) -> None:
+    owner, other = pair
+    owner._append = FlakyScript(owner._append, lost=2)  # type: ignore[assignment]
+    gate = asyncio.Event()
+    running = await owner.start(INFO, gated(gate))
+    reader = owner.attach(running)
+    await anext(reader)
+    gate.set()
+    assert (await anext(reader)).kind == "done"
+    await running.recorder.drain()
+    assert not running.recorder.broken and owner._append.calls >= 3  # type: ignore[attr-defined]
+    stored = await redis_client.xrange(CommandKeys.of(running.id).events)
+    assert [fields[b"k"] for _, fields in stored] == [b"progress", b"done"]
+    assert (await other.view("alice", running.id)).status == "completed"

@@ -10,7 +10,9 @@ import redis.asyncio as aioredis
 
 from voice_mcp.errors import BadRequest, Conflict, Gone, NotFound
 from voice_mcp.services.confirmations import (
+    _TAKE_SCRIPT,
     KEY_PREFIX,
+    RETAKE_MS,
     ConfirmationStore,
     PendingAction,
     PendingConfirmation,
@@ -82,10 +84,26 @@ async def test_reuse_is_a_conflict(store):
     assert (err.value.code, err.value.status) == ("confirmation_used", 409)
 
 
-async def test_taking_drops_the_arguments(store, redis_client):
+async def test_taking_drops_the_arguments_soon(store, redis_client):
     pending = await store.create("alice", "c", [ACTION])
     await store.take("alice", pending.id)
-    assert await redis_client.exists(f"{KEY_PREFIX}{{{pending.id}}}") == 0
+    assert 0 < await redis_client.pttl(f"{KEY_PREFIX}{{{pending.id}}}") <= RETAKE_MS
+
+
+async def test_a_take_sent_again_gets_the_record_and_no_other_take_does(store, redis_client):
+    """A client retry after a reply lost to a failover carries the same take id."""
+    pending = await store.create("alice", "c", [ACTION])
+    script = redis_client.register_script(_TAKE_SCRIPT)
+    keys = [f"{KEY_PREFIX}{{{pending.id}}}:state", f"{KEY_PREFIX}{{{pending.id}}}"]
+    now = int(Clock()() * 1000)
+    first, again = [await script(keys=keys, args=["alice", now, 60_000, "take-1", RETAKE_MS])
+                    for _ in range(2)]
+    assert first == again and first[0] == b"ok"
+    assert PendingConfirmation.model_validate_json(again[1]).id == pending.id
+    other = await script(keys=keys, args=["alice", now, 60_000, "take-2", RETAKE_MS])
+    assert other == [b"used"]
+    with pytest.raises(Conflict):
+        await store.take("alice", pending.id)
 
 
 async def test_expired_is_gone_and_stays_gone(store, clock):

@@ -7,19 +7,20 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from voice_mcp.services.keyspace import user_key
+from voice_mcp.services.keyspace import user_tagged_key
 from voice_mcp.services.store import Redis
 
 MAX_TURNS = 10
 TTL_S = 24 * 3600
 RECENT_CONVERSATIONS = 20
 
-# KEYS: the conversation's list, the user's index. ARGV: the turn (JSON), turns kept, TTL s,
-# conversation id, timestamp ms, conversations kept. One command and one reply instead of a
-# MULTI/EXEC of six: the same atomic write in one round trip for about half of redis-py's CPU,
-# and it runs before every command's done event.
+# KEYS: the conversation's list, the user's index (one hash tag: the user's). ARGV: the turn
+# (JSON), turns kept, TTL s, conversation id, timestamp ms, conversations kept. One command and
+# one reply instead of a MULTI/EXEC of six: the same atomic write in one round trip for about
+# half of redis-py's CPU, and it runs before every command's done event. A client retry after a
+# lost reply finds the turn already last and does not add it twice.
 APPEND_SCRIPT = """
-redis.call('RPUSH', KEYS[1], ARGV[1])
+if redis.call('LINDEX', KEYS[1], -1) ~= ARGV[1] then redis.call('RPUSH', KEYS[1], ARGV[1]) end
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
@@ -55,11 +56,11 @@ class HistoryStore:
 
     @staticmethod
     def _key(user_id: str, conversation_id: str) -> str:
-        return user_key("vm:hist", user_id, conversation_id)
+        return user_tagged_key("vm:hist", user_id, conversation_id)
 
     @staticmethod
     def _index_key(user_id: str) -> str:
-        return user_key("vm:hist-index", user_id)
+        return user_tagged_key("vm:hist-index", user_id)
 
     async def append(self, user_id: str, conversation_id: str, turn: Turn) -> None:
         """Add a turn, keep the newest MAX_TURNS, refresh the day-long expiry."""

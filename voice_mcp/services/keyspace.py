@@ -21,3 +21,9 @@ def user_part(user_id: str) -> str:
 def user_key(prefix: str, user_id: str, *rest: str) -> str:
     """`prefix:<user digest>[:rest...]`; the digest never holds a colon, so parts stay apart."""
     return ":".join((prefix, user_part(user_id), *rest))
+
+
+def user_tagged_key(prefix: str, user_id: str, *rest: str) -> str:
+    """`prefix:{<user digest>}[:rest...]`: every key of one user in one Redis Cluster slot, so a
+    script may touch several of them (the braces are the key's hash tag)."""
+    return ":".join((prefix, "{" + user_part(user_id) + "}", *rest))

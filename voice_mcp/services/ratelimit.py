@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 from voice_mcp.errors import RateLimited
-from voice_mcp.services.keyspace import user_key
+from voice_mcp.services.keyspace import user_tagged_key
 from voice_mcp.services.store import Redis
 
 WINDOW_S = 60
 
-# KEYS: the window's counter. ARGV: its TTL. One command, one reply: a MULTI/EXEC pipeline of
-# INCR and EXPIRE does the same in one round trip but costs redis-py about twice the CPU, and
-# this runs before every command.
+# KEYS: the window's set of counted commands. ARGV: its TTL, this command's random id, the
+# limit. One command, one reply. Counting ids rather than INCR makes a client retry (a reply
+# lost to a failover) count the command once; past the limit nothing more is stored, so the
+# set never holds more than limit + 1 ids.
 COUNT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('SCARD', KEYS[1])
+if redis.call('SISMEMBER', KEYS[1], ARGV[2]) == 1 then return count end
+if count > tonumber(ARGV[3]) then return count + 1 end
+redis.call('SADD', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-return count
+return count + 1
 """
 
 
@@ -33,8 +38,9 @@ class CommandRateLimiter:
             return
         now = time.time()
         window = int(now // WINDOW_S)
-        key = user_key("vm:rate", user_id, str(window))
-        count = await self._count(keys=[key], args=[WINDOW_S * 2])
+        key = user_tagged_key("vm:rate", user_id, str(window))
+        count = await self._count(keys=[key], args=[WINDOW_S * 2, secrets.token_hex(8),
+                                                    self._limit])
         if int(count) > self._limit:
             retry_after = max(1, int((window + 1) * WINDOW_S - now) + 1)
             raise RateLimited(f"Too many commands: at most {self._limit} a minute.",

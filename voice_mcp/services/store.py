@@ -1,4 +1,9 @@
-"""Redis: the one place all shared state lives, plus the embedded server used when none is set."""
+"""Redis: the one place all shared state lives, plus the embedded server used when none is set.
+
+`Redis` is either client: one server, or a Redis Cluster (`VOICE_MCP_REDIS_CLUSTER`, see
+docs/operations.md). Every key a script or transaction touches together shares a hash tag,
+so the same code runs on both.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +18,25 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
+from redis import exceptions as rerr
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.commands.core import AsyncScript
 
 from voice_mcp.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
-Redis = aioredis.Redis
+Redis = aioredis.Redis | RedisCluster
+# Retried by the client: failures after which running the same command again is safe because
+# every script and transaction of the app is idempotent (a retried append skips what it wrote).
+RETRY_ON: list[type[Exception]] = [rerr.ConnectionError, rerr.TimeoutError,
+                                   rerr.ClusterDownError, rerr.TryAgainError]
+RETRIES = 3
 
 INSTALL_HINT = (
     "redis-server not found: install it (apt-get install redis-server) "
@@ -128,18 +144,56 @@ async def _wait_ready(server: EmbeddedRedis) -> bool:
         await client.aclose()
 
 
-def make_pool(url: str) -> Redis:
-    """One client over one connection pool, shared by the whole app."""
+REPLICA_WAIT_MS = 200
+
+
+async def replicated(client: Redis, script: AsyncScript, keys: list[str],
+                     args: list[Any]) -> Any:
+    """Run a script and, on a cluster, wait (briefly) until a replica of its node has the
+    writes (`WAIT` on the same connection): a primary that dies right after a confirmation
+    was stored or taken must not take that write with it. Answers the script's reply."""
+    if not isinstance(client, RedisCluster):
+        return await script(keys=keys, args=args)
+    node = client.get_node_from_key(keys[0])
+    async with client.pipeline(transaction=False) as pipe:
+        source = script.script  # EVAL, not EVALSHA: a just-promoted node may lack the script
+        pipe.eval(source if isinstance(source, str) else bytes(source).decode(), len(keys),
+                  *keys, *args)
+        pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS, target_nodes=node)
+        reply, acked = await pipe.execute()
+    if not int(acked):
+        log.warning("write not confirmed by a replica within %d ms", REPLICA_WAIT_MS)
+    return reply
+
+
+def _retry() -> Retry:
+    # A failover takes a few seconds: back off up to 1 s between the attempts.
+    return Retry(ExponentialWithJitterBackoff(base=0.1, cap=1.0), RETRIES)
+
+
+def make_pool(url: str, *, cluster: bool = False) -> Redis:
+    """One client shared by the whole app: over one pool, or one pool per cluster node.
+
+    The cluster client follows MOVED/ASK itself and retries connection failures with the
+    same policy as the single-node client, refreshing its slot map in between.
+    """
+    if cluster:
+        return RedisCluster.from_url(url, decode_responses=False, health_check_interval=30,
+                                     socket_connect_timeout=5, max_connections=512,
+                                     retry=_retry(), retry_on_error=list(RETRY_ON))
     return aioredis.Redis.from_url(url, decode_responses=False, health_check_interval=30,
-                                   socket_connect_timeout=5, max_connections=512)
+                                   socket_connect_timeout=5, max_connections=512,
+                                   retry=_retry(), retry_on_error=list(RETRY_ON))
 
 
 @contextlib.asynccontextmanager
-async def redis_for(url: str | None, *,
-                    home: Path | None = None) -> AsyncIterator[tuple[Redis, EmbeddedRedis | None]]:
+async def redis_for(url: str | None, *, cluster: bool = False, home: Path | None = None
+                    ) -> AsyncIterator[tuple[Redis, EmbeddedRedis | None]]:
     """Open the configured Redis, or start an embedded one (its folder under `home`)."""
+    if cluster and url is None:
+        raise ConfigError("VOICE_MCP_REDIS_CLUSTER=true needs VOICE_MCP_REDIS_URL naming a node")
     embedded = await start_embedded_redis(home=home) if url is None else None
-    client = make_pool(embedded.url if embedded else url)  # type: ignore[arg-type]
+    client = make_pool(embedded.url if embedded else url, cluster=cluster)  # type: ignore[arg-type]
     try:
         yield client, embedded
     finally:
@@ -149,12 +203,22 @@ async def redis_for(url: str | None, *,
 
 
 async def ping(client: Redis) -> str | None:
-    """None when Redis answers, else a short reason for /readyz."""
+    """None when Redis answers (on a cluster: a node answers and says the cluster's state is
+    `ok`, i.e. every slot is served), else a short reason for /readyz."""
     try:
-        await asyncio.wait_for(client.ping(), 2)
+        return await asyncio.wait_for(_health(client), 2)
     except TimeoutError:
         return "redis did not answer within 2 s"
-    except (aioredis.RedisError, OSError) as err:
+    except (rerr.RedisError, OSError) as err:
         return f"redis unavailable: {type(err).__name__}"
-    return None
+
+
+async def _health(client: Redis) -> str | None:
+    await client.ping()
+    if not isinstance(client, RedisCluster):
+        return None
+    info: Any = await client.cluster_info()
+    state = info.get("cluster_state") if isinstance(info, dict) else None
+    state = state.decode() if isinstance(state, bytes) else state
+    return None if state == "ok" else f"redis cluster state: {state or 'unknown'}"
 

@@ -25,7 +25,7 @@ from voice_mcp.web.listen_limits import SocketCount
 SETTINGS = web.AppKey("settings", Settings)
 CATALOG = web.AppKey("catalog", Catalog)
 METRICS = web.AppKey("metrics", Metrics)
-REDIS = web.AppKey("redis", Redis)
+REDIS: web.AppKey[Redis] = web.AppKey("redis")
 TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
 MCP = web.AppKey("mcp", McpManager)
 OAUTH = web.AppKey("oauth", OAuthService)

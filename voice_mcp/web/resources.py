@@ -25,7 +25,8 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
     """Open the one Redis pool (starting an embedded server when no URL is set)."""
     settings = app[keys.SETTINGS]
     home = state_home(settings.state_dir)
-    async with redis_for(settings.redis_url, home=home) as (client, _embedded):
+    async with redis_for(settings.redis_url, cluster=settings.redis_cluster,
+                         home=home) as (client, _embedded):
         app[keys.REDIS] = client
         reason = await ping(client)
         if reason is not None:  # start anyway: readiness says 503 until Redis answers

@@ -1,11 +1,19 @@
-"""Hear, over Redis pub/sub, the cancels other instances relay for commands running here."""
+"""Hear, over Redis pub/sub, the cancels other instances relay for commands running here.
+
+On a Redis Cluster the channel is a shard channel (SPUBLISH/SSUBSCRIBE): it lives on the
+node that owns its slot instead of being broadcast to every node, and the client moves the
+subscription when that slot fails over.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import ClusterPubSub, RedisCluster
 from redis.exceptions import RedisError
 
 from voice_mcp.services.commands.redis_keys import cancel_channel
@@ -43,12 +51,31 @@ class CancelListener:
     async def _listen(self) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(self.channel)
+            if isinstance(pubsub, ClusterPubSub):
+                await pubsub.ssubscribe(self.channel)
+            else:
+                await pubsub.subscribe(self.channel)
             while not self.stopping:
-                message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                   timeout=POLL_S)
-                if message is not None and message.get("type") == "message":
+                message = await _next(pubsub)
+                if message is not None and message.get("type") in ("message", "smessage"):
                     data = message["data"]
                     self.on_cancel(data.decode() if isinstance(data, bytes) else str(data))
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
+
+
+async def _next(pubsub: PubSub) -> dict[str, Any] | None:
+    if isinstance(pubsub, ClusterPubSub):
+        message = await pubsub.get_sharded_message(ignore_subscribe_messages=True,
+                                                   timeout=POLL_S)
+    else:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_S)
+    return message if isinstance(message, dict) else None
+
+
+async def relay_cancel(redis: Redis, instance_id: str, command_id: str) -> None:
+    """Tell the instance running a command to cancel it (a shard channel on a cluster)."""
+    if isinstance(redis, RedisCluster):
+        await redis.spublish(cancel_channel(instance_id), command_id)
+    else:
+        await redis.publish(cancel_channel(instance_id), command_id)

@@ -14,6 +14,7 @@ from typing import Any
 
 from voice_mcp.errors import BadRequest, Gone, NotFound
 from voice_mcp.services import tracing
+from voice_mcp.services.commands.cancel_bus import relay_cancel
 from voice_mcp.services.commands.driver import WireEvent, drive
 from voice_mcp.services.commands.feeds import Feeds
 from voice_mcp.services.commands.ids import is_command_id, new_command_id
@@ -25,7 +26,7 @@ from voice_mcp.services.commands.models import (
     lost_events,
 )
 from voice_mcp.services.commands.recorder import APPEND_SCRIPT, MAX_EVENTS, Recorder
-from voice_mcp.services.commands.redis_keys import CommandKeys, cancel_channel
+from voice_mcp.services.commands.redis_keys import CommandKeys
 from voice_mcp.services.commands.remote import LOST_SCRIPT, follow_remote, last_seq
 from voice_mcp.services.commands.running import RunningCommand
 from voice_mcp.services.commands.upkeep import Upkeep
@@ -138,7 +139,7 @@ class CommandRegistry:
         status, _ = await self._stored(user_id, command_id, keys)
         instance: Any = await self.redis.hget(keys.meta, "instance")
         if status == RUNNING and instance:
-            await self.redis.publish(cancel_channel(instance.decode()), command_id)
+            await relay_cancel(self.redis, instance.decode(), command_id)
 
     def cancel_local(self, command_id: str) -> None:
         """A cancel that another instance relayed (the owner was checked there)."""

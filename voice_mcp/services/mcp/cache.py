@@ -8,7 +8,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from pydantic import TypeAdapter
 from redis.exceptions import RedisError
 
@@ -16,6 +15,7 @@ from voice_mcp.services.catalog import ServiceConfig
 from voice_mcp.services.keyspace import user_key
 from voice_mcp.services.mcp.models import ToolInfo
 from voice_mcp.services.sealing import RecordSigner
+from voice_mcp.services.store import Redis
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class ToolCache:
     landing after it and resurrecting the stale list.
     """
 
-    def __init__(self, redis: aioredis.Redis, ttl_s: int, local_ttl_s: float = 60.0, *,
+    def __init__(self, redis: Redis, ttl_s: int, local_ttl_s: float = 60.0, *,
                  signer: RecordSigner | None = None) -> None:
         self._redis = redis
         # Annotations decide risk: a list read back must be one this deployment stored.

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import mcp.types as types
-import redis.asyncio as aioredis
 from mcp import Client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
@@ -31,6 +30,7 @@ from voice_mcp.services.mcp.session import McpSession, Mode, Op, ProgressFn
 from voice_mcp.services.mcp.transports import open_streams
 from voice_mcp.services.mcp.validation import ArgumentValidator, without_absent
 from voice_mcp.services.sealing import RecordSigner
+from voice_mcp.services.store import Redis
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class McpManager:
     `call_tool`, as an AppError: that service is out for this user, not just one call.
     """
 
-    def __init__(self, catalog: Catalog, redis: aioredis.Redis, *,
+    def __init__(self, catalog: Catalog, redis: Redis, *,
                  token_provider: TokenProvider | None = None, call_timeout_s: float = 30,
                  discovery_timeout_s: float = 10, cache_ttl_s: int = 3600,
                  connect_timeout_s: float | None = None, idle_timeout_s: float = 600,

@@ -11,7 +11,6 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx2
 from cryptography.fernet import Fernet
-from redis.asyncio import Redis
 
 from voice_mcp.errors import AppError, Forbidden, NotFound
 from voice_mcp.services.catalog import Catalog, ServiceConfig
@@ -29,6 +28,7 @@ from voice_mcp.services.oauth.registration import metadata_document
 from voice_mcp.services.oauth.storage import CorruptRecord, OAuthStore
 from voice_mcp.services.oauth.tokens import TokenEndpoint
 from voice_mcp.services.oauth.url_policy import Resolver, resolve
+from voice_mcp.services.store import Redis
 from voice_mcp.settings import Settings
 
 log = logging.getLogger(__name__)

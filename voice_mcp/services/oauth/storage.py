@@ -11,7 +11,6 @@ import logging
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
-from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
@@ -24,6 +23,7 @@ from voice_mcp.services.oauth.models import (
     ResourceAuth,
     TokenSet,
 )
+from voice_mcp.services.store import Redis
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -42,12 +42,15 @@ class OAuthStore:
         self._prefix = prefix
 
     # -- keys: a user id only ever as keyspace.user_part (a digest), like every other store ---
+    # Keys written together share a Redis Cluster slot: the needs-reauth mark names the grant's
+    # whole key as its hash tag (the grant's key has no braces, so both hash the same text and
+    # stored grants keep their names); a state's record and browser binding share its digest.
 
     def _tokens_key(self, user_id: str, service_id: str) -> str:
         return f"{self._prefix}tokens:{service_id}:{user_part(user_id)}"
 
     def _reauth_key(self, user_id: str, service_id: str) -> str:
-        return f"{self._prefix}reauth:{service_id}:{user_part(user_id)}"
+        return f"{self._prefix}reauth:{{{self._tokens_key(user_id, service_id)}}}"
 
     def _scopes_key(self, user_id: str, service_id: str) -> str:
         return f"{self._prefix}scopes:{service_id}:{user_part(user_id)}"
@@ -65,10 +68,16 @@ class OAuthStore:
         return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
     def _state_key(self, state: str) -> str:
-        return f"{self._prefix}state:{self._digest(state)}"
+        return self._state_key_of(self._digest(state))
 
     def _bind_key(self, state: str) -> str:
-        return f"{self._prefix}bind:{self._digest(state)}"
+        return self._bind_key_of(self._digest(state))
+
+    def _state_key_of(self, digest: str) -> str:
+        return f"{self._prefix}state:{{{digest}}}"
+
+    def _bind_key_of(self, digest: str) -> str:
+        return f"{self._prefix}bind:{{{digest}}}"
 
     def _grant_key(self, handle: str) -> str:
         return f"{self._prefix}grant:{self._digest(handle)}"
@@ -199,17 +208,19 @@ class OAuthStore:
                            keep: int) -> int:
         """Store a pending authorization; past `keep` for its user and service, the oldest go.
 
-        One Lua script, so concurrent connects cannot leave more than `keep` behind.
-        Answers how many were dropped.
+        The index is trimmed by one Lua script, so concurrent connects cannot keep more than
+        `keep` in it; whoever drops a state deletes its record. Answers how many were dropped.
         """
         digest = self._digest(state)
+        await self._redis.set(self._state_key_of(digest), self._seal(pending), ex=max(1, ttl_s))
         dropped = await self._redis.eval(
-            _SAVE_PENDING, 2, self._state_key(state),
-            self._pending_index_key(pending.user_id, pending.service_id),
-            self._seal(pending), max(1, ttl_s), digest, max(1, keep),
-            f"{self._prefix}state:", f"{self._prefix}bind:",
-        )
-        return int(dropped)
+            _INDEX_PENDING, 1, self._pending_index_key(pending.user_id, pending.service_id),
+            digest, max(1, ttl_s), max(1, keep))
+        names = [d.decode() if isinstance(d, bytes) else str(d) for d in dropped]
+        if names:  # each record with its binding: one slot per state, keys of several slots
+            await self._redis.delete(*(key for name in names for key in (
+                self._state_key_of(name), self._bind_key_of(name))))
+        return len(names)
 
     async def get_pending(self, state: str) -> PendingAuthorization | None:
         """Read a pending authorization without consuming it (the start link)."""
@@ -259,17 +270,15 @@ class OAuthStore:
             return None
 
 
-# KEYS: the state record, the user's and service's index (newest first).
-# ARGV: sealed record, ttl, state digest, how many to keep, state key prefix, bind key prefix.
-_SAVE_PENDING = """
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('LPUSH', KEYS[2], ARGV[3])
-local keep = tonumber(ARGV[4])
-local dropped = redis.call('LRANGE', KEYS[2], keep, -1)
-redis.call('LTRIM', KEYS[2], 0, keep - 1)
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-for _, digest in ipairs(dropped) do
-  redis.call('DEL', ARGV[5] .. digest, ARGV[6] .. digest)
-end
-return #dropped
+# KEYS: the user's and service's index (newest first). ARGV: state digest, ttl, how many to
+# keep. Answers the digests it dropped. A retried call (lost reply) moves the digest to the
+# front instead of adding it twice.
+_INDEX_PENDING = """
+redis.call('LREM', KEYS[1], 0, ARGV[1])
+redis.call('LPUSH', KEYS[1], ARGV[1])
+local keep = tonumber(ARGV[3])
+local dropped = redis.call('LRANGE', KEYS[1], keep, -1)
+redis.call('LTRIM', KEYS[1], 0, keep - 1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return dropped
 """

@@ -9,9 +9,9 @@ from typing import Final
 
 import numpy as np
 import openai
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from voice_mcp.services.store import Redis
 from voice_mcp.services.tool_index.documents import embedding_text
 from voice_mcp.services.tool_index.index import ToolIndex, top_positive
 
@@ -29,7 +29,7 @@ class Embedder:
     both hashes and shared by every user, replica and tool-set version that contains it.
     """
 
-    def __init__(self, client: openai.AsyncOpenAI, model: str, redis: aioredis.Redis,
+    def __init__(self, client: openai.AsyncOpenAI, model: str, redis: Redis,
                  max_versions: int = 16) -> None:
         self._client = client
         self._model = model
@@ -76,7 +76,8 @@ class Embedder:
         return [np.asarray(r.embedding, dtype=np.float32) for r in rows]
 
     def _key(self, content_hash: str) -> str:
-        return f"vm:tool-emb:{self._model_key}:{content_hash}"
+        # One hash tag per model: the MGET of an index's vectors stays in one cluster slot.
+        return f"vm:tool-emb:{{{self._model_key}}}:{content_hash}"
 
     async def _cached(self, hashes: list[str]) -> list[np.ndarray | None]:
         try:

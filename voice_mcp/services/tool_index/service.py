@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Collection, Mapping, Sequence
 
 import openai
-import redis.asyncio as aioredis
 
 from voice_mcp.services.mcp.models import ToolInfo
+from voice_mcp.services.store import Redis
 from voice_mcp.services.tool_index.cache import ToolIndexCache
 from voice_mcp.services.tool_index.embeddings import Embedder
 from voice_mcp.services.tool_index.index import ToolIndex
@@ -38,7 +38,7 @@ class ToolOffering:
 
     @classmethod
     def with_embeddings(cls, budget: int, titles: Mapping[str, str], client: openai.AsyncOpenAI,
-                        model: str, redis: aioredis.Redis) -> ToolOffering:
+                        model: str, redis: Redis) -> ToolOffering:
         """Rank by BM25 fused with embeddings from `client` (closed with this object)."""
         ranker = ToolRanker(Embedder(client, model, redis))
         return cls(budget, titles=titles, ranker=ranker, client=client)
