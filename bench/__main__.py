@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import cli_startup, commands, local_intents, tracing, tracing_inprocess
+from bench import cli_startup, commands, listen, local_intents, tracing, tracing_inprocess
 from bench.direct import direct_agent
 from bench.discovery_eval import report as discovery_report
 from bench.measure import Bench, Control, Plan
@@ -126,6 +126,8 @@ def main() -> None:
     say("local commands: sentence templates over HTTP, no LLM (bench/local_intents.py)")
     local = asyncio.run(local_intents.measure(args.local_spoken, rounds))
     report += "\n" + local_intents.table(local, rounds)
+    say("listen socket: streamed speech, real time (bench/listen.py)")
+    report += "\n" + listen.table(*asyncio.run(listen.measure(10, 20)))
     say("client start-up: ask and token (bench/cli_startup.py)")
     report += "\n" + cli_startup.table(asyncio.run(cli_startup.measure()))
     say("traces: a command with tracing on vs off (bench/tracing.py)")

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     # Offline speech: decoders loaded at most (about 30 MiB each), recordings in work per user.
     stt_decoders: int = Field(2, ge=1, le=16)
     stt_recordings_per_user: int = Field(2, ge=1, le=16)
+    vad_silence_ms: int = Field(500, ge=100, le=5000)  # the listen socket's end of speech
 
     local_intents: LocalIntentsMode = "prefer"
     intents_dir: Path | None = None  # unset: `intents/` beside the services file

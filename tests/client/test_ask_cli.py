@@ -213,3 +213,16 @@ async def test_ask_waits_for_a_server_that_is_starting(openai_server: OpenAIServ
             await proc.wait()
         if runner is not None:
             await runner.cleanup()
+
+
+async def test_listen_streams_a_recording_over_the_socket(live_app, openai_server, token_for,
+                                                          tmp_path,
+                                                          speech_samples: SpeechSamples) -> None:
+    url = await live_app()
+    wav = speech_samples.path("wav")
+    openai_server.script_transcription(HEARD).script(text("It is noon in Tokyo."))
+    result = await ask(tmp_path, "--listen", str(wav), "--url", url, "--token", token_for())
+    assert result.code == 0, result.err
+    assert "It is noon in Tokyo." in result.out and f"heard: {HEARD}" in result.out
+    [received] = openai_server.transcriptions  # the utterance, sent whole as a WAV
+    assert received.file[:4] == b"RIFF"

@@ -276,7 +276,8 @@ def _command_id(data: dict[str, Any]) -> str | None:
 
 async def _run(args: argparse.Namespace, settings: ClientConfig, token: Callable[[], str],
                console: Console) -> int:
-    if not args.audio and not args.query.strip():
+    listen_to = getattr(args, "listen", None)
+    if not args.audio and not listen_to and not args.query.strip():
         raise ConfigError("say what to do: voice-mcp ask \"what time is it in Tokyo\"")
     audio = await asyncio.to_thread(Recording.load, Path(args.audio)) if args.audio else None
     headers = {"Authorization": f"Bearer {token()}"}
@@ -286,10 +287,21 @@ async def _run(args: argparse.Namespace, settings: ClientConfig, token: Callable
                            getattr(args, "timings", False))
         await wait_for_server(session, client.base_url, console, SERVER_WAIT_S)
         try:
+            if listen_to:
+                return await _listen(client, Path(listen_to), args.conversation)
             return await client.send(args.query, audio, args.conversation)
         except aiohttp.ClientConnectionError:
             raise ConfigError(f"cannot reach {client.base_url}: is `voice-mcp serve` running?"
                               ) from None
+
+
+async def _listen(client: AskClient, path: Path, conversation: str | None) -> int:
+    """`--listen FILE`: the recording streamed over the listen socket (client/listen.py)."""
+    from voice_mcp.client.listen import listen, read_pcm
+
+    pcm = await read_pcm(path)
+    done = await listen(client.session, client.base_url, pcm, conversation, client.console)
+    return await client._after(done)
 
 
 def run_ask(args: argparse.Namespace, settings: ClientConfig, token: Callable[[], str]) -> int:

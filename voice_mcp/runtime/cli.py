@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("query", nargs="?", default="", help="what to do")
     ask.add_argument("--url", default=None, help="server base URL (default: the configured one)")
     ask.add_argument("--audio", default=None, help="send this recording instead of text")
+    ask.add_argument("--listen", default=None, metavar="FILE",
+                     help="stream this recording over the listen socket, as a microphone would")
     ask.add_argument("--token", default=os.environ.get("VOICE_MCP_TOKEN"),
                      help="bearer token (default: $VOICE_MCP_TOKEN, or one signed locally)")
     ask.add_argument("--user", default="cli", help="user id for a locally signed token")

@@ -28,6 +28,7 @@ from voice_mcp.services.ratelimit import CommandRateLimiter
 from voice_mcp.services.sealing import RecordSigner
 from voice_mcp.services.store import Redis
 from voice_mcp.services.stt.choose import SpeechToText, make_speech_to_text
+from voice_mcp.services.stt.streaming import StreamingSpeech, make_streaming
 from voice_mcp.services.tool_index.factory import offering_for
 from voice_mcp.services.tool_index.service import ToolOffering
 from voice_mcp.services.tts import Synthesizer
@@ -47,6 +48,7 @@ class Services:
     speech: Synthesizer
     llm: LLMClient
     transcriber: SpeechToText
+    listening: StreamingSpeech  # the listen socket's recogniser, over `transcriber`
     offering: ToolOffering
 
     async def aclose(self) -> None:
@@ -96,4 +98,4 @@ def build_services(settings: Settings, catalog: Catalog, redis: Redis, *, intent
                                   llm_configured=settings.llm_configured),
         rate_limiter=CommandRateLimiter(redis, settings.rate_limit_per_minute),
         speech=Synthesizer.from_settings(settings), llm=llm, transcriber=transcriber,
-        offering=offering)
+        listening=make_streaming(transcriber), offering=offering)

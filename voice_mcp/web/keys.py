@@ -17,8 +17,10 @@ from voice_mcp.services.oauth.service import OAuthService
 from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.ratelimit import CommandRateLimiter
 from voice_mcp.services.store import Redis
+from voice_mcp.services.stt.streaming import StreamingSpeech
 from voice_mcp.services.tts import Synthesizer
 from voice_mcp.settings import Settings
+from voice_mcp.web.listen_limits import SocketCount
 
 SETTINGS = web.AppKey("settings", Settings)
 CATALOG = web.AppKey("catalog", Catalog)
@@ -35,3 +37,5 @@ RATE_LIMITER = web.AppKey("rate_limiter", CommandRateLimiter)
 INTENTS = web.AppKey("intents", LocalIntents)
 COMMANDS = web.AppKey("commands", CommandRegistry)
 SPEECH = web.AppKey("speech", Synthesizer)
+LISTENING = web.AppKey("listening", StreamingSpeech)
+LISTEN_SOCKETS = web.AppKey("listen_sockets", SocketCount)

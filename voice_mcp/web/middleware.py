@@ -17,6 +17,9 @@ log = logging.getLogger("voice_mcp.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PROTECTED_PREFIXES = ("/api/voice", "/api/services")
+# A browser cannot set a WebSocket's headers: the listen route reads the token from its first
+# message or the header itself (web/routes/listen.py).
+OWN_AUTH = frozenset({"/api/voice/listen"})
 HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "payload_too_large",
@@ -96,7 +99,7 @@ def _app_error_response(err: AppError) -> web.Response:
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Require a valid bearer token on the API and remember its user id."""
-    if request.path.startswith(PROTECTED_PREFIXES):
+    if request.path.startswith(PROTECTED_PREFIXES) and request.path not in OWN_AUTH:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
@@ -70,3 +71,16 @@ class SpeechRequest(BaseModel):
     format: SpeechFormat = SpeechFormat.WAV
 
     _not_blank = field_validator("text")(not_blank)
+
+
+class ListenStart(BaseModel):
+    """The listen socket's `start` message (docs/api.md, "Listen")."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["start"]
+    token: StrictStr | None = Field(None, max_length=8192)
+    conversation_id: StrictStr | None = Field(None, alias="conversationId",
+                                              pattern=CONVERSATION_ID)
+    sample_rate: Literal[16000] = Field(alias="sampleRate")
+    mode: Literal["push-to-talk", "vad"]

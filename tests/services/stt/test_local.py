@@ -26,7 +26,7 @@ from voice_mcp.services.stt.local import (
     dither,
     shipped_lexicon,
 )
-from voice_mcp.services.stt.pcm import MAX_SECONDS, RATE, to_pcm16, wav_to_pcm16
+from voice_mcp.services.stt.pcm import MAX_SECONDS, RATE, to_pcm16, wav_bytes, wav_to_pcm16
 from voice_mcp.settings import Settings
 
 TIME_YAML = Path(__file__).resolve().parents[3] / "config" / "intents" / "time.yaml"
@@ -222,16 +222,7 @@ async def test_a_decode_over_budget_gives_the_decoder_back_after_the_pre_pass() 
 
 
 def _wav(pcm: bytes) -> bytes:
-    import io
-    import wave
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(RATE)
-        writer.writeframes(pcm)
-    return buffer.getvalue()
+    return wav_bytes(pcm)
 
 
 def test_auto_picks_local_without_a_key_or_speech_server() -> None:

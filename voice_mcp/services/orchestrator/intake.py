@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from voice_mcp.errors import AppError
 from voice_mcp.services import tracing
-from voice_mcp.services.orchestrator.command import Said
+from voice_mcp.services.orchestrator.command import Heard, Said
 from voice_mcp.services.orchestrator.conversation import Conversation
 from voice_mcp.services.orchestrator.deps import Deps
 from voice_mcp.services.orchestrator.events import Discovering, Transcribed
@@ -22,10 +22,16 @@ async def transcribe(deps: Deps, run: Run) -> bool:
     """Turn the recording into the query; False when nothing intelligible was said."""
     audio = run.command.audio
     assert audio is not None
-    with tracing.speech("speech_to_text", type(deps.transcriber).__name__,
-                        bytes=len(audio.data)) as span:
-        text = await deps.transcriber.transcribe(audio.data, audio.format, run.command.user_id)
-        span.content("voice_mcp.transcript", text)
+    if isinstance(audio, Heard):  # recognised as it streamed (the listen socket)
+        if audio.error is not None:
+            raise audio.error
+        text = audio.transcript
+    else:
+        with tracing.speech("speech_to_text", type(deps.transcriber).__name__,
+                            bytes=len(audio.data)) as span:
+            text = await deps.transcriber.transcribe(audio.data, audio.format,
+                                                     run.command.user_id)
+            span.content("voice_mcp.transcript", text)
     run.timings.lap("transcribe")
     limit = deps.settings.max_query_chars
     if len(text) > limit:

@@ -13,7 +13,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,8 @@ class LocalTranscriber:
     def __init__(self, grammar: GrammarSource, accept: Callable[[str], bool],
                  budget_s: float = 30.0, *, decoders: int = 2, per_user: int = 2) -> None:
         self._grammar = grammar
-        self._budget_s = budget_s
-        self._accept = accept
+        self.budget_s = budget_s
+        self.accept = accept
         self._shared: tuple[Lexicon, str | None] | None = None
         self._shared_lock = threading.Lock()
         self._pool = DecoderPool(decoders, self._load)
@@ -117,6 +118,14 @@ class LocalTranscriber:
         """Load the model now rather than on the first recording."""
         await self._pool.warm()
 
+    @asynccontextmanager
+    async def lease(self, user_id: str = "") -> AsyncIterator[Decoders]:
+        """A recogniser for one utterance of `user_id`, counted against the user's bounds,
+        held for the block (the streaming recogniser holds it while the user speaks)."""
+        async with self._users.admit(user_id), self._users.turn(user_id), \
+                self._pool.lease() as decoders:
+            yield decoders
+
     async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "") -> str:
         """The transcript of one recording (empty when nothing was recognised)."""
         async with self._users.admit(user_id):
@@ -128,24 +137,29 @@ class LocalTranscriber:
 
     def _decode(self, decoders: Decoders, pcm: bytes) -> str:
         """The grammar's words when the templates accept them, else open vocabulary."""
-        deadline = time.monotonic() + self._budget_s
+        deadline = time.monotonic() + self.budget_s
         if decoders.grammar is not None:
             # Bounded by the recording's length and half the budget: the open-vocabulary
             # pass must still fit.
             seconds = len(pcm) / (2 * RATE)
-            limit = time.monotonic() + min(self._budget_s / 2,
+            limit = time.monotonic() + min(self.budget_s / 2,
                                            max(1.0, GRAMMAR_RTF_LIMIT * seconds))
             _prime_cmn(decoders.grammar, pcm, deadline)
             text = _run(decoders.grammar, GRAMMAR, pcm, limit)
-            if text and self._accept(text):
+            if text and self.accept(text):
                 return text
-        _prime_cmn(decoders.open, pcm, deadline)
-        text = _run(decoders.open, decoders.default_search, pcm, deadline)
-        _check_deadline(deadline)
-        return text
+        return open_vocabulary(decoders, pcm, deadline)
 
     async def close(self) -> None:
         """Nothing to close: the decoders live in memory."""
+
+
+def open_vocabulary(decoders: Decoders, pcm: bytes, deadline: float) -> str:
+    """The language model's words for the whole of `pcm` (margins and dither added)."""
+    _prime_cmn(decoders.open, pcm, deadline)
+    text = _run(decoders.open, decoders.default_search, pcm, deadline)
+    _check_deadline(deadline)
+    return text
 
 
 def _with_grammar(decoder: Any, grammar: str) -> Any:
@@ -171,15 +185,16 @@ def with_margins(pcm: bytes) -> bytes:
     return margin + pcm + margin
 
 
-def dither(pcm: bytes) -> bytes:
+def dither(pcm: bytes, rng: np.random.Generator | None = None) -> bytes:
     """Add a faint noise floor, as a microphone has: synthetic or gated speech has stretches of
     exact zeros, whose log energy breaks the recogniser's features and its noise removal
     (measured on espeak-ng speech: 59% of sentences right with amplitude 4, 86% with 100).
 
-    Seeded, so a recording always decodes the same way; vectorised (the pure Python loop took
+    Seeded, so a recording always decodes the same way (a stream passes its own `rng`, to
+    continue one noise stream across its frames); vectorised (the pure Python loop took
     about 10 ms per second of audio, 7 times this)."""
     samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
-    noise = np.random.default_rng(0).normal(0.0, DITHER, samples.size)
+    noise = (rng or np.random.default_rng(0)).normal(0.0, DITHER, samples.size)
     noisy = np.clip(np.trunc(samples + noise), -32768, 32767)
     return noisy.astype("<i2").tobytes()
 

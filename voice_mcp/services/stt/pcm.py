@@ -140,6 +140,17 @@ async def _read_capped(stdout: asyncio.StreamReader | None, cap: int) -> bytes:
     return bytes(buffer)
 
 
+def wav_bytes(pcm: bytes) -> bytes:
+    """16 kHz mono s16le as a WAV file (a streamed utterance sent to a speech server)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(RATE)
+        writer.writeframes(pcm)
+    return out.getvalue()
+
+
 def wav_to_pcm16(audio: bytes) -> bytes:
     """A PCM WAV file to 16 kHz mono s16le, in pure Python (mix down, then resample)."""
     try:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from voice_mcp.errors import BadRequest, LLMNotConfigured
-from voice_mcp.services.commands import CommandInfo
+from voice_mcp.services.commands import CommandEvent, CommandInfo
 from voice_mcp.services.orchestrator import AudioInput, Command
 from voice_mcp.web import keys
 from voice_mcp.web.middleware import user_id
@@ -22,17 +22,17 @@ from voice_mcp.web.schemas import CommandRequest, ConfirmRequest, is_conversatio
 routes = web.RouteTableDef()
 
 
-def _require_llm(request: web.Request) -> None:
+def require_llm(app: web.Application) -> None:
     """503 up front only when nothing could answer: no LLM and no sentence templates."""
-    settings = request.app[keys.SETTINGS]
-    if not settings.llm_configured and not request.app[keys.INTENTS].services:
+    settings = app[keys.SETTINGS]
+    if not settings.llm_configured and not app[keys.INTENTS].services:
         raise LLMNotConfigured("No LLM is configured and local sentence templates are off: set "
                                "OPENAI_API_KEY, or VOICE_MCP_LLM_BASE_URL for an "
                                "OpenAI-compatible server, or VOICE_MCP_LOCAL_INTENTS=prefer.")
 
 
 async def _text_command(request: web.Request) -> Command:
-    _require_llm(request)
+    require_llm(request.app)
     # Counted before the body is read: a client over its limit costs no upload.
     await request.app[keys.RATE_LIMITER].check(user_id(request))
     body = await read_json(request, CommandRequest)
@@ -44,7 +44,7 @@ async def _text_command(request: web.Request) -> Command:
 
 
 async def _audio_command(request: web.Request) -> Command:
-    _require_llm(request)
+    require_llm(request.app)
     await request.app[keys.RATE_LIMITER].check(user_id(request))  # before reading the upload
     upload = await read_audio(request, request.app[keys.SETTINGS].max_audio_bytes)
     conversation_id = upload.conversation_id or secrets.token_hex(8)
@@ -58,11 +58,7 @@ async def _answer(request: web.Request, info: CommandInfo, events: AsyncIterator
 
     The command is not this request's: a client that leaves only stops reading (section 11).
     """
-    registry = request.app[keys.COMMANDS]
-    running = await registry.start(info, events)
-    if running.task is not None:
-        request.app[keys.LIFECYCLE].watch(running.task)  # a drain waits for it to end
-    followed = registry.attach(running)
+    followed = await start_command(request.app, info, events)
     if stream:
         return await stream_events(request, followed, request.app[keys.SETTINGS].heartbeat_s)
     try:
@@ -72,6 +68,16 @@ async def _answer(request: web.Request, info: CommandInfo, events: AsyncIterator
     finally:
         await followed.aclose()
     raise RuntimeError("the command ended without a done event")
+
+
+async def start_command(app: web.Application, info: CommandInfo,
+                        events: AsyncIterator[Any]) -> AsyncGenerator[CommandEvent, None]:
+    """Start a command in the background; its events, followed as one of its readers."""
+    registry = app[keys.COMMANDS]
+    running = await registry.start(info, events)
+    if running.task is not None:
+        app[keys.LIFECYCLE].watch(running.task)  # a drain waits for it to end
+    return registry.attach(running)
 
 
 def _command_route(read: Callable[[web.Request], Awaitable[Command]],
