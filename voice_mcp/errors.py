@@ -47,6 +47,11 @@ class Unauthorized(AppError):
     status = 401
 
 
+class Forbidden(AppError):
+    code = "forbidden"
+    status = 403
+
+
 class NotFound(AppError):
     code = "not_found"
     status = 404

@@ -323,6 +323,7 @@ class TestAuthorizationServer:
         self.counts: Counter[str] = Counter()
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests: list[dict[str, str]] = []  # grant_type, resource, client_id
+        self.registrations: list[Any] = []  # RFC 7591 request bodies, as received
         self.revocations: list[str] = []  # the token_type_hint of each revocation
         self._server = self._build()
 
@@ -465,5 +466,6 @@ class TestAuthorizationServer:
             data = await request.json()
         except ValueError:
             data = None
+        self.registrations.append(data)
         return self._server.create_endpoint_response("client_registration",
                                                      AiohttpJsonRequest(request, data))

@@ -9,7 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from voice_mcp import __version__
 from voice_mcp.services.orchestrator.payload import DonePayload
-from voice_mcp.web.schemas import CommandRequest, ConfirmRequest, SpeechRequest
+from voice_mcp.web.schemas import CommandRequest, ConfirmRequest, GrantRequest, SpeechRequest
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -90,7 +90,7 @@ def _schemas() -> dict[str, Any]:
     """The request, done-payload and error schemas, from the pydantic models."""
     _, defs = models_json_schema(
         [(CommandRequest, "validation"), (ConfirmRequest, "validation"),
-         (SpeechRequest, "validation"),
+         (GrantRequest, "validation"), (SpeechRequest, "validation"),
          (DonePayload, "serialization")],
         by_alias=True, ref_template="#/components/schemas/{model}")
     schemas = dict(defs.get("$defs", {}))
@@ -112,6 +112,13 @@ def _service_paths() -> dict[str, Any]:
                 "application/json": {"schema": {"type": "object", "properties": {
                     "authorizationUrl": {"type": "string"}}}}}},
                 **_errors(401, 404, 429)}}},
+        "/api/services/{id}/grant": {"post": {
+            "summary": "Store a finished OAuth sign-in for its user", "security": BEARER,
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": _json("GrantRequest")},
+            "responses": {"200": {"description": "the service entry, connected"},
+                          **_errors(400, 401, 403, 404)}}},
         "/api/services/{id}": {"delete": {
             "summary": "Disconnect a service (revokes tokens)", "security": BEARER,
             "parameters": [{"name": "id", "in": "path", "required": True,

@@ -45,6 +45,14 @@ class ConfirmRequest(BaseModel):
     approved: StrictBool
 
 
+class GrantRequest(BaseModel):
+    """`POST /api/services/{id}/grant`: the handle the OAuth callback gave the browser."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    grant: StrictStr = Field(min_length=1, max_length=128)
+
+
 class SpeechRequest(BaseModel):
     """`POST /api/voice/speech`; the length limit is the synthesizer's (a setting)."""
 

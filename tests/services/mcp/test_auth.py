@@ -173,3 +173,45 @@ async def test_idle_user_sessions_are_closed(make_manager: MakeManager,
 
     assert closed == 1  # the shared session stays warm
     assert [s.service.id for s in manager.sessions] == ["notes"]
+
+
+async def test_a_403_insufficient_scope_asks_the_user_for_more_access() -> None:
+    """RFC 6750 / MCP step-up: no retry with the same token; the scopes the server named go
+    to the OAuth layer, and the failure names the service in words."""
+    import httpx2
+
+    from voice_mcp.services.mcp.auth import InsufficientScope, auth_for
+
+    service = ServiceConfig(id="cal", title="Calendar", transport="streamable-http",
+                            url="https://mcp.example/mcp", auth="oauth")
+    asked: list[list[str]] = []
+
+    class Provider:
+        async def access_token(self, user_id: str, service: ServiceConfig) -> str:
+            return "token-1"
+
+        async def refresh_after_unauthorized(self, user_id: str, service: ServiceConfig,
+                                             rejected: str) -> str:
+            raise AssertionError("a 403 is not a 401")
+
+        async def insufficient_scope(self, user_id: str, service: ServiceConfig,
+                                     required: list[str]) -> None:
+            asked.append(required)
+
+    sent: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        sent.append(request.headers["Authorization"])
+        return httpx2.Response(403, headers={"WWW-Authenticate": (
+            'Bearer error="insufficient_scope", scope="cal.read cal.write",'
+            ' resource_metadata="https://mcp.example/.well-known/oauth-protected-resource"')})
+
+    auth = auth_for(service, "alice", Provider())
+    assert auth is not None
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(answer), auth=auth) as http:
+        assert (await http.post(service.url or "", json={})).status_code == 403
+
+    assert sent == ["Bearer token-1"] and asked == [["cal.read", "cal.write"]]
+    failure = auth.take_failure()
+    assert isinstance(failure, InsufficientScope) and failure.code == "insufficient_scope"
+    assert "Calendar needs more access" in failure.message

@@ -96,3 +96,23 @@ async def test_an_unknown_service_is_a_failed_result(manager):
     result = await manager.call_tool("alice", "calendar", "list_events", {})
 
     assert not result.success and result.error == "unknown service 'calendar'"
+
+
+async def test_an_input_required_result_is_answered_and_the_call_retried(
+        make_manager: MakeManager) -> None:
+    """MCP 2026-07-28 multi-round-trip: the default answerer declines, the request state goes
+    back byte for byte in a new request, and the tool's final result is the call's result."""
+    from tests.mcp_servers.asking_server import build_asking_server
+
+    server = RunningServer("streamable-http", build=build_asking_server).start()
+    try:
+        manager = make_manager(server.service("asking"))
+        await manager.discover("alice", ["asking"])
+
+        result = await manager.call_tool("alice", "asking", "book_table", {})
+
+        assert result.success, result.error
+        assert result.output == "answer: decline; state echoed"
+        assert server.stats.tool_calls["book_table"] == 2
+    finally:
+        server.stop()

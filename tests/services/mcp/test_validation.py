@@ -56,3 +56,19 @@ def test_validators_are_compiled_once_per_schema():
     validator.problem(tool(dict(schema)), {})
 
     assert len(validator._compiled) == 1
+
+
+def test_null_for_an_optional_property_means_not_given():
+    """An LLM sends null for an optional argument it has no value for: it is left out (and
+    so is its Mcp-Param header); a required or nullable one keeps its null."""
+    from voice_mcp.services.mcp.validation import without_absent
+
+    schema = {"type": "object", "required": ["region"], "properties": {
+        "region": {"type": "string"}, "verbose": {"type": "boolean"},
+        "note": {"type": ["string", "null"]}}}
+    validator = ArgumentValidator()
+
+    assert validator.problem(tool(schema), {"region": "eu", "verbose": None}) is None
+    assert without_absent(schema, {"region": "eu", "verbose": None, "note": None}) == {
+        "region": "eu", "note": None}
+    assert validator.problem(tool(schema), {"region": None}) is not None

@@ -77,9 +77,12 @@ async def browser_start(oauth: OAuthService, user: str, service_id: str = "notes
 
 async def browser_complete(oauth: OAuthService, code: str | None, state: str | None,
                            error: str | None = None, **options: Any) -> CallbackResult:
-    """The callback, from the browser that opened the start link."""
+    """The callback, from the browser that opened the start link, then the grant step by the
+    user who started (the console does it with that user's token)."""
     secret = COOKIES.get(oauth.cookie_name(state)) if state else None
-    return await oauth.complete(code, state, error, browser_secret=secret, **options)
+    result = await oauth.complete(code, state, error, browser_secret=secret, **options)
+    await oauth.redeem(result.user_id, result.service_id, result.grant)
+    return result
 
 
 async def connect(oauth: OAuthService, servers: OAuthServers, user: str = "alice",

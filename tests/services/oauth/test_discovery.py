@@ -144,3 +144,37 @@ async def test_metadata_naming_another_issuer_is_refused(oauth: OAuthService,
 
     assert caught.value.code == "oauth_discovery_failed"
     assert oauth_servers.auth_server.counts["register"] == 0
+
+
+async def test_a_client_id_metadata_document_replaces_registration_where_supported(
+        oauth_servers: OAuthServers, redis_client, token_key: str) -> None:
+    """With an https public URL and a server that takes Client ID Metadata Documents, the
+    client_id is this server's document URL and nothing is registered; else it registers."""
+    from voice_mcp.settings import Settings
+
+    oauth_servers.auth_server.metadata_overrides = {"client_id_metadata_document_supported": True}
+    settings = Settings(_env_file=None, token_key=token_key, public_url="https://voice.example",
+                        discovery_timeout_s=5)
+    oauth = OAuthService(settings, oauth_servers.catalog(), redis_client)
+    try:
+        url = await oauth.start("alice", "notes")
+        assert url.startswith("https://voice.example/oauth/start?state=")
+        provider = (await oauth.open_start(url.split("state=")[1])).url
+        params = {k: v[0] for k, v in parse_qs(urlsplit(provider).query).items()}
+        assert params["client_id"] == "https://voice.example/oauth/client-metadata.json"
+        assert oauth_servers.auth_server.counts["register"] == 0
+        document = oauth.client_metadata()
+        assert document["client_id"] == params["client_id"]
+        assert document["redirect_uris"] == ["https://voice.example/oauth/callback"]
+        assert document["application_type"] == "web"
+        assert document["token_endpoint_auth_method"] == "none"
+    finally:
+        await oauth.close()
+
+
+async def test_an_http_public_url_registers_even_where_documents_are_supported(
+        oauth: OAuthService, oauth_servers: OAuthServers) -> None:
+    oauth_servers.auth_server.metadata_overrides = {"client_id_metadata_document_supported": True}
+    provider = await browser_start(oauth, "alice", "notes")
+    assert not parse_qs(urlsplit(provider).query)["client_id"][0].startswith("http")
+    assert oauth_servers.auth_server.counts["register"] == 1

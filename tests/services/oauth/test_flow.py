@@ -301,3 +301,50 @@ async def test_the_cookie_follows_the_public_url(redis_client, oauth_servers: OA
         assert oauth.cookie_path == "/assistant/oauth/callback" and oauth.cookie_secure
     finally:
         await oauth.close()
+
+
+async def test_registration_names_the_application_type(oauth: OAuthService,
+                                                       oauth_servers: OAuthServers) -> None:
+    """SEP-837: a loopback http callback is a `native` client's; an https one a `web` one's."""
+    await browser_start(oauth, "alice", "notes")
+
+    [body] = oauth_servers.auth_server.registrations
+    assert body["application_type"] == "native"
+    assert body["redirect_uris"] == [REDIRECT_URI]
+
+
+def test_an_https_callback_registers_as_a_web_application() -> None:
+    from voice_mcp.services.oauth.registration import application_type
+
+    assert application_type("https://voice.example/oauth/callback") == "web"
+    assert application_type("http://127.0.0.1:8080/oauth/callback") == "native"
+
+
+async def test_iss_is_compared_exactly(oauth: OAuthService, oauth_servers: OAuthServers) -> None:
+    """RFC 9207: the issuer with a trailing slash added is another string, so a mix-up."""
+    url = await browser_start(oauth, "alice", "notes")
+    callback = query(await oauth_servers.authorize(url, "alice"))
+
+    with pytest.raises(CallbackError) as caught:
+        await browser_complete(oauth, callback["code"], callback["state"],
+                               iss=oauth_servers.issuer + "/")
+
+    assert caught.value.code == "issuer_mismatch"
+    assert not (await oauth.status("alice"))["notes"].connected
+
+
+async def test_a_step_up_asks_again_for_the_union_of_held_and_required_scopes(
+        oauth: OAuthService, oauth_servers: OAuthServers) -> None:
+    """SEP-2350: after a 403 insufficient_scope the user is asked to connect again, and the new
+    authorization request keeps what was granted and adds what the server asked for."""
+    await connect(oauth, oauth_servers, "alice")
+
+    await oauth.insufficient_scope("alice", oauth_servers.service(), ["notes.admin"])
+
+    status = (await oauth.status("alice"))["notes"]
+    assert status.connected and status.needs_reauth
+    assert await oauth.access_token("alice", oauth_servers.service())  # still usable meanwhile
+    url = await browser_start(oauth, "alice", "notes")
+    assert query(url)["scope"] == "notes.read notes.write notes.admin"
+    # Another user is not affected.
+    assert query(await browser_start(oauth, "bob", "notes"))["scope"] == "notes.read notes.write"

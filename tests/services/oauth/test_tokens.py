@@ -253,3 +253,38 @@ async def test_disconnect_when_not_connected_is_harmless(oauth: OAuthService,
 
     assert oauth_servers.auth_server.counts["revoke"] == 0
     assert not (await oauth.status("alice"))["notes"].connected
+
+
+async def test_a_grant_of_another_authorization_server_is_never_refreshed(
+        oauth: OAuthService, oauth_servers: OAuthServers, redis_client, token_key) -> None:
+    """SEP-2352: tokens are kept with their issuer; when the resource's authorization server is
+    not that issuer any more, the refresh token goes nowhere and the user connects again."""
+    from voice_mcp.services.oauth.crypto import TokenCipher
+    from voice_mcp.services.oauth.storage import OAuthStore
+
+    await connect_with_short_token(oauth, oauth_servers)
+    store = OAuthStore(redis_client, TokenCipher([token_key]))
+    held = await store.get_tokens("alice", "notes")
+    assert held is not None and held.issuer == oauth_servers.issuer
+    await store.save_tokens("alice", "notes", held.model_copy(
+        update={"issuer": "https://old-issuer.example"}))
+
+    with pytest.raises(ReauthRequired):
+        await oauth.access_token("alice", oauth_servers.service())
+
+    assert oauth_servers.auth_server.counts["refresh_token"] == 0
+    status = (await oauth.status("alice"))["notes"]
+    assert status.needs_reauth and not status.connected
+
+
+async def test_registered_clients_are_kept_per_authorization_server(
+        oauth: OAuthService, oauth_servers: OAuthServers, redis_client, token_key) -> None:
+    from voice_mcp.services.oauth.crypto import TokenCipher
+    from voice_mcp.services.oauth.storage import OAuthStore
+
+    await connect(oauth, oauth_servers)
+    store = OAuthStore(redis_client, TokenCipher([token_key]))
+
+    client = await store.get_client("notes", oauth_servers.issuer)
+    assert client is not None and client.issuer == oauth_servers.issuer
+    assert await store.get_client("notes", "https://new-issuer.example") is None

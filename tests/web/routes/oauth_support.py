@@ -73,12 +73,44 @@ async def callback(client: TestClient[Any, Any], location: str) -> Any:
     return await client.get(location.removeprefix(public_url), allow_redirects=False)
 
 
+def landing(resp: Any) -> dict[str, str]:
+    """Where the callback sent the browser: the app, with `service` and `grant` or `error`
+    in the console's fragment or the return URL's query."""
+    assert resp.status == 302, resp.status
+    parts = urlsplit(resp.headers["Location"])
+    found = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    found.update({k: v[0] for k, v in parse_qs(parts.fragment).items()})
+    return found
+
+
+def refused_callback(resp: Any, code: str) -> None:
+    """The callback sent the browser back with `error=<code>` and no grant."""
+    found = landing(resp)
+    assert found.get("error") == code and "grant" not in found, found
+
+
+async def redeem(client: TestClient[Any, Any], headers: dict[str, str], handle: str,
+                 service_id: str = "notes") -> Any:
+    """What the console does with the handle in its URL: POST it with its user's token."""
+    return await client.post(f"/api/services/{service_id}/grant", headers=headers,
+                             json={"grant": handle})
+
+
+async def finish(client: TestClient[Any, Any], location: str, headers: dict[str, str],
+                 service_id: str = "notes") -> Any:
+    """The callback, then the grant step as the console does it; the grant's response."""
+    found = landing(await callback(client, location))
+    assert "grant" in found and found.get("service") == service_id, found
+    return await redeem(client, headers, found["grant"], service_id)
+
+
 async def connect_over_http(client: TestClient[Any, Any], servers: OAuthServers,
                             headers: dict[str, str], user: str = "alice",
                             service_id: str = "notes") -> Any:
-    """The whole round trip: connect, approve at the authorization server as `user`, callback."""
+    """The whole round trip: connect, approve at the authorization server as `user`, callback,
+    grant; the grant's response."""
     url = await start_connect(client, headers, service_id)
-    return await callback(client, await servers.authorize(url, user))
+    return await finish(client, await servers.authorize(url, user), headers, service_id)
 
 
 async def services_of(client: TestClient[Any, Any], headers: dict[str, str]) -> dict[str, Any]:

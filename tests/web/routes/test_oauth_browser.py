@@ -13,7 +13,14 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
 from tests.oauth_server import OAuthServers
-from tests.web.routes.oauth_support import callback, connect_over_http, query, services_of
+from tests.web.routes.oauth_support import (
+    callback,
+    finish,
+    query,
+    refused_callback,
+    services_of,
+    start_connect,
+)
 from voice_mcp.web import keys
 
 
@@ -84,7 +91,7 @@ async def test_a_callback_in_another_browser_is_refused(
 
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as bob:
         resp = await bob.get(location, allow_redirects=False)
-        await refused_page(resp, "not started in this browser")
+        refused_callback(resp, "browser_mismatch")
 
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
     assert await grants(redis_client) == []
@@ -111,7 +118,7 @@ async def test_a_missing_or_wrong_cookie_is_refused(
         await open_in(client, client, await authorization_url(client, auth_for()))
         assert len(list(jar)) == 1 and next(iter(jar)).key != cookie.key
 
-    await refused_page(await callback(client, location), "not started in this browser")
+    refused_callback(await callback(client, location), "browser_mismatch")
 
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
     assert await grants(redis_client) == []
@@ -120,10 +127,11 @@ async def test_a_missing_or_wrong_cookie_is_refused(
 async def test_success_clears_the_cookie(oauth_client, oauth_servers: OAuthServers,
                                          auth_for) -> None:
     client = await oauth_client(oauth_servers.service())
+    location = await oauth_servers.authorize(await start_connect(client, auth_for()), "alice")
 
-    resp = await connect_over_http(client, oauth_servers, auth_for())
+    resp = await callback(client, location)
 
-    assert resp.status == 200
+    assert resp.status == 302
     [(name, morsel)] = SimpleCookie(resp.headers["Set-Cookie"]).items()
     assert name.startswith("vm_oauth_") and morsel.value == "" and morsel["max-age"] == "0"
     assert list(client.session.cookie_jar) == []
@@ -137,7 +145,7 @@ async def test_an_answer_from_another_issuer_is_refused(
 
     resp = await callback(client, f"{location}&iss={quote('https://evil.example', safe='')}")
 
-    await refused_page(resp, "did not come from the authorization server of Notes")
+    refused_callback(resp, "issuer_mismatch")
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
     assert await grants(redis_client) == []
 
@@ -148,9 +156,10 @@ async def test_the_right_issuer_is_accepted(oauth_client, oauth_servers: OAuthSe
     provider = await open_in(client, client, await authorization_url(client, auth_for()))
     location = await oauth_servers.authorize(provider, "alice")
 
-    resp = await callback(client, f"{location}&iss={quote(oauth_servers.issuer, safe='')}")
+    resp = await finish(client, f"{location}&iss={quote(oauth_servers.issuer, safe='')}",
+                        auth_for())
 
-    assert resp.status == 200 and "Notes connected" in await resp.text()
+    assert resp.status == 200 and (await resp.json())["connected"] is True
 
 
 async def test_a_promised_iss_that_is_missing_is_refused(
@@ -162,7 +171,7 @@ async def test_a_promised_iss_that_is_missing_is_refused(
 
     resp = await callback(client, await oauth_servers.authorize(provider, "alice"))
 
-    await refused_page(resp, "did not come from")
+    refused_callback(resp, "issuer_mismatch")
     assert await grants(redis_client) == []
 
 

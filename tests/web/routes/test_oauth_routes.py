@@ -14,7 +14,10 @@ from tests.oauth_server import OAuthServers
 from tests.web.routes.oauth_support import (
     callback,
     connect_over_http,
+    finish,
+    landing,
     query,
+    refused_callback,
     services_of,
     start_connect,
 )
@@ -53,12 +56,16 @@ async def test_connect_with_dynamic_registration(oauth_client, oauth_servers: OA
     assert registered.redirect_uris == [redirect_uri]
 
     resp = await callback(client, await oauth_servers.authorize(url, "alice"))
-    body = await resp.text()
-    assert resp.status == 200 and resp.content_type == "text/html"
     assert resp.headers["Cache-Control"] == "no-store"
     assert resp.headers["Referrer-Policy"] == "no-referrer"
-    assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
-    assert "Notes connected" in body and "close this window" in body
+    public_url = client.app[keys.SETTINGS].public_url
+    assert resp.headers["Location"].startswith(f"{public_url}/#service=notes&grant=")
+    # The callback stored nothing: the grant waits for its user's request.
+    assert (await services_of(client, auth_for()))["notes"]["connected"] is False
+    granted = await client.post("/api/services/notes/grant", headers=auth_for(),
+                                json={"grant": landing(resp)["grant"]})
+    assert granted.status == 200
+    assert (await granted.json())["connected"] is True
 
     after = await services_of(client, auth_for())
     assert after["notes"]["connected"] is True and after["notes"]["needsReauth"] is False
@@ -87,9 +94,9 @@ async def test_connect_with_a_static_client(oauth_client, oauth_servers: OAuthSe
 
     url = await start_connect(client, auth_for())
     assert query(url)["client_id"] == "static-notes"
-    resp = await callback(client, await oauth_servers.authorize(url, "alice"))
+    resp = await finish(client, await oauth_servers.authorize(url, "alice"), auth_for())
 
-    assert resp.status == 200 and "Notes connected" in await resp.text()
+    assert resp.status == 200 and (await resp.json())["connected"] is True
     assert oauth_servers.auth_server.counts["register"] == 0
     assert oauth_servers.auth_server.token_requests[-1]["grant_type"] == "authorization_code"
     assert (await services_of(client, auth_for()))["notes"]["connected"] is True
@@ -98,34 +105,32 @@ async def test_connect_with_a_static_client(oauth_client, oauth_servers: OAuthSe
 async def test_callback_redirects_to_the_return_url(oauth_client, oauth_servers: OAuthServers,
                                                     auth_for) -> None:
     client = await oauth_client(oauth_servers.service(), oauth_return_url=RETURN_URL)
-    resp = await connect_over_http(client, oauth_servers, auth_for())
+    location = await oauth_servers.authorize(await start_connect(client, auth_for()), "alice")
+    resp = await callback(client, location)
     assert resp.status == 302
-    assert resp.headers["Location"] == f"{RETURN_URL}&status=connected&service=notes"
+    handle = landing(resp)["grant"]
+    assert resp.headers["Location"] == f"{RETURN_URL}&service=notes&grant={handle}"
     assert resp.headers["Cache-Control"] == "no-store"
     assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert (await client.post("/api/services/notes/grant", headers=auth_for(),
+                              json={"grant": handle})).status == 200
     assert (await services_of(client, auth_for()))["notes"]["connected"] is True
 
     url = await start_connect(client, auth_for("bob"))
     resp = await callback(client, await oauth_servers.authorize(url, "bob", deny=True))
     assert resp.status == 302
-    assert resp.headers["Location"] == (f"{RETURN_URL}&status=error&error=oauth_denied"
-                                        "&service=notes")
+    assert resp.headers["Location"] == f"{RETURN_URL}&service=notes&error=oauth_denied"
     resp = await client.get("/oauth/callback", params={"code": "x", "state": "forged"},
                             allow_redirects=False)
-    assert resp.headers["Location"] == f"{RETURN_URL}&status=error&error=invalid_state"
+    assert resp.headers["Location"] == f"{RETURN_URL}&error=invalid_state"
     assert (await services_of(client, auth_for("bob")))["notes"]["connected"] is False
 
 
 # -- callbacks that must fail, storing nothing ------------------------------------------------
 
 
-async def assert_failed_page(resp: Any, *phrases: str) -> str:
-    body = await resp.text()
-    assert resp.status == 400 and resp.content_type == "text/html", body
-    assert "Connection failed" in body
-    for phrase in phrases:
-        assert phrase in body
-    return body
+def assert_failed(resp: Any, code: str) -> None:
+    refused_callback(resp, code)
 
 
 async def test_tampered_state_is_refused_and_the_real_one_still_works(
@@ -137,21 +142,21 @@ async def test_tampered_state_is_refused_and_the_real_one_still_works(
 
     resp = await callback(client, location.replace(state, forged))
 
-    await assert_failed_page(resp, "invalid or was already used")
+    assert_failed(resp, "invalid_state")
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
     assert await stored_grant_keys(redis_client) == []
     # A forged state does not burn the genuine one.
-    assert (await callback(client, location)).status == 200
+    assert (await finish(client, location, auth_for())).status == 200
 
 
 async def test_replayed_state_is_refused(oauth_client, oauth_servers: OAuthServers, auth_for,
                                          redis_client) -> None:
     client = await oauth_client(oauth_servers.service())
     location = await oauth_servers.authorize(await start_connect(client, auth_for()), "alice")
-    assert (await callback(client, location)).status == 200
+    assert (await finish(client, location, auth_for())).status == 200
     await client.delete("/api/services/notes", headers=auth_for())
 
-    await assert_failed_page(await callback(client, location), "invalid or was already used")
+    assert_failed(await callback(client, location), "invalid_state")
     assert oauth_servers.auth_server.counts["authorization_code"] == 1
     assert await stored_grant_keys(redis_client) == []
 
@@ -169,7 +174,7 @@ async def test_expired_state_is_refused(oauth_client, oauth_servers: OAuthServer
                              60, keep=3)
     assert await store.bind_browser(state, bound, 60)  # the same browser comes back
 
-    await assert_failed_page(await callback(client, location), "took too long", "Notes")
+    assert_failed(await callback(client, location), "state_expired")
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
     assert await stored_grant_keys(redis_client) == []
 
@@ -181,7 +186,7 @@ async def test_state_gone_from_redis_is_refused(oauth_client, oauth_servers: OAu
     [key] = await redis_client.keys("oauth:state:*")
     await redis_client.pexpireat(key, 1)  # Redis lets the key expire at once
 
-    await assert_failed_page(await callback(client, location), "invalid or was already used")
+    assert_failed(await callback(client, location), "invalid_state")
     assert await stored_grant_keys(redis_client) == []
 
 
@@ -192,22 +197,18 @@ async def test_provider_denial_is_a_clear_page(oauth_client, oauth_servers: OAut
     location = await oauth_servers.authorize(url, "alice", deny=True)
     assert query(location)["error"] == "access_denied"
 
-    await assert_failed_page(await callback(client, location), "Access to Notes was not granted")
+    assert_failed(await callback(client, location), "oauth_denied")
     assert oauth_servers.auth_server.counts["authorization_code"] == 0
     assert await stored_grant_keys(redis_client) == []
     assert (await services_of(client, auth_for()))["notes"]["connected"] is False
 
 
-@pytest.mark.parametrize(("params", "phrase"), [
-    ({}, "invalid or was already used"),
-    ({"code": "abc"}, "invalid or was already used"),
-    ({"state": "not-a-state", "code": "abc"}, "invalid or was already used"),
-])
+@pytest.mark.parametrize("params", [{}, {"code": "abc"}, {"state": "not-a-state", "code": "abc"}])
 async def test_callbacks_without_a_valid_state(oauth_client, oauth_servers: OAuthServers,
-                                               redis_client, params, phrase) -> None:
+                                               redis_client, params) -> None:
     client = await oauth_client(oauth_servers.service())
-    resp = await client.get("/oauth/callback", params=params)
-    await assert_failed_page(resp, phrase)
+    resp = await client.get("/oauth/callback", params=params, allow_redirects=False)
+    assert_failed(resp, "invalid_state")
     assert await stored_grant_keys(redis_client) == []
 
 
@@ -215,10 +216,11 @@ async def test_provider_error_text_is_not_reflected(oauth_client, oauth_servers:
                                                     auth_for) -> None:
     client = await oauth_client(oauth_servers.service())
     state = query(await start_connect(client, auth_for()))["state"]
-    resp = await client.get("/oauth/callback", params={
+    resp = await client.get("/oauth/callback", allow_redirects=False, params={
         "state": state, "error": "<script>alert(1)</script>",
         "error_description": "<img src=x onerror=alert(1)>"})
-    body = await assert_failed_page(resp, "Notes refused the sign-in (error)")
+    assert_failed(resp, "oauth_failed")
+    body = resp.headers["Location"] + await resp.text()
     assert "<script>" not in body and "<img" not in body and "alert" not in body
 
 
@@ -234,9 +236,7 @@ async def test_a_failure_after_the_state_check_is_still_a_page(
 
     resp = await callback(client, location)
 
-    body = await resp.text()
-    assert resp.status == 503 and resp.content_type == "text/html"
-    assert "Connection failed" in body and "NOTES_CLIENT_ID" in body
+    assert_failed(resp, "oauth_not_configured")
     assert await stored_grant_keys(redis_client) == []
 
 
@@ -250,10 +250,10 @@ async def test_an_unexpected_callback_failure_is_a_page_without_details(
 
     monkeypatch.setattr(client.app[keys.OAUTH], "complete", broken)
     with caplog.at_level(logging.ERROR, logger="voice_mcp.errors"):
-        resp = await client.get("/oauth/callback", params={"code": "c", "state": "s"})
-    body = await resp.text()
-    assert resp.status == 500 and resp.content_type == "text/html"
-    assert "Something went wrong on our side." in body and "sekrit" not in body
+        resp = await client.get("/oauth/callback", params={"code": "c", "state": "s"},
+                                allow_redirects=False)
+    assert_failed(resp, "internal_error")
+    assert "sekrit" not in resp.headers["Location"] + await resp.text()
     assert [r.getMessage() for r in caplog.records] == ["oauth callback failed"]
 
 
@@ -266,14 +266,14 @@ async def test_one_users_state_cannot_connect_another(oauth_client, oauth_server
 
     # Bob's code with Alice's state: the PKCE verifier bound to Alice's state does not match.
     swapped = bob_location.replace(query(bob_location)["state"], alice_state)
-    await assert_failed_page(await callback(client, swapped), "refused the sign-in")
+    assert_failed(await callback(client, swapped), "oauth_failed")
     assert await stored_grant_keys(redis_client) == []
     for user in ("alice", "bob"):
         assert (await services_of(client, auth_for(user)))["notes"]["connected"] is False
 
     # Bob's own state still connects Bob, and only Bob.
     fresh = await oauth_servers.authorize(await start_connect(client, auth_for("bob")), "bob")
-    assert (await callback(client, fresh)).status == 200
+    assert (await finish(client, fresh, auth_for("bob"))).status == 200
     assert (await services_of(client, auth_for("bob")))["notes"]["connected"] is True
     assert (await services_of(client, auth_for("alice")))["notes"]["connected"] is False
 
@@ -324,7 +324,8 @@ async def test_the_api_needs_a_bearer_token_but_the_callback_does_not(
                          ("DELETE", "/api/services/notes")]:
         resp = await client.request(method, path)
         assert resp.status == 401 and (await resp.json())["error"]["code"] == "missing_token"
-    assert (await client.get("/oauth/callback")).status == 400  # the page, not a 401
+    # The browser is sent back to the app, not answered 401.
+    assert (await client.get("/oauth/callback", allow_redirects=False)).status == 302
 
 
 async def test_unreachable_authorization_server_is_503(oauth_client, auth_for) -> None:
@@ -353,7 +354,10 @@ async def test_no_token_in_any_response_header_or_log_line(
     # The first grant expires inside the refresh leeway, so the next use refreshes it once.
     oauth_servers.auth_server.access_token_lifetime = 30
     location = await oauth_servers.authorize(await start_connect(client, auth_for()), "alice")
-    await record(await callback(client, location))
+    resp = await callback(client, location)
+    await record(resp)
+    await record(await client.post("/api/services/notes/grant", headers=auth_for(),
+                                   json={"grant": landing(resp)["grant"]}))
     oauth_servers.auth_server.access_token_lifetime = 3600
     await record(await client.get("/api/services", headers=auth_for()))
     await record(await client.get("/api/voice/capabilities", headers=auth_for()))  # refreshes

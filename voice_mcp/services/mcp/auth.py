@@ -10,6 +10,7 @@ import httpx2
 
 from voice_mcp.errors import AppError, ReauthRequired
 from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.oauth.discovery import bearer_challenge
 
 
 class TokenProvider(Protocol):
@@ -27,6 +28,23 @@ class TokenProvider(Protocol):
                                          rejected: str) -> str:
         """A new token after the MCP server answered 401 to `rejected`."""
         ...
+
+    async def insufficient_scope(self, user_id: str, service: ServiceConfig,
+                                 required: list[str]) -> None:
+        """The MCP server answered 403 `insufficient_scope`: ask the user to grant `required`."""
+        ...
+
+
+class InsufficientScope(AppError):
+    """A service needs more access than the user granted; they must connect it again."""
+
+    code = "insufficient_scope"
+    status = 403
+
+    def __init__(self, service: ServiceConfig) -> None:
+        super().__init__(f"{service.title} needs more access for this. Connect {service.title}"
+                         " again to grant it, then try once more.")
+        self.service_id = service.id
 
 
 class CredentialsRejected(AppError):
@@ -50,10 +68,12 @@ class BearerAuth(httpx2.Auth):
     requires_request_body = True  # the body is sent twice when the first try gets a 401
 
     def __init__(self, service_id: str, token: Callable[[], Awaitable[str]],
-                 refresh: Callable[[str], Awaitable[str]] | None) -> None:
+                 refresh: Callable[[str], Awaitable[str]] | None,
+                 step_up: Callable[[list[str]], Awaitable[AppError]] | None = None) -> None:
         self._service_id = service_id
         self._token = token
         self._refresh = refresh
+        self._step_up = step_up
         self.failure: AppError | None = None
 
     async def async_auth_flow(
@@ -66,6 +86,9 @@ class BearerAuth(httpx2.Auth):
             raise
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
+        if response.status_code == 403:
+            await self._forbidden(response)
+            return
         if response.status_code != 401:
             return
         if self._refresh is None:
@@ -80,6 +103,17 @@ class BearerAuth(httpx2.Auth):
         response = yield request
         if response.status_code == 401:
             self.failure = ReauthRequired(self._service_id)
+
+    async def _forbidden(self, response: httpx2.Response) -> None:
+        """A 403 `insufficient_scope` (RFC 6750 section 3.1) asks for a step-up; not retried:
+        only the user can grant more (docs/oauth.md, "More access")."""
+        challenge = bearer_challenge(response.headers.get("www-authenticate", ""))
+        if self._step_up is None or challenge.get("error") != "insufficient_scope":
+            return
+        try:
+            self.failure = await self._step_up(challenge.get("scope", "").split())
+        except AppError as err:
+            self.failure = err
 
     def take_failure(self) -> AppError | None:
         """The recorded error, cleared so that it explains one failure only."""
@@ -122,5 +156,9 @@ def auth_for(service: ServiceConfig, user_id: str | None,
         async def refresh(rejected: str) -> str:
             return await oauth.refresh_after_unauthorized(uid, service, rejected)
 
-        return BearerAuth(service.id, access, refresh)
+        async def step_up(required: list[str]) -> AppError:
+            await oauth.insufficient_scope(uid, service, required)
+            return InsufficientScope(service)
+
+        return BearerAuth(service.id, access, refresh, step_up)
     return None

@@ -22,9 +22,10 @@ from voice_mcp.services.mcp.convert import error_text, result_text, tool_info
 from voice_mcp.services.mcp.failures import TransportFailure, short
 from voice_mcp.services.mcp.models import DiscoveryResult, ToolCallResult, ToolInfo
 from voice_mcp.services.mcp.pool import SessionPool
+from voice_mcp.services.mcp.rounds import call_tool as call_with_rounds
 from voice_mcp.services.mcp.session import McpSession, Mode, Op, ProgressFn
 from voice_mcp.services.mcp.transports import open_streams
-from voice_mcp.services.mcp.validation import ArgumentValidator
+from voice_mcp.services.mcp.validation import ArgumentValidator, without_absent
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class McpManager:
                       arguments: dict[str, Any],
                       progress: ProgressFn | None) -> types.CallToolResult:
         repeatable = bool(info.hints.read_only or info.hints.idempotent)
+        arguments = without_absent(info.input_schema, arguments)
         return await self._run(service, user_id, _call_op(info.name, arguments),
                                progress=progress, repeatable=repeatable)
 
@@ -324,11 +326,6 @@ class McpManager:
 
 def _call_op(tool: str, arguments: dict[str, Any]) -> Op[types.CallToolResult]:
     async def call(client: Client, on_progress: ProgressFnT | None) -> types.CallToolResult:
-        # Sent as a plain request: the SDK's call_tool would list the tools on every new
-        # session to check output schemas, undoing the cached listing.
-        request = types.CallToolRequest(
-            params=types.CallToolRequestParams(name=tool, arguments=arguments))
-        return await client.session.send_request(request, types.CallToolResult,
-                                                 progress_callback=on_progress)
+        return await call_with_rounds(client, tool, arguments, on_progress)
 
     return call

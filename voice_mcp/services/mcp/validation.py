@@ -19,6 +19,20 @@ from voice_mcp.services.mcp.models import ToolInfo
 log = logging.getLogger(__name__)
 
 
+def without_absent(schema: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
+    """Drop `null` values of optional properties that do not take null: an LLM's way of saying
+    "not given" (MCP clients omit them, e.g. from Mcp-Param headers)."""
+    required = set(schema.get("required") or [])
+    properties = schema.get("properties") or {}
+
+    def takes_null(name: str) -> bool:
+        kind = (properties.get(name) or {}).get("type") if isinstance(properties, dict) else None
+        return kind is None or kind == "null" or (isinstance(kind, list) and "null" in kind)
+
+    return {k: v for k, v in arguments.items()
+            if v is not None or k in required or takes_null(k)}
+
+
 class ArgumentValidator:
     """Compiled validators, one per distinct schema (compiling costs far more than checking)."""
 
@@ -34,7 +48,7 @@ class ArgumentValidator:
         if validator is None:
             return None
         try:
-            error = best_match(validator.iter_errors(arguments))
+            error = best_match(validator.iter_errors(without_absent(tool.input_schema, arguments)))
         except Unresolvable:
             # A $ref we will not fetch: the server validates what we cannot.
             return None

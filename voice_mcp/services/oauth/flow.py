@@ -88,7 +88,7 @@ class AuthorizationFlow:
         verifier = generate_token(64)  # RFC 7636: 43 to 128 unreserved characters
         url = await self._endpoint.authorization_url(
             client, found.metadata, state=state, code_verifier=verifier,
-            scopes=service.scopes or found.scopes, resource=found.resource,
+            scopes=await self._scopes(user_id, service, found.scopes), resource=found.resource,
         )
         now = self._clock()
         pending = PendingAuthorization(
@@ -101,6 +101,14 @@ class AuthorizationFlow:
         await self._store.save_pending(state, pending, self._state_ttl_s + EXPIRED_GRACE_S,
                                        keep=MAX_PENDING)
         return state
+
+    async def _scopes(self, user_id: str, service: ServiceConfig,
+                      suggested: list[str]) -> list[str]:
+        """The catalog's scopes (else the resource's), plus what a step-up asked for: the union
+        of the scopes held and required (SEP-2350), in a stable order."""
+        wanted = await self._store.wanted_scopes(user_id, service.id)
+        base = service.scopes or suggested
+        return [*base, *sorted(wanted - set(base))]
 
     async def open(self, state: str | None) -> StartRedirect:
         """The start link: bind the state to this browser (once), then on to the provider."""
@@ -171,10 +179,14 @@ class AuthorizationFlow:
     @staticmethod
     def _check_issuer(service: ServiceConfig, pending: PendingAuthorization,
                       iss: str | None) -> None:
-        """RFC 9207: an answer naming another issuer (or none, when promised) is a mix-up."""
+        """RFC 9207: an answer naming another issuer (or none, when promised) is a mix-up.
+
+        Compared exactly (RFC 9207 section 2.4, simple string comparison): no case folding,
+        no trailing-slash or default-port normalization.
+        """
         if iss is None and not pending.iss_required:
             return
-        if iss is None or iss.rstrip("/") != pending.issuer.rstrip("/"):
+        if iss is None or iss != pending.issuer:
             log.warning("oauth callback from another issuer", extra={"service": service.id})
             raise CallbackError("issuer_mismatch", f"The sign-in answer did not come from the"
                                 f" authorization server of {service.title}; nothing was stored."

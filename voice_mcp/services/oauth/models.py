@@ -19,6 +19,8 @@ class TokenSet(BaseModel):
     refresh_token: str | None = None
     expires_at: float | None = None  # epoch seconds; None: the server did not say
     scope: str | None = None
+    # The authorization server that issued it: its tokens never go to another (SEP-2352).
+    issuer: str | None = None
 
     def __repr__(self) -> str:  # keep tokens out of reprs, tracebacks and logs
         return f"TokenSet(expires_at={self.expires_at!r}, scope={self.scope!r})"
@@ -66,6 +68,8 @@ class AuthServerMetadata(BaseModel):
     revocation_endpoint_auth_methods_supported: list[str] | None = None
     # RFC 9207: the server puts `iss` on its authorization responses.
     authorization_response_iss_parameter_supported: bool = False
+    # The server accepts a Client ID Metadata Document URL as `client_id` (no registration).
+    client_id_metadata_document_supported: bool = False
 
 
 class ResourceAuth(BaseModel):
@@ -102,6 +106,21 @@ class PendingAuthorization(BaseModel):
     __str__ = __repr__
 
 
+class PendingGrant(BaseModel):
+    """Tokens of a finished sign-in waiting for their user's grant request (stored encrypted)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    service_id: str
+    tokens: TokenSet
+
+    def __repr__(self) -> str:
+        return f"PendingGrant(service_id={self.service_id!r})"
+
+    __str__ = __repr__
+
+
 @dataclass(frozen=True)
 class ConnectionStatus:
     """Whether one user can use one service now (`GET /api/services`)."""
@@ -113,8 +132,12 @@ class ConnectionStatus:
 
 @dataclass(frozen=True)
 class CallbackResult:
-    """A completed authorization: who connected which service."""
+    """A completed authorization: which service, and the one-time grant handle for its user."""
 
     user_id: str
     service_id: str
     service_title: str
+    grant: str = ""
+
+    def __repr__(self) -> str:
+        return f"CallbackResult(service_id={self.service_id!r})"

@@ -58,6 +58,11 @@ class TokenManager:
         tokens = await self.load(user_id, service.id)
         if not still_rejected(tokens):
             return tokens.access_token  # another task already replaced it
+        if await self._resolver.issuer_changed(service):
+            # The resource moved to another authorization server: the grant is of no use there.
+            async with self.locked(user_id, service.id):
+                await self._store.mark_reauth(user_id, service.id)
+            raise ReauthRequired(service.id)
         return await self._refresh(user_id, service, still_rejected)
 
     async def load(self, user_id: str, service_id: str) -> TokenSet:
@@ -107,7 +112,7 @@ class TokenManager:
                 raise ReauthRequired(service.id)
             found = await self._resolver.resource_auth(service)
             client = await self._resolver.stored_client(service, found)
-            if client is None:
+            if client is None or tokens.issuer not in (None, found.metadata.issuer):
                 await self._store.mark_reauth(user_id, service.id)
                 raise ReauthRequired(service.id)
             policy = await self._resolver.policy(service)
@@ -119,7 +124,7 @@ class TokenManager:
                                                          "error": err.error})
                 await self._store.mark_reauth(user_id, service.id)
                 if err.error == "invalid_client":
-                    await self._resolver.forget_client(service)
+                    await self._resolver.forget_client(service, found)
                 raise ReauthRequired(service.id) from None
             except ProviderUnavailable as err:
                 log.warning("oauth refresh failed", extra={"service": service.id,

@@ -28,6 +28,34 @@ def choose_auth_method(supported: list[str] | None, *, public: bool) -> str:
     return next((m for m in preferences if m in offered), preferences[0])
 
 
+def application_type(redirect_uri: str) -> str:
+    """SEP-837 / OpenID registration: `web` for an https callback on a server, `native` for a
+    loopback one over http (a development set-up), which `web` clients may not use."""
+    return "web" if redirect_uri.startswith("https://") else "native"
+
+
+METADATA_DOCUMENT_PATH = "/oauth/client-metadata.json"
+
+
+def metadata_document(client_id: str, redirect_uri: str) -> dict[str, object]:
+    """This server's Client ID Metadata Document, served at its own URL (the `client_id`)."""
+    return {"client_id": client_id, "client_name": CLIENT_NAME,
+            "redirect_uris": [redirect_uri], "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"], "token_endpoint_auth_method": "none",
+            "application_type": application_type(redirect_uri)}
+
+
+def metadata_document_client(metadata: AuthServerMetadata, redirect_uri: str,
+                             document_url: str) -> ClientInfo | None:
+    """The client named by URL, where the server takes one and the URL is https (a server
+    fetches it from there); None means register instead."""
+    if not metadata.client_id_metadata_document_supported \
+            or not document_url.startswith("https://"):
+        return None
+    return ClientInfo(client_id=document_url, token_endpoint_auth_method="none",
+                      redirect_uri=redirect_uri, issuer=metadata.issuer, static=True)
+
+
 def static_client(service: ServiceConfig, metadata: AuthServerMetadata,
                   redirect_uri: str) -> ClientInfo | None:
     """The client configured through `client_id_env`/`client_secret_env`, if any."""
@@ -72,6 +100,7 @@ async def register_client(http: httpx2.AsyncClient, service: ServiceConfig, foun
     method = choose_auth_method(metadata.token_endpoint_auth_methods_supported, public=True)
     body: dict[str, object] = {
         "client_name": CLIENT_NAME,
+        "application_type": application_type(redirect_uri),
         "redirect_uris": [redirect_uri],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],

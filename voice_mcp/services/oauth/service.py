@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit
@@ -11,13 +13,19 @@ import httpx2
 from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
-from voice_mcp.errors import AppError, NotFound
+from voice_mcp.errors import AppError, Forbidden, NotFound
 from voice_mcp.services.catalog import Catalog, ServiceConfig
 from voice_mcp.services.oauth.clients import ClientResolver
 from voice_mcp.services.oauth.crypto import TokenCipher
 from voice_mcp.services.oauth.flow import AuthorizationFlow, StartRedirect, cookie_name
-from voice_mcp.services.oauth.models import CallbackResult, ConnectionStatus, TokenSet
+from voice_mcp.services.oauth.models import (
+    CallbackResult,
+    ConnectionStatus,
+    PendingGrant,
+    TokenSet,
+)
 from voice_mcp.services.oauth.refresh import TokenManager
+from voice_mcp.services.oauth.registration import metadata_document
 from voice_mcp.services.oauth.storage import CorruptRecord, OAuthStore
 from voice_mcp.services.oauth.tokens import TokenEndpoint
 from voice_mcp.services.oauth.url_policy import Resolver, resolve
@@ -31,6 +39,7 @@ HttpClientFactory = Callable[[], httpx2.AsyncClient]
 
 CALLBACK_PATH = "/oauth/callback"
 START_PATH = "/oauth/start"
+GRANT_TTL_S = 600  # how long a finished sign-in waits for its user's grant request
 
 
 class OAuthService:
@@ -61,7 +70,8 @@ class OAuthService:
         # Long enough for a discovery plus a token request; a crashed holder frees it then.
         lock_timeout_s = 3 * timeout_s + 5
         self._resolver = ClientResolver(
-            self._store, self._http, redirect_uri=settings.public_url + CALLBACK_PATH,
+            self._store, self._http, public_url=settings.public_url,
+            redirect_uri=settings.public_url + CALLBACK_PATH,
             metadata_ttl_s=metadata_ttl_s, lock_timeout_s=lock_timeout_s, resolver=resolver,
         )
         self._endpoint = endpoint
@@ -77,6 +87,10 @@ class OAuthService:
     def redirect_uri(self) -> str:
         """The callback URL registered with providers (settings.public_url + /oauth/callback)."""
         return self._resolver.redirect_uri
+
+    def client_metadata(self) -> dict[str, object]:
+        """This server's Client ID Metadata Document (docs/oauth.md), public by design."""
+        return metadata_document(self._resolver.document_url, self.redirect_uri)
 
     @property
     def cookie_path(self) -> str:
@@ -107,17 +121,39 @@ class OAuthService:
                        user_id: str | None = None) -> CallbackResult:
         """Finish the callback: CallbackError (a BadRequest) when anything is wrong.
 
+        Nothing is stored for the user yet: the tokens wait under a one-time grant handle
+        (`result.grant`) that only this browser learns, until `redeem` by the user who started.
         `browser_secret` is the cookie the start link set; `iss` the RFC 9207 parameter.
         `user_id`, when the caller knows who is at the browser, must match the user who started.
         """
         result, tokens = await self._flow.complete(code, state, error,
                                                    browser_secret=browser_secret, iss=iss,
                                                    user_id=user_id)
-        async with self._tokens.locked(result.user_id, result.service_id):
-            await self._store.save_tokens(result.user_id, result.service_id, tokens)
-        log.info("oauth service connected", extra={"service": result.service_id})
-        await self._fire(self._on_connected, result.user_id, result.service_id)
-        return result
+        handle = secrets.token_urlsafe(32)
+        await self._store.save_grant(handle, PendingGrant(
+            user_id=result.user_id, service_id=result.service_id, tokens=tokens),
+            GRANT_TTL_S)
+        return dataclasses.replace(result, grant=handle)
+
+    async def redeem(self, user_id: str, service_id: str, handle: str) -> None:
+        """Store a waiting grant for `user_id`, who must be the user who started the sign-in.
+
+        NotFound for an unknown, expired or used handle (or another service's); Forbidden for
+        another user, and the grant is gone then too: a handle is taken out before it is checked.
+        """
+        service = self._oauth_service(service_id)
+        grant = await self._store.take_grant(handle) if handle else None
+        if grant is None or grant.service_id != service.id:
+            raise NotFound("This sign-in is unknown, expired or already used; connect the"
+                           " service again.", code="grant_not_found")
+        if grant.user_id != user_id:
+            log.warning("oauth grant presented by another user", extra={"service": service.id})
+            raise Forbidden("This sign-in was started by another user; nothing was stored.",
+                            code="grant_forbidden")
+        async with self._tokens.locked(user_id, service.id):
+            await self._store.save_tokens(user_id, service.id, grant.tokens)
+        log.info("oauth service connected", extra={"service": service.id})
+        await self._fire(self._on_connected, user_id, service.id)
 
     async def disconnect(self, user_id: str, service_id: str) -> None:
         """Revoke (where offered) and forget the user's grant; idempotent."""
@@ -154,6 +190,19 @@ class OAuthService:
         """TokenProvider: a new access token after the MCP server refused `rejected`."""
         return await self._tokens.refresh_after_unauthorized(
             user_id, self._oauth_service(service.id), rejected)
+
+    async def insufficient_scope(self, user_id: str, service: ServiceConfig,
+                                 required: list[str]) -> None:
+        """TokenProvider: a 403 `insufficient_scope`. The next sign-in asks for the union of the
+        scopes held and required (docs/oauth.md, "More access"); `needsReauth` says so."""
+        service = self._oauth_service(service.id)
+        try:
+            held = await self._store.get_tokens(user_id, service.id)
+        except CorruptRecord:
+            held = None
+        granted = held.scope.split() if held is not None and held.scope else []
+        await self._store.ask_for_scopes(user_id, service.id, [*granted, *required])
+        log.info("oauth service needs more access", extra={"service": service.id})
 
     async def close(self) -> None:
         """Close the HTTP client used for discovery and registration."""

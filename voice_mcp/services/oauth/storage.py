@@ -20,6 +20,7 @@ from voice_mcp.services.oauth.crypto import TokenCipher, UndecryptableError
 from voice_mcp.services.oauth.models import (
     ClientInfo,
     PendingAuthorization,
+    PendingGrant,
     ResourceAuth,
     TokenSet,
 )
@@ -48,8 +49,12 @@ class OAuthStore:
     def _reauth_key(self, user_id: str, service_id: str) -> str:
         return f"{self._prefix}reauth:{service_id}:{user_part(user_id)}"
 
-    def _client_key(self, service_id: str) -> str:
-        return f"{self._prefix}client:{service_id}"
+    def _scopes_key(self, user_id: str, service_id: str) -> str:
+        return f"{self._prefix}scopes:{service_id}:{user_part(user_id)}"
+
+    def _client_key(self, service_id: str, issuer: str) -> str:
+        # v2: one client per authorization server (SEP-2352), found again when it comes back.
+        return f"{self._prefix}client:v2:{service_id}:{self._digest(issuer)[:32]}"
 
     def _meta_key(self, service_id: str) -> str:
         # v2: results checked by the URL policy; older cached ones are never read again.
@@ -64,6 +69,9 @@ class OAuthStore:
 
     def _bind_key(self, state: str) -> str:
         return f"{self._prefix}bind:{self._digest(state)}"
+
+    def _grant_key(self, handle: str) -> str:
+        return f"{self._prefix}grant:{self._digest(handle)}"
 
     def _pending_index_key(self, user_id: str, service_id: str) -> str:
         return f"{self._prefix}pending:{service_id}:{user_part(user_id)}"
@@ -95,10 +103,25 @@ class OAuthStore:
             await pipe.execute()
 
     async def delete_grant(self, user_id: str, service_id: str) -> None:
-        """Forget the grant and the needs-reauth mark."""
+        """Forget the grant, the needs-reauth mark and the scopes asked for."""
         await self._redis.delete(
-            self._tokens_key(user_id, service_id), self._reauth_key(user_id, service_id)
+            self._tokens_key(user_id, service_id), self._reauth_key(user_id, service_id),
+            self._scopes_key(user_id, service_id),
         )
+
+    async def ask_for_scopes(self, user_id: str, service_id: str, scopes: list[str]) -> None:
+        """Remember scopes the next authorization must request, and that the user must connect
+        again; the grant stays usable for what it already allows."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if scopes:
+                pipe.sadd(self._scopes_key(user_id, service_id), *scopes)
+            pipe.set(self._reauth_key(user_id, service_id), b"1")
+            await pipe.execute()
+
+    async def wanted_scopes(self, user_id: str, service_id: str) -> set[str]:
+        """The scopes a service asked this user for beyond the catalog's (step-up)."""
+        members = await self._redis.smembers(self._scopes_key(user_id, service_id))
+        return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
 
     async def mark_reauth(self, user_id: str, service_id: str) -> None:
         """Drop an unusable grant and remember that the user must connect again."""
@@ -137,8 +160,8 @@ class OAuthStore:
 
     # -- clients and discovery ----------------------------------------------------------------
 
-    async def get_client(self, service_id: str) -> ClientInfo | None:
-        raw = await self._redis.get(self._client_key(service_id))
+    async def get_client(self, service_id: str, issuer: str) -> ClientInfo | None:
+        raw = await self._redis.get(self._client_key(service_id, issuer))
         if raw is None:
             return None
         try:
@@ -147,10 +170,10 @@ class OAuthStore:
             return None  # a registration is cheap to redo
 
     async def save_client(self, service_id: str, client: ClientInfo) -> None:
-        await self._redis.set(self._client_key(service_id), self._seal(client))
+        await self._redis.set(self._client_key(service_id, client.issuer), self._seal(client))
 
-    async def delete_client(self, service_id: str) -> None:
-        await self._redis.delete(self._client_key(service_id))
+    async def delete_client(self, service_id: str, issuer: str) -> None:
+        await self._redis.delete(self._client_key(service_id, issuer))
 
     async def get_resource_auth(self, service_id: str) -> ResourceAuth | None:
         raw = await self._redis.get(self._meta_key(service_id))
@@ -207,6 +230,22 @@ class OAuthStore:
                 self._digest(state))
         browser = bound.decode() if isinstance(bound, bytes) else bound
         return pending, browser
+
+    # -- grants waiting for their user (contract: the callback stores nothing) ---------------
+
+    async def save_grant(self, handle: str, grant: PendingGrant, ttl_s: int) -> None:
+        """Keep a finished sign-in under the hash of its one-time handle."""
+        await self._redis.set(self._grant_key(handle), self._seal(grant), ex=max(1, ttl_s))
+
+    async def take_grant(self, handle: str) -> PendingGrant | None:
+        """Take a waiting grant out (GETDEL): a handle works once, whoever presents it."""
+        raw = await self._redis.getdel(self._grant_key(handle))
+        if raw is None:
+            return None
+        try:
+            return self._open(raw, PendingGrant)
+        except CorruptRecord:
+            return None
 
     def _open_or_none(self, raw: bytes | str) -> PendingAuthorization | None:
         try:

@@ -92,7 +92,8 @@ class TokenEndpoint:
                 code_verifier=code_verifier, redirect_uri=client.redirect_uri,
                 resource=resource,
             ))
-        return self._token_set(token, previous=None)
+        return self._token_set(token, previous=None).model_copy(
+            update={"issuer": metadata.issuer})
 
     async def refresh(self, client: ClientInfo, metadata: AuthServerMetadata,
                       tokens: TokenSet, *, resource: str, policy: UrlPolicy) -> TokenSet:
@@ -102,7 +103,8 @@ class TokenEndpoint:
             token = await self._call(oauth.refresh_token(
                 metadata.token_endpoint, refresh_token=tokens.refresh_token, resource=resource,
             ))
-        return self._token_set(token, previous=tokens)
+        return self._token_set(token, previous=tokens).model_copy(
+            update={"issuer": metadata.issuer})
 
     async def revoke(self, client: ClientInfo, metadata: AuthServerMetadata, token: str,
                      hint: str, *, policy: UrlPolicy) -> bool:

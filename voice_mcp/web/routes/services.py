@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import html
+from urllib.parse import urlencode
 
 from aiohttp import web
 from yarl import URL
 
 from voice_mcp.errors import AppError, NotFound, to_app_error
-from voice_mcp.services.oauth import CALLBACK_PATH, START_PATH, BrowserCookie, OAuthService
+from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.oauth import (
+    CALLBACK_PATH,
+    START_PATH,
+    BrowserCookie,
+    ConnectionStatus,
+    OAuthService,
+)
 from voice_mcp.services.oauth.errors import CallbackError
+from voice_mcp.services.oauth.registration import METADATA_DOCUMENT_PATH
 from voice_mcp.web import keys
 from voice_mcp.web.middleware import user_id
+from voice_mcp.web.routes.parsing import read_json
+from voice_mcp.web.schemas import GrantRequest
 
 routes = web.RouteTableDef()
 
@@ -48,10 +59,13 @@ async def list_services(request: web.Request) -> web.Response:
     catalog = request.app[keys.CATALOG]
     statuses = await request.app[keys.OAUTH].status(user_id(request))
     return web.json_response({"services": [
-        {"id": service.id, "title": service.title, "auth": service.auth,
-         "transport": service.transport, "connected": statuses[service.id].connected,
-         "needsReauth": statuses[service.id].needs_reauth}
-        for service in catalog.services.values()]})
+        _entry(service, statuses[service.id]) for service in catalog.services.values()]})
+
+
+def _entry(service: ServiceConfig, status: ConnectionStatus) -> dict[str, object]:
+    return {"id": service.id, "title": service.title, "auth": service.auth,
+            "transport": service.transport, "connected": status.connected,
+            "needsReauth": status.needs_reauth}
 
 
 @routes.post("/api/services/{id}/connect")
@@ -88,6 +102,13 @@ def _set_cookie(response: web.Response, cookie: BrowserCookie, oauth: OAuthServi
                         secure=oauth.cookie_secure)
 
 
+@routes.get(METADATA_DOCUMENT_PATH)
+async def client_metadata(request: web.Request) -> web.Response:
+    """The Client ID Metadata Document: authorization servers fetch it to learn this client."""
+    return web.json_response(request.app[keys.OAUTH].client_metadata(),
+                             headers={"Cache-Control": "public, max-age=3600"})
+
+
 @routes.get(START_PATH)
 async def oauth_start(request: web.Request) -> web.Response:
     """Open a start link: bind this browser to the state with a cookie, then go to the provider."""
@@ -103,10 +124,12 @@ async def oauth_start(request: web.Request) -> web.Response:
 
 @routes.get(CALLBACK_PATH)
 async def oauth_callback(request: web.Request) -> web.Response:
-    """Finish a connection in the user's browser: a small page, or a redirect to the app.
+    """Finish a sign-in in the browser that started it: back to the app with a grant handle.
 
-    Every failure ends here as a page (or redirect) too: a browser has no use for JSON.
-    The browser-binding cookie is cleared whatever the outcome: a state works once.
+    Nothing is stored here: the app (the console, or a native app at its return URL) hands the
+    handle to `POST /api/services/{id}/grant` with its user's token (docs/oauth.md). Failures
+    go back the same way with `error=<code>`. The browser-binding cookie is cleared whatever
+    the outcome: a state works once.
     """
     query, oauth = request.query, request.app[keys.OAUTH]
     state = query.get("state")
@@ -116,14 +139,35 @@ async def oauth_callback(request: web.Request) -> web.Response:
             query.get("code"), state, query.get("error"), iss=query.get("iss"),
             browser_secret=request.cookies.get(cookie) if cookie else None)
     except Exception as exc:
-        response = _failure(request, to_app_error(exc, "oauth callback"))
+        err = to_app_error(exc, "oauth callback")
+        service_id = err.service_id if isinstance(err, CallbackError) else None
+        response = _to_app(request, service_id, error=err.code)
     else:
-        return_url = request.app[keys.SETTINGS].oauth_return_url
-        response = (_back_to_app(return_url, status="connected", service=result.service_id)
-                    if return_url else
-                    _page(f"{result.service_title} connected",
-                          f"voice-mcp can now use {result.service_title} for you.", ok=True))
+        response = _to_app(request, result.service_id, grant=result.grant)
     if cookie and cookie in request.cookies:
         response.del_cookie(cookie, path=oauth.cookie_path, secure=oauth.cookie_secure,
                             httponly=True, samesite="Lax")
     return response
+
+
+def _to_app(request: web.Request, service_id: str | None, **outcome: str) -> web.Response:
+    """Redirect to the return URL's query, or to the console's fragment (never sent to a server)."""
+    params = ({"service": service_id} if service_id else {}) | outcome
+    return_url = request.app[keys.SETTINGS].oauth_return_url
+    if return_url:
+        return _back_to_app(return_url, **params)
+    console = request.app[keys.SETTINGS].public_url.rstrip("/") + "/"
+    return web.Response(status=302, headers={
+        **NO_TRACE, "Location": console + "#" + urlencode(params)})
+
+
+@routes.post("/api/services/{id}/grant")
+async def grant(request: web.Request) -> web.Response:
+    """Store a finished sign-in for the bearer's user (the one who started it); the entry."""
+    user, service_id = user_id(request), request.match_info["id"]
+    body = await read_json(request, GrantRequest)
+    oauth = request.app[keys.OAUTH]
+    await oauth.redeem(user, service_id, body.grant)
+    status = (await oauth.status(user))[service_id]
+    service = request.app[keys.CATALOG].services[service_id]
+    return web.json_response(_entry(service, status))

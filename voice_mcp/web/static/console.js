@@ -58,7 +58,7 @@ $("signin-form").addEventListener("submit", (event) => {
   $("token").value = "";
 });
 
-onTokenChange(() => { showWho(); if (token()) services.refresh(); });
+onTokenChange(() => { showWho(); if (token()) { services.refresh(); services.redeemPending(); } });
 
 // ---- commands -----------------------------------------------------------------------------
 
@@ -273,10 +273,11 @@ async function loadExamples() {
 // ---- start --------------------------------------------------------------------------------
 
 takeTokenFromLocation();
-window.addEventListener("hashchange", takeTokenFromLocation);
+window.addEventListener("hashchange", () => { takeTokenFromLocation(); services.completeFromLocation(); });
 listenForPostedToken();
 showWho();
 if (sessionStorage.getItem("voice-mcp-muted")) { $("mute").setAttribute("aria-pressed", "true"); speaker.setMuted(true); }
 if (!Recorder.supported()) { talk.disabled = true; $("talk-help").textContent = "This browser cannot record audio here (a secure origin is needed)."; }
 if (token()) services.refresh();
+services.completeFromLocation();
 document.documentElement.dataset.ready = "true";

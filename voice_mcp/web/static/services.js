@@ -1,7 +1,18 @@
 // The services panel: each catalog service with its state, Connect (OAuth in a new tab) and
-// Disconnect; refreshed when the person comes back to this tab.
+// Disconnect; refreshed when the person comes back to this tab. A sign-in ends back here at
+// `/#service=<id>&grant=<handle>` (or `&error=<code>`): the panel completes the grant itself
+// with this tab's token (POST /api/services/{id}/grant, docs/oauth.md).
 
 import { apiFetch, getJson } from "./api.js";
+import { token } from "./auth.js";
+
+const SIGN_IN_ERRORS = {
+  oauth_denied: "access was not granted",
+  browser_mismatch: "it was started in another browser; connect again from this one",
+  issuer_mismatch: "the answer did not come from the service's own sign-in server",
+  state_expired: "it took too long; connect again",
+  invalid_state: "the sign-in link was invalid or already used; connect again",
+};
 import { $, h } from "./dom.js";
 
 export class ServicesPanel {
@@ -11,6 +22,7 @@ export class ServicesPanel {
     this.titles = new Map();
     this.onChange = onChange;
     this.loading = null;
+    this.pendingGrant = null;
     const refreshSoon = () => { if (document.visibilityState === "visible") this.refresh(); };
     window.addEventListener("focus", refreshSoon);
     document.addEventListener("visibilitychange", refreshSoon);
@@ -73,6 +85,41 @@ export class ServicesPanel {
       this.note.textContent = err.message;
     } finally {
       button.disabled = false;
+    }
+  }
+
+  /** Take `service` and `grant` (or `error`) from the address bar, scrub them, finish. */
+  async completeFromLocation() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    const id = params.get("service");
+    const grant = params.get("grant");
+    const error = params.get("error");
+    if (grant === null && error === null) return;
+    for (const name of ["service", "grant", "error"]) params.delete(name);
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
+    if (error !== null) {
+      this.note.textContent = `Connecting ${this.title(id || "the service")} failed: ${SIGN_IN_ERRORS[error] || error}.`;
+      return;
+    }
+    this.pendingGrant = { id, grant };
+    if (token()) await this.redeemPending();
+  }
+
+  /** Hand the waiting grant to the server with this tab's token (another user's is refused). */
+  async redeemPending() {
+    const pending = this.pendingGrant;
+    this.pendingGrant = null;
+    if (!pending || !pending.id) return;
+    try {
+      await apiFetch(`/api/services/${encodeURIComponent(pending.id)}/grant`, {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ grant: pending.grant }),
+      });
+      await this.refresh();
+      this.note.textContent = `${this.title(pending.id)} connected.`;
+    } catch (err) {
+      this.note.textContent = `Connecting ${this.title(pending.id)} failed: ${err.message}`;
     }
   }
 
