@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from voice_mcp.services.asking.broker import InputBroker
 from voice_mcp.services.auth import TokenVerifier
 from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.catalog import Catalog
@@ -35,3 +36,4 @@ RATE_LIMITER = web.AppKey("rate_limiter", CommandRateLimiter)
 INTENTS = web.AppKey("intents", LocalIntents)
 COMMANDS = web.AppKey("commands", CommandRegistry)
 SPEECH = web.AppKey("speech", Synthesizer)
+ASKING = web.AppKey("asking", InputBroker)

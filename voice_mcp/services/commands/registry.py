@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from voice_mcp.errors import BadRequest, Gone, NotFound
+from voice_mcp.services.asking.scope import ask_scope
 from voice_mcp.services.commands.driver import WireEvent, drive
 from voice_mcp.services.commands.ids import is_command_id, new_command_id
 from voice_mcp.services.commands.models import (
@@ -63,7 +64,8 @@ class CommandRegistry:
 
     async def _run(self, running: RunningCommand, events: AsyncIterator[WireEvent]) -> None:
         try:
-            await drive(running, events)
+            with ask_scope(running.id):  # a service's question finds its command by this
+                await drive(running, events)
             await running.recorder.drain()
         finally:
             self.local.pop(running.id, None)

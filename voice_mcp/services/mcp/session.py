@@ -22,7 +22,7 @@ import anyio
 import httpx2
 import mcp.types as types
 from mcp import Client
-from mcp.client.session import IncomingMessage
+from mcp.client.session import ClientRequestContext, IncomingMessage
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR
@@ -30,6 +30,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from voice_mcp import __version__
 from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.mcp.asking import Asker
 from voice_mcp.services.mcp.auth import BearerAuth
 from voice_mcp.services.mcp.failures import (
     TransportFailure,
@@ -56,6 +57,7 @@ class _Job:
     op: Op[Any]
     future: asyncio.Future[Any]
     progress: ProgressFn | None
+    asker: Asker | None = None  # who answers the server's questions during this request
     updates: deque[tuple[float, float | None, str | None]] = field(default_factory=deque)
     signal: asyncio.Event = field(default_factory=asyncio.Event)
     scope: anyio.CancelScope | None = None
@@ -117,7 +119,8 @@ class McpSession:
     def busy(self) -> bool:
         return bool(self._jobs)
 
-    async def run(self, op: Op[T], progress: ProgressFn | None = None) -> T:
+    async def run(self, op: Op[T], progress: ProgressFn | None = None,
+                  asker: Asker | None = None) -> T:
         """Run `op` on the session's client in the worker and return its result.
 
         Raises TransportFailure when the connection fails, an AppError when the
@@ -126,7 +129,7 @@ class McpSession:
         if not self.usable:
             raise TransportFailure("the session was closed", delivered=False,
                                    was_ready=not self._closing)
-        job = _Job(op, asyncio.get_running_loop().create_future(), progress)
+        job = _Job(op, asyncio.get_running_loop().create_future(), progress, asker)
         self._jobs.add(job)
         self._queue.append(job)
         self.last_used = time.monotonic()
@@ -219,6 +222,8 @@ class McpSession:
             watched = WatchedReadStream(read, self._connection_ended)
             async with Client(contextlib.nullcontext((watched, write)), mode=self._mode,
                               cache=None, message_handler=self._on_message,
+                              elicitation_callback=self._on_elicit,
+                              list_roots_callback=self._on_list_roots,
                               client_info=CLIENT_INFO) as client:
                 yield client
 
@@ -313,6 +318,25 @@ class McpSession:
         elif isinstance(message, Exception):
             log.debug("transport reported an error", extra={
                 "service": self.service.id, "error_type": type(message).__name__})
+
+    async def _on_elicit(self, context: ClientRequestContext,
+                         params: types.ElicitRequestParams) -> types.ElicitResult:
+        """A server's question goes to the user of the one request running that can ask.
+
+        The SDK does not say which request a question belongs to; on a shared session with
+        several such requests at once, asking the wrong user would be worse than declining.
+        """
+        askers = [job.asker for job in self._jobs
+                  if job.asker is not None and job.started and not job.future.done()]
+        if len(askers) != 1:
+            log.info("question declined: no single request to ask for", extra={
+                "service": self.service.id, "requests": len(askers)})
+            return types.ElicitResult(action="decline")
+        return await askers[0].elicit(params)
+
+    async def _on_list_roots(self, context: ClientRequestContext) -> types.ListRootsResult:
+        """No roots: voice-mcp shares no file system with its services (docs/api.md)."""
+        return types.ListRootsResult(roots=[])
 
     async def _listen(self, client: Client, scope: anyio.CancelScope) -> None:
         """On 2026-era connections, subscribe to tool list changes (older ones just send them)."""

@@ -20,6 +20,7 @@ from voice_mcp.web.routes.sse import stream_events, wants_event_stream
 from voice_mcp.web.schemas import CommandRequest, ConfirmRequest, is_conversation_id
 
 routes = web.RouteTableDef()
+INPUT_REQUIRED = "input_required"
 
 
 def _require_llm(request: web.Request) -> None:
@@ -69,6 +70,11 @@ async def _answer(request: web.Request, info: CommandInfo, events: AsyncIterator
         async for event in followed:
             if event.kind == "done":
                 return web.json_response(event.data)
+            if event.kind == "progress" and event.data.get("type") == INPUT_REQUIRED:
+                # Early: the command goes on; GET /api/voice/commands/{id} gives its end.
+                shown = {k: v for k, v in event.data.items() if k not in ("type", "timestamp")}
+                return web.json_response({"status": INPUT_REQUIRED, "commandId": running.id,
+                                          "input": shown})
     finally:
         await followed.aclose()
     raise RuntimeError("the command ended without a done event")

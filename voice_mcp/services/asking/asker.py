@@ -1,0 +1,49 @@
+"""One tool call's way to ask its command's user (the MCP layer's `Asker`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import mcp.types as types
+
+from voice_mcp.services.asking.fields import secret_fields
+from voice_mcp.services.asking.question import Question
+from voice_mcp.services.asking.scope import AskScope
+
+if TYPE_CHECKING:
+    from voice_mcp.services.asking.broker import InputBroker
+
+log = logging.getLogger(__name__)
+
+
+class CallAsker:
+    """Turns a server's question into the user's, naming the service; refuses secrets."""
+
+    def __init__(self, broker: InputBroker, scope: AskScope, *, service: str, title: str,
+                 tool: str, show: Callable[[Question], None],
+                 tell: Callable[[str], None]) -> None:
+        self.broker = broker
+        self.scope = scope
+        self.service = service
+        self.title = title
+        self.tool = tool
+        self.show = show
+        self.tell = tell
+        self.clocks: list[asyncio.Timeout] = []  # the tool call's own, paused while asking
+
+    async def elicit(self, params: types.ElicitRequestParams) -> types.ElicitResult:
+        """Ask the user; the server gets the checked answer, `decline` or `cancel`."""
+        question = Question.of(params, service=self.service, title=self.title, tool=self.tool,
+                               timeout_s=self.broker.timeout_s)
+        refused = secret_fields(question.fields)
+        if refused:
+            log.info("secret field refused", extra={"service": self.service})
+            self.tell(f"{self.title} asked for {', '.join(refused)}; secrets such as passwords,"
+                      " tokens or card numbers are never asked by voice, so it was refused.")
+            return types.ElicitResult(action="decline")
+        with self.scope.paused(self.clocks):
+            reply = await self.broker.ask(self.scope.command_id, question, self.show)
+        return reply.result()
