@@ -22,6 +22,7 @@ _NUMBERS = {number_words(n): n for n in range(60)}
 _NUMBERS.update({"sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
                  "a hundred": 100, "one hundred": 100})
 _DIGITS = re.compile(r"-?\d+(?:\.\d+)?")
+_PRONOUN_ONE = re.compile(r"\b(?:the|that|this)\s+(?:\w+\s+)?one\b")  # "the work one"
 
 
 def normalize(text: str) -> str:
@@ -57,7 +58,7 @@ def number(text: str, integer: bool) -> float | int | None:
     if match:
         value = float(match.group())
         return int(value) if integer or value.is_integer() else value
-    tokens = text.split()
+    tokens = _PRONOUN_ONE.sub(" ", text).split()
     for size in (2, 1):
         for i in range(len(tokens) - size + 1):
             phrase = " ".join(tokens[i:i + size])

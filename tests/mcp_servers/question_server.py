@@ -1,0 +1,90 @@
+"""An MCP server whose tools ask the user mid-call, every way the protocol has: a form
+(elicitation/create, 2025-11-25, with SEP-1034 defaults and a SEP-1330 titled enum), a
+secret the client must refuse, the URL-elicitation-required error (-32042), and, for
+2026-07-28 clients, input-required results over several rounds. Each tool's result says
+what it received, so a test reads the server's side from the answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import UrlElicitationRequiredError
+from mcp.types import (
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitRequestURLParams,
+    ElicitResult,
+    InputRequiredResult,
+)
+
+from tests.mcp_servers.notes_server import ServerKnobs, ServerStats
+
+MEETING = {"type": "object", "required": ["calendar"], "properties": {
+    "calendar": {"type": "string", "title": "Calendar", "oneOf": [
+        {"const": "cal-work", "title": "Work"}, {"const": "cal-home", "title": "Home"}]},
+    "people": {"type": "integer", "title": "People", "minimum": 1, "maximum": 20,
+               "default": 2}}}
+SECRET = {"type": "object", "properties": {"password": {"type": "string", "title": "Password"}}}
+SIZES = {"type": "object", "required": ["size"], "properties": {
+    "size": {"type": "string", "enum": ["small", "large"]}}}
+COUNT = {"type": "object", "required": ["count"], "properties": {"count": {"type": "integer"}}}
+PAY_URL = "https://pay.example/checkout/1"
+
+
+def _said(result: ElicitResult | Any) -> str:
+    if not isinstance(result, ElicitResult):
+        return "none"
+    return f"{result.action} {json.dumps(result.content, sort_keys=True)}"
+
+
+def build_question_server(stats: ServerStats, knobs: ServerKnobs) -> MCPServer:
+    server = MCPServer("questions", log_level="WARNING")
+    paid: set[str] = set()
+
+    @server.tool()
+    async def plan_meeting(ctx: Context) -> str:
+        """Plan a meeting; asks which calendar and for how many people."""
+        stats.record(lambda s: s.tool_calls.update(["plan_meeting"]))
+        result = await ctx.request_context.session.elicit_form(
+            "Which calendar, and for how many?", MEETING, related_request_id=ctx.request_id)
+        return f"got: {_said(result)}"
+
+    @server.tool()
+    async def sign_in(ctx: Context) -> str:
+        """Sign in (asks for a password, which a voice client must refuse)."""
+        stats.record(lambda s: s.tool_calls.update(["sign_in"]))
+        result = await ctx.request_context.session.elicit_form(
+            "Your password?", SECRET, related_request_id=ctx.request_id)
+        return f"got: {_said(result)}"
+
+    @server.tool()
+    async def pay(ctx: Context) -> str:
+        """Pay; the first call needs the user on the payment page."""
+        stats.record(lambda s: s.tool_calls.update(["pay"]))
+        if "pay-1" not in paid:
+            paid.add("pay-1")
+            raise UrlElicitationRequiredError([ElicitRequestURLParams(
+                message="Confirm the amount on the payment page.", url=PAY_URL,
+                elicitation_id="pay-1")])
+        return "paid"
+
+    @server.tool()
+    def order_pizza(ctx: Context) -> str | InputRequiredResult:
+        """Order a pizza (2026-07-28: asks the size, then how many, in two rounds)."""
+        stats.record(lambda s: s.tool_calls.update(["order_pizza"]))
+        answers = ctx.input_responses or {}
+        if "size" not in answers and ctx.request_state is None:
+            return InputRequiredResult(request_state="round1", input_requests={
+                "size": ElicitRequest(params=ElicitRequestFormParams(
+                    message="Which size?", requested_schema=SIZES))})
+        if ctx.request_state == "round1":
+            size = _said(answers.get("size"))
+            return InputRequiredResult(request_state=f"round2|{size}", input_requests={
+                "count": ElicitRequest(params=ElicitRequestFormParams(
+                    message="How many?", requested_schema=COUNT))})
+        return f"order: {(ctx.request_state or '').split('|', 1)[-1]}; " \
+               f"{_said(answers.get('count'))}"
+
+    return server
