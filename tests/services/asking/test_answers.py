@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import mcp.types as types
 import pytest
 
@@ -10,12 +12,12 @@ from voice_mcp.services.asking.fields import form_fields, secret_fields
 from voice_mcp.services.asking.question import AnswerBody, Question, Reply, Unanswered
 
 
-def _question(schema: dict[str, object], message: str = "Which?") -> Question:
+def _question(schema: dict[str, Any], message: str = "Which?") -> Question:
     params = types.ElicitRequestFormParams(message=message, requested_schema=schema)
     return Question.of(params, service="cal", title="Calendar", tool="plan", timeout_s=60)
 
 
-def _words(schema: dict[str, object], words: str) -> Reply:
+def _words(schema: dict[str, Any], words: str) -> Reply:
     return _question(schema).reply(AnswerBody(input_id="x", answer=words))
 
 
