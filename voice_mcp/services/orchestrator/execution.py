@@ -142,13 +142,14 @@ async def _run_one(deps: Deps, run: Run, call: PlannedCall, index: int,
 
     user_id = run.command.user_id
     asker = _asker(deps, run, service, name)
+    asking = {"asker": asker} if asker is not None else {}  # none: questions are declined
     try:
         if call.tool is not None:
             result = await deps.mcp.call(user_id, call.tool, call.arguments,
-                                         progress=on_progress, asker=asker)
+                                         progress=on_progress, **asking)
         else:
             result = await deps.mcp.call_tool(user_id, service, name, call.arguments,
-                                              progress=on_progress, asker=asker)
+                                              progress=on_progress, **asking)
     except AppError as err:
         # e.g. reauth_required: this service is out, the others still run.
         run.outcome.missing({service: err.code})
