@@ -18,6 +18,7 @@ from voice_mcp.services.oauth.service import OAuthService
 from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.ratelimit import CommandRateLimiter
 from voice_mcp.services.store import Redis
+from voice_mcp.services.stt.choose import SpeechToText
 from voice_mcp.services.tts import Synthesizer
 from voice_mcp.settings import Settings
 
@@ -37,3 +38,4 @@ INTENTS = web.AppKey("intents", LocalIntents)
 COMMANDS = web.AppKey("commands", CommandRegistry)
 SPEECH = web.AppKey("speech", Synthesizer)
 ASKING = web.AppKey("asking", InputBroker)
+TRANSCRIBER = web.AppKey("transcriber", SpeechToText)

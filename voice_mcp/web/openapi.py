@@ -8,6 +8,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from voice_mcp import __version__
+from voice_mcp.services.asking.question import AnswerBody
 from voice_mcp.services.orchestrator.payload import DonePayload
 from voice_mcp.web.schemas import CommandRequest, ConfirmRequest, GrantRequest, SpeechRequest
 
@@ -83,6 +84,12 @@ def _command_paths() -> dict[str, Any]:
             "summary": "Cancel a command wherever it runs", "security": BEARER,
             "parameters": [command_id],
             "responses": {"202": {"description": "cancelling"}, **_errors(400, 401, 404, 410)}}},
+        "/api/voice/commands/{commandId}/input": {"post": {
+            "summary": "Answer a service's question (input_required), from any instance",
+            "security": BEARER, "parameters": [command_id],
+            "requestBody": {"required": True, "content": _json("AnswerBody")},
+            "responses": {"202": {"description": "taken"},
+                          **_errors(400, 401, 404, 409, 410, 422)}}},
     }
 
 
@@ -91,6 +98,7 @@ def _schemas() -> dict[str, Any]:
     _, defs = models_json_schema(
         [(CommandRequest, "validation"), (ConfirmRequest, "validation"),
          (GrantRequest, "validation"), (SpeechRequest, "validation"),
+         (AnswerBody, "validation"),
          (DonePayload, "serialization")],
         by_alias=True, ref_template="#/components/schemas/{model}")
     schemas = dict(defs.get("$defs", {}))

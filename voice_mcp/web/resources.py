@@ -42,6 +42,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[keys.RATE_LIMITER] = built.rate_limiter
     app[keys.SPEECH] = built.speech
     app[keys.ASKING] = built.asking
+    app[keys.TRANSCRIBER] = built.transcriber
     try:
         await check_templates(app[keys.INTENTS], catalog, built.mcp)  # a wrong template stops here
         async with commands_running(app, settings, redis):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.cluster import events_of, read_until
@@ -119,3 +120,30 @@ async def test_an_answer_for_another_users_command_or_question_is_not_found(
                              headers=auth_for())
     assert resp.status == 202
 
+
+
+async def test_a_spoken_answer_is_transcribed_then_mapped(
+        pair, openai_server, auth_for, speech_samples) -> None:
+    first, second = pair
+    openai_server.script(tool_turn(PIZZA), text("Ordered."))
+    resp = await first.post("/api/voice/llm/stream", json={"query": "order a pizza"},
+                            headers=auth_for())
+    events = events_of(resp)
+    seen = await read_until(events, _asked)
+    command_id, size = seen[0][2]["commandId"], seen[-1][2]
+    body = aiohttp.FormData()
+    body.add_field("inputId", size["inputId"])
+    body.add_field("audio", speech_samples.read("wav"), filename="answer.wav",
+                   content_type="audio/wav")
+    openai_server.script_transcription("Small, please.")
+    answer = await second.post(_input(command_id), data=body, headers=auth_for())
+    assert answer.status == 202, await answer.text()
+    count = (await read_until(events, _asked))[-1][2]
+    openai_server.script_transcription("Never mind.")
+    body = aiohttp.FormData()
+    body.add_field("inputId", count["inputId"])
+    body.add_field("audio", speech_samples.read("wav"), filename="answer.wav",
+                   content_type="audio/wav")
+    assert (await first.post(_input(command_id), data=body, headers=auth_for())).status == 202
+    done = (await read_until(events, lambda kind, _: kind == "done"))[-1][2]
+    assert done["results"][0]["output"] == 'order: accept {"size": "small"}; cancel null'

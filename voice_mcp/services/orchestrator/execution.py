@@ -142,7 +142,8 @@ async def _run_one(deps: Deps, run: Run, call: PlannedCall, index: int,
 
     user_id = run.command.user_id
     asker = _asker(deps, run, service, name)
-    asking: dict[str, Any] = {"asker": asker} if asker is not None else {}  # none: questions are declined
+    # Without an asker the server's questions are declined (and fakes need no new argument).
+    asking: dict[str, Any] = {"asker": asker} if asker is not None else {}
     try:
         if call.tool is not None:
             result = await deps.mcp.call(user_id, call.tool, call.arguments,
