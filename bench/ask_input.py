@@ -31,9 +31,9 @@ from voice_mcp.services.asking.broker import InputBroker
 from voice_mcp.services.asking.question import AnswerBody, Question
 from voice_mcp.services.asking.scope import current_scope
 from voice_mcp.services.commands import CancelListener, CommandInfo, CommandRegistry
-from voice_mcp.services.commands.redis_keys import CommandKeys, input_channel
+from voice_mcp.services.commands.redis_keys import input_channel
 from voice_mcp.services.mcp.manager import McpManager
-from voice_mcp.services.store import Redis, redis_for
+from voice_mcp.services.store import redis_for
 
 SCHEMA = {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}
 
@@ -85,14 +85,15 @@ async def _command(manager: McpManager, broker: InputBroker, shown: asyncio.Queu
     yield _Event("done", {"status": "completed" if result.success else "failed"})
 
 
-async def _one(redis: Redis, manager: McpManager, owner: tuple[CommandRegistry, InputBroker],
+async def _one(manager: McpManager, owner: tuple[CommandRegistry, InputBroker],
                other: tuple[CommandRegistry, InputBroker], clock: Clock) -> tuple[float, float]:
     shown: asyncio.Queue[tuple[float, Question]] = asyncio.Queue()
     go = asyncio.Event()
     running = owner[0].start(CommandInfo("bench", "q", "conv"),
                              _command(manager, owner[1], shown, go))
-    while not await redis.hexists(CommandKeys.of(running.id).meta, "user"):
-        await asyncio.sleep(0.001)
+    async for _ in running.follow(0):  # the first event is out ...
+        break
+    await running.recorder.drain()  # ... and written, with the command's record
     go.set()
     at, question = await shown.get()
     ask_ms = (at - clock.sent[-1]) * 1000
@@ -111,7 +112,7 @@ async def main(rounds: int) -> None:
         async with redis_for(None) as (redis, _):
             manager = McpManager(make_catalog(server.service("asking")), redis,
                                  protocol_mode="legacy")
-            pairs = []
+            pairs: list[tuple[CommandRegistry, InputBroker]] = []
             for _ in range(2):
                 registry = CommandRegistry(redis, f"bench-{len(pairs)}", grace_s=5,
                                            events_ttl_s=60, budget_s=30)
@@ -120,10 +121,10 @@ async def main(rounds: int) -> None:
                                       channel=input_channel("bench-0"))
             listening = asyncio.create_task(listener.run())
             await manager.discover("bench", ["asking"])
-            await _one(redis, manager, pairs[0], pairs[1], clock)  # warm
+            await _one(manager, pairs[0], pairs[1], clock)  # warm
             asks, answers = [], []
             for _ in range(rounds):
-                ask_ms, answer_ms = await _one(redis, manager, pairs[0], pairs[1], clock)
+                ask_ms, answer_ms = await _one(manager, pairs[0], pairs[1], clock)
                 asks.append(ask_ms)
                 answers.append(answer_ms)
             listener.stopping = True
