@@ -7,6 +7,7 @@ import { $, h } from "./dom.js";
 import { fileNameFor, Recorder } from "./recorder.js";
 import { ServicesPanel } from "./services.js";
 import { Speaker } from "./speaker.js";
+import { questionCard } from "./question.js";
 import { approvalCard, Turn } from "./turn.js";
 
 const HOLD_MS = 350;          // a press longer than this is push-to-talk; shorter toggles
@@ -71,6 +72,7 @@ async function run(turn, open) {
   try {
     await followCommand(open, {
       event(kind, data) {
+        if (data && typeof data.commandId === "string") turn.commandId = data.commandId;
         if (kind === "progress") onProgress(turn, data);
         else if (kind === "delta" && typeof data.text === "string") { spokeDeltas = true; turn.delta(data.text); speaker.feed(data.text); }
         else if (kind === "error") turn.error(data);
@@ -93,6 +95,22 @@ async function run(turn, open) {
 function onProgress(turn, data) {
   turn.progress(data);
   if (data.type === "confirmation_required" && data.confirmationId) showApproval(turn, data);
+  if (data.type === "input_required" && data.inputId && turn.commandId) showQuestion(turn, data);
+}
+
+/** A service's question: a card, spoken; answered while the command keeps running. */
+function showQuestion(turn, question) {
+  if (turn.cards.has(question.inputId)) return;
+  const path = `/api/voice/commands/${encodeURIComponent(turn.commandId)}/input`;
+  const view = questionCard(question, (body) => apiFetch(path, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  }));
+  turn.cards.set(question.inputId, view);
+  turn.el.append(view.card);
+  turn.scroll();
+  speaker.feed(question.message);
+  speaker.flush();
+  view.accept.focus({ preventScroll: true });
 }
 
 function onDone(turn, payload, spokeDeltas, current) {
