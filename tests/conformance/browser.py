@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+from yarl import URL
 
 MAX_REDIRECTS = 10
 
@@ -90,7 +91,7 @@ class Browser:
                         return url  # a page of the app: the old callback page
                     _log(f"the sign-in stopped at {resp.status} from {urlsplit(url).netloc}")
                     return None
-            url = str(resp.url.join(aiohttp.client.URL(location)))
+            url = str(resp.url.join(URL(location)))
             if url.startswith(self.base) and urlsplit(url).path in ("", "/"):
                 return url  # back at the console (its fragment carries the outcome)
         return None

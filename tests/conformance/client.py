@@ -44,6 +44,7 @@ USER = "conformance-user"
 ROUNDS = 3  # connect + command rounds: a step-up or a migration needs a second one
 CLIENT_ID_ENV = "CONFORMANCE_CLIENT_ID"
 CLIENT_SECRET_ENV = "CONFORMANCE_CLIENT_SECRET"
+JWT_SECRET = "conformance-" + "x" * 32
 
 
 def log(message: str) -> None:
@@ -81,14 +82,14 @@ async def service_for(url: str, scenario: str, context: dict[str, Any]) -> Servi
 
 
 @asynccontextmanager
-async def running_app(service: ServiceConfig, llm: OpenAIServer) -> AsyncIterator[str]:
-    """The real app on a free port with its own redis-server; its base URL."""
+async def running_app(service: ServiceConfig, llm: OpenAIServer) -> AsyncIterator[Settings]:
+    """The real app on a free port with its own redis-server; its settings."""
     workdir = tempfile.mkdtemp(prefix="voice-mcp-conformance-")
     redis = PersistentRedis(workdir=Path(workdir))
     await redis.start()
     port = free_port()
     settings = Settings(
-        _env_file=None, redis_url=redis.url, jwt_secret="conformance-" + "x" * 32,  # type: ignore[arg-type]
+        _env_file=None, redis_url=redis.url, jwt_secret=JWT_SECRET,  # type: ignore[arg-type]
         token_key=Fernet.generate_key().decode(), public_url=f"http://127.0.0.1:{port}",
         openai_api_key="sk-conformance", llm_base_url=llm.base_url, llm_model="gpt-5-mini",
         llm_max_retries=0, local_intents="off", discovery_timeout_s=10,
@@ -98,7 +99,7 @@ async def running_app(service: ServiceConfig, llm: OpenAIServer) -> AsyncIterato
     try:
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        yield settings.public_url
+        yield settings
     finally:
         await runner.cleanup()
         await redis.stop()
@@ -111,10 +112,9 @@ async def run(url: str, scenario: str, context: dict[str, Any]) -> None:
     async with AsyncExitStack() as stack:
         llm = await stack.enter_async_context(OpenAIServer())
         llm.responder = call_every_tool(SERVICE_ID, context.get("toolCalls"))
-        base = await stack.enter_async_context(running_app(service, llm))
-        token = issue_dev_token(Settings(_env_file=None, jwt_secret="conformance-" + "x" * 32),  # type: ignore[arg-type]
-                                USER, 600)
-        browser = await stack.enter_async_context(Browser(base, token))
+        settings = await stack.enter_async_context(running_app(service, llm))
+        browser = await stack.enter_async_context(
+            Browser(settings.public_url, issue_dev_token(settings, USER, 600)))
         for attempt in range(1, ROUNDS + 1):
             entry = await browser.service(SERVICE_ID)
             if entry["auth"] == "oauth" and (not entry["connected"] or entry["needsReauth"]):

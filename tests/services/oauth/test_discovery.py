@@ -178,3 +178,50 @@ async def test_an_http_public_url_registers_even_where_documents_are_supported(
     provider = await browser_start(oauth, "alice", "notes")
     assert not parse_qs(urlsplit(provider).query)["client_id"][0].startswith("http")
     assert oauth_servers.auth_server.counts["register"] == 1
+
+
+async def test_the_probe_reads_the_challenge_of_a_real_request(oauth_servers: OAuthServers
+                                                               ) -> None:
+    """A resource that lets `initialize` through unauthenticated still challenges a
+    2026-07-28 `server/discover`: its scope is the one the first authorization asks for."""
+    import httpx2
+    from aiohttp import web
+
+    from voice_mcp.services.catalog import ServiceConfig
+    from voice_mcp.services.oauth.discovery import Discoverer
+
+    seen: list[str] = []
+
+    async def mcp(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append(body["method"])
+        if body["method"] == "initialize":
+            return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": {}})
+        return web.json_response({"error": "invalid_token"}, status=401, headers={
+            "WWW-Authenticate": f'Bearer scope="notes.read", resource_metadata="{prm_url}"'})
+
+    async def prm(request: web.Request) -> web.Response:
+        return web.json_response({"resource": mcp_url,
+                                  "authorization_servers": [oauth_servers.issuer],
+                                  "scopes_supported": ["notes.read", "notes.write"]})
+
+    app = web.Application()
+    app.router.add_post("/mcp", mcp)
+    app.router.add_get("/.well-known/oauth-protected-resource/mcp", prm)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    sock = listening_socket()
+    await web.SockSite(runner, sock).start()
+    mcp_url = f"{base_url(sock)}/mcp"
+    prm_url = f"{base_url(sock)}/.well-known/oauth-protected-resource/mcp"
+    service = ServiceConfig(id="lenient", title="Lenient", transport="streamable-http",
+                            url=mcp_url, auth="oauth")
+    try:
+        async with httpx2.AsyncClient() as http:
+            found = await Discoverer(http).discover(service)
+    finally:
+        await runner.cleanup()
+
+    assert seen == ["server/discover"]
+    assert found.scopes == ["notes.read"]
+    assert found.metadata.issuer == oauth_servers.issuer

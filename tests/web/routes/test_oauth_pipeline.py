@@ -195,10 +195,13 @@ async def test_provider_down_during_refresh_keeps_the_grant(
         app, connect, command, oauth_servers: OAuthServers, auth_for, redis_client) -> None:
     await connect("alice")
     assert (await command("alice", WHOAMI, text("alice")))["results"][0]["success"] is True
-    # The token endpoint stops answering: point the cached discovery result at a dead port.
+    # The token endpoint stops answering: the cached discovery result, and the metadata a
+    # new discovery (after the MCP server's 401) finds, point at a dead port.
+    dead = f"http://127.0.0.1:{free_port()}/token"
     meta = json.loads(await redis_client.get("oauth:meta:v2:notes"))
-    meta["metadata"]["token_endpoint"] = f"http://127.0.0.1:{free_port()}/token"
+    meta["metadata"]["token_endpoint"] = dead
     await redis_client.set("oauth:meta:v2:notes", json.dumps(meta))
+    oauth_servers.auth_server.metadata_overrides = {"token_endpoint": dead}
     oauth_servers.auth_server.expire_access_tokens("alice")
 
     done = await command("alice", WHOAMI, text("Notes are down."))
@@ -208,6 +211,7 @@ async def test_provider_down_during_refresh_keeps_the_grant(
     notes = (await services_of(app, auth_for()))["notes"]
     assert notes["connected"] is True and notes["needsReauth"] is False
 
+    oauth_servers.auth_server.metadata_overrides = {}
     await redis_client.delete("oauth:meta:v2:notes")  # the provider is back: discovered again
     done = await command("alice", WHOAMI, text("alice"))
     assert done["results"][0]["output"] == "alice" and done["unavailable"] == {}

@@ -42,6 +42,23 @@ _INITIALIZE = {
         "clientInfo": {"name": "voice-mcp", "version": "0"},
     },
 }
+STATELESS_VERSION = "2026-07-28"
+# The first request of a 2026-07-28 client: servers that let `initialize` through unauthenticated
+# still challenge it, with the scope a real request needs.
+_DISCOVER = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "server/discover",
+    "params": {"_meta": {
+        "io.modelcontextprotocol/protocolVersion": STATELESS_VERSION,
+        "io.modelcontextprotocol/clientInfo": {"name": "voice-mcp", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }},
+}
+_PROBES = (
+    (_DISCOVER, {"MCP-Protocol-Version": STATELESS_VERSION, "Mcp-Method": "server/discover"}),
+    (_INITIALIZE, {"Mcp-Method": "initialize"}),
+)
 
 
 def bearer_challenge(header: str) -> dict[str, str]:
@@ -164,23 +181,32 @@ class Discoverer:
         return service.issuer
 
     async def _probe(self, service: ServiceConfig) -> dict[str, str]:
-        """Ask the MCP server without a token and read its Bearer challenge."""
+        """Ask the MCP server without a token and read its Bearer challenge: `server/discover`
+        (2026-07-28), then `initialize` for a server that did not challenge that."""
         assert service.url is not None
         headers = {"Accept": "application/json, text/event-stream", **service.headers}
         headers.pop("Authorization", None)
+        if service.transport == "sse":
+            return await self._challenge(service, self._http.build_request(
+                "GET", service.url, headers=headers)) or {}
+        for body, extra in _PROBES:
+            challenge = await self._challenge(service, self._http.build_request(
+                "POST", service.url, headers={**headers, **extra}, json=body))
+            if challenge is not None:
+                return challenge
+        return {}
+
+    async def _challenge(self, service: ServiceConfig,
+                         request: httpx2.Request) -> dict[str, str] | None:
+        """The Bearer challenge of a 401 (empty without one); None when it was not a 401."""
         try:
-            if service.transport == "sse":
-                request = self._http.build_request("GET", service.url, headers=headers)
-            else:
-                request = self._http.build_request("POST", service.url, headers=headers,
-                                                   json=_INITIALIZE)
             # Stream and never read the body: an unprotected server may answer an SSE stream.
             response = await self._http.send(request, stream=True, follow_redirects=False)
             await response.aclose()
         except httpx2.HTTPError:
             raise discovery_failed(service.id, "the MCP server does not answer") from None
         if response.status_code != 401:
-            return {}
+            return None
         return bearer_challenge(response.headers.get("www-authenticate", ""))
 
     async def _protected_resource(self, service_id: str, mcp_url: str, hinted: str | None,
