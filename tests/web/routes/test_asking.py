@@ -147,3 +147,18 @@ async def test_a_spoken_answer_is_transcribed_then_mapped(
     assert (await first.post(_input(command_id), data=body, headers=auth_for())).status == 202
     done = (await read_until(events, lambda kind, _: kind == "done"))[-1][2]
     assert done["results"][0]["output"] == 'order: accept {"size": "small"}; cancel null'
+
+
+async def test_an_answer_never_approves_a_held_action(voice_client, notes_http_server,
+                                                      openai_server, auth_for) -> None:
+    client = await voice_client(notes_http_server.service("notes"))
+    openai_server.script(tool_turn(("notes__delete_note", {"note_id": 1})))
+    held = await (await client.post("/api/voice/llm", json={"query": "delete note 1"},
+                                    headers=auth_for())).json()
+    assert held["status"] == "confirmation_required"
+    confirmation_id = held["confirmation"]["confirmationId"]
+    for body in ({"inputId": confirmation_id, "action": "accept"},
+                 {"inputId": confirmation_id, "answer": "yes"}):
+        resp = await client.post(_input(held["commandId"]), json=body, headers=auth_for())
+        assert resp.status == 409 and (await resp.json())["error"]["code"] == "input_closed"
+    assert notes_http_server.stats.tool_calls["delete_note"] == 0
