@@ -7,16 +7,22 @@ what it received, so a test reads the server's side from the answer."""
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.shared.exceptions import UrlElicitationRequiredError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError, UrlElicitationRequiredError
 from mcp.types import (
+    CreateMessageRequest,
+    CreateMessageRequestParams,
+    CreateMessageResult,
     ElicitRequest,
     ElicitRequestFormParams,
     ElicitRequestURLParams,
     ElicitResult,
     InputRequiredResult,
+    SamplingMessage,
+    TextContent,
 )
 
 from tests.mcp_servers.notes_server import ServerKnobs, ServerStats
@@ -87,4 +93,36 @@ def build_question_server(stats: ServerStats, knobs: ServerKnobs) -> MCPServer:
         return f"order: {(ctx.request_state or '').split('|', 1)[-1]}; " \
                f"{_said(answers.get('count'))}"
 
+    @server.tool()
+    async def haiku(ctx: Context) -> str:
+        """Write a haiku (asks the client's LLM: sampling, 2025-11-25)."""
+        try:
+            with warnings.catch_warnings():  # deprecated in 2026-07-28, still 2025-11-25's way
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                result = await ctx.request_context.session.create_message(
+                    [_line()], max_tokens=50, related_request_id=ctx.request_id)
+        except MCPError as err:
+            return f"refused: {err.error.message}"
+        return f"wrote: {_text(result)}"
+
+    @server.tool()
+    def limerick(ctx: Context) -> str | InputRequiredResult:
+        """Write a limerick (asks the client's LLM in an input-required round, 2026-07-28)."""
+        written = (ctx.input_responses or {}).get("write")
+        if written is None:
+            return InputRequiredResult(request_state="s", input_requests={
+                "write": CreateMessageRequest(params=CreateMessageRequestParams(
+                    messages=[_line()], max_tokens=50))})
+        return f"wrote: {_text(written)}"
+
     return server
+
+
+def _line() -> SamplingMessage:
+    return SamplingMessage(role="user", content=TextContent(type="text", text="A poem, please."))
+
+
+def _text(result: Any) -> str:
+    if isinstance(result, CreateMessageResult) and isinstance(result.content, TextContent):
+        return result.content.text
+    return f"refused ({type(result).__name__})"

@@ -12,14 +12,18 @@ from dataclasses import dataclass, field
 import pytest
 import redis.asyncio as aioredis
 
+from tests.fakes.openai_server import OpenAIServer, text
+from tests.fixtures.openai_server import settings_for
 from tests.mcp_servers.question_server import PAY_URL
 from tests.mcp_servers.runner import RunningServer
 from tests.services.mcp.conftest import MakeManager
 from voice_mcp.services.asking.asker import CallAsker
 from voice_mcp.services.asking.broker import InputBroker
 from voice_mcp.services.asking.question import AnswerBody, Question
+from voice_mcp.services.asking.sampling import Sampler
 from voice_mcp.services.asking.scope import ask_scope
 from voice_mcp.services.commands.redis_keys import CommandKeys
+from voice_mcp.services.llm.client import LLMClient
 from voice_mcp.services.mcp.manager import McpManager
 from voice_mcp.services.mcp.models import ToolCallResult
 
@@ -145,3 +149,33 @@ async def test_input_required_rounds_ask_each_question_in_turn(
     result = await call
     assert result.output == 'order: accept {"size": "large"}; accept {"count": 3}'
     assert question_server.stats.tool_calls["order_pizza"] == 3
+
+
+@pytest.mark.parametrize(("tool", "mode"), [("haiku", "legacy"), ("limerick", "auto")])
+async def test_sampling_is_answered_by_the_llm_only_where_the_catalog_allows(
+        make_manager: MakeManager, question_server: RunningServer, user: User,
+        openai_server: OpenAIServer, redis_client: aioredis.Redis, tool: str,
+        mode: str) -> None:
+    allowed = make_manager(question_server.service("questions", sampling=True),
+                           protocol_mode=mode)
+    llm = LLMClient(settings_for(openai_server, llm_max_retries=0))
+    openai_server.script(text("Leaves fall."))
+    try:
+        with ask_scope("cmd") as scope:
+            asker = CallAsker(user.broker, scope, service="questions", title="Poet",
+                              tool=tool, show=user.questions.put_nowait, tell=user.told.append,
+                              user_id="alice", sampler=Sampler(llm, redis_client))
+            result = await allowed.call_tool("alice", "questions", tool, {}, asker=asker)
+    finally:
+        await llm.close()
+    assert result.output == "wrote: Leaves fall."
+    assert user.told == ["Poet asks the assistant to write something"]
+    assert openai_server.requests[0].last_user_text == "A poem, please."
+
+    plain = make_manager(question_server.service("questions_plain"), protocol_mode=mode)
+    with ask_scope("cmd") as scope:
+        asker = CallAsker(user.broker, scope, service="questions_plain", title="Poet",
+                          tool=tool, show=user.questions.put_nowait, tell=user.told.append)
+        refused = await plain.call_tool("alice", "questions_plain", tool, {}, asker=asker)
+    assert refused.output is not None and "Leaves" not in refused.output
+    assert len(openai_server.requests) == 1

@@ -11,6 +11,7 @@ import mcp.types as types
 
 from voice_mcp.services.asking.fields import secret_fields
 from voice_mcp.services.asking.question import Question
+from voice_mcp.services.asking.sampling import Sampled, Sampler, refused
 from voice_mcp.services.asking.scope import AskScope
 
 if TYPE_CHECKING:
@@ -24,7 +25,8 @@ class CallAsker:
 
     def __init__(self, broker: InputBroker, scope: AskScope, *, service: str, title: str,
                  tool: str, show: Callable[[Question], None],
-                 tell: Callable[[str], None]) -> None:
+                 tell: Callable[[str], None], user_id: str = "",
+                 sampler: Sampler | None = None) -> None:
         self.broker = broker
         self.scope = scope
         self.service = service
@@ -32,6 +34,8 @@ class CallAsker:
         self.tool = tool
         self.show = show
         self.tell = tell
+        self.user_id = user_id
+        self.sampler = sampler  # None: sampling requests are declined
         self.clocks: list[asyncio.Timeout] = []  # the tool call's own, paused while asking
 
     async def elicit(self, params: types.ElicitRequestParams) -> types.ElicitResult:
@@ -47,3 +51,10 @@ class CallAsker:
         with self.scope.paused(self.clocks):
             reply = await self.broker.ask(self.scope.command_id, question, self.show)
         return reply.result()
+
+    async def sample(self, params: types.CreateMessageRequestParams) -> Sampled:
+        """Let the LLM answer the server, when its catalog entry allows it; named to the user."""
+        if self.sampler is None:
+            return refused("Sampling is not supported.")
+        self.tell(f"{self.title} asks the assistant to write something")
+        return await self.sampler.sample(self.user_id, params)

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from voice_mcp.errors import Conflict, NotFound
 from voice_mcp.services.asking.question import AnswerBody, Question, Reply
+from voice_mcp.services.asking.sampling import Sampler
 from voice_mcp.services.commands.models import RUNNING
 from voice_mcp.services.commands.redis_keys import CommandKeys, input_channel
 from voice_mcp.services.store import Redis
@@ -43,9 +44,10 @@ class InputBroker:
     Answers relayed by other instances arrive through `on_message`, which the web layer
     subscribes to this instance's answer channel (`redis_keys.input_channel`)."""
 
-    def __init__(self, redis: Redis, timeout_s: float) -> None:
+    def __init__(self, redis: Redis, timeout_s: float, sampler: Sampler | None = None) -> None:
         self.redis = redis
         self.timeout_s = timeout_s
+        self.sampler = sampler  # for services whose catalog entry says `sampling = true`
         self._open: dict[str, _Open] = {}
 
     async def ask(self, command_id: str, question: Question,

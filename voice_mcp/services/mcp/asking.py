@@ -24,12 +24,18 @@ class Asker(Protocol):
 
     async def elicit(self, params: types.ElicitRequestParams) -> types.ElicitResult: ...
 
+    async def sample(self, params: types.CreateMessageRequestParams
+                     ) -> types.CreateMessageResult | types.ErrorData: ...
+
 
 def answerer(asker: Asker | None) -> InputAnswerer:
-    """Input-required rounds: questions go to the user; roots are empty, sampling refused."""
+    """Input-required rounds: questions go to the user, sampling to the asker (which refuses
+    it unless the service may sample); roots are empty."""
     async def answer(key: str, request: types.InputRequest) -> Answer:
         if asker is not None and isinstance(request, types.ElicitRequest):
             return await asker.elicit(request.params)
+        if asker is not None and isinstance(request, types.CreateMessageRequest):
+            return await asker.sample(request.params)
         return await decline(key, request)
 
     return answer

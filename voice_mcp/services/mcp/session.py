@@ -224,6 +224,8 @@ class McpSession:
                               cache=None, message_handler=self._on_message,
                               elicitation_callback=self._on_elicit,
                               list_roots_callback=self._on_list_roots,
+                              sampling_callback=self._on_sample if self.service.sampling
+                              else None,
                               client_info=CLIENT_INFO) as client:
                 yield client
 
@@ -326,13 +328,28 @@ class McpSession:
         The SDK does not say which request a question belongs to; on a shared session with
         several such requests at once, asking the wrong user would be worse than declining.
         """
+        asker = self._sole_asker()
+        if asker is None:
+            return types.ElicitResult(action="decline")
+        return await asker.elicit(params)
+
+    async def _on_sample(self, context: ClientRequestContext,
+                         params: types.CreateMessageRequestParams
+                         ) -> types.CreateMessageResult | types.ErrorData:
+        """Sampling (offered only when the catalog entry says `sampling = true`)."""
+        asker = self._sole_asker()
+        if asker is None:
+            return types.ErrorData(code=types.INVALID_REQUEST, message="Sampling refused.")
+        return await asker.sample(params)
+
+    def _sole_asker(self) -> Asker | None:
         askers = [job.asker for job in self._jobs
                   if job.asker is not None and job.started and not job.future.done()]
         if len(askers) != 1:
-            log.info("question declined: no single request to ask for", extra={
+            log.info("request declined: no single call to ask for", extra={
                 "service": self.service.id, "requests": len(askers)})
-            return types.ElicitResult(action="decline")
-        return await askers[0].elicit(params)
+            return None
+        return askers[0]
 
     async def _on_list_roots(self, context: ClientRequestContext) -> types.ListRootsResult:
         """No roots: voice-mcp shares no file system with its services (docs/api.md)."""

@@ -179,8 +179,10 @@ def _asker(deps: Deps, run: Run, service: str, tool: str) -> CallAsker | None:
     def tell(text: str) -> None:
         run.emit(ToolProgress(message=text, service=service, tool=tool, progress=0))
 
+    sampler = deps.asking.sampler if config is not None and config.sampling else None
     return CallAsker(deps.asking, scope, service=service, tool=tool, show=show, tell=tell,
-                     title=config.title if config else service)
+                     title=config.title if config else service,
+                     user_id=run.command.user_id, sampler=sampler)
 
 
 def _record_result(deps: Deps, run: Run, result: ToolCallResult) -> None:
