@@ -49,21 +49,21 @@ def build_question_server(stats: ServerStats, knobs: ServerKnobs) -> MCPServer:
     server = MCPServer("questions", log_level="WARNING")
     paid: set[str] = set()
 
+    async def ask(ctx: Context, tool: str, message: str, schema: dict[str, Any]) -> str:
+        stats.record(lambda s: s.tool_calls.update([tool]))
+        result = await ctx.request_context.session.elicit_form(
+            message, schema, related_request_id=ctx.request_id)
+        return f"got: {_said(result)}"
+
     @server.tool()
     async def plan_meeting(ctx: Context) -> str:
         """Plan a meeting; asks which calendar and for how many people."""
-        stats.record(lambda s: s.tool_calls.update(["plan_meeting"]))
-        result = await ctx.request_context.session.elicit_form(
-            "Which calendar, and for how many?", MEETING, related_request_id=ctx.request_id)
-        return f"got: {_said(result)}"
+        return await ask(ctx, "plan_meeting", "Which calendar, and for how many?", MEETING)
 
     @server.tool()
     async def sign_in(ctx: Context) -> str:
         """Sign in (asks for a password, which a voice client must refuse)."""
-        stats.record(lambda s: s.tool_calls.update(["sign_in"]))
-        result = await ctx.request_context.session.elicit_form(
-            "Your password?", SECRET, related_request_id=ctx.request_id)
-        return f"got: {_said(result)}"
+        return await ask(ctx, "sign_in", "Your password?", SECRET)
 
     @server.tool()
     async def pay(ctx: Context) -> str:

@@ -35,6 +35,23 @@ def _input(command_id: str) -> str:
     return f"/api/voice/commands/{command_id}/input"
 
 
+async def _order_pizza(client: Any, openai_server: Any, auth_for: Any) -> tuple[Any, str, Any]:
+    """Start the pizza order as a stream; its events, its command id and the first question."""
+    openai_server.script(tool_turn(PIZZA), text("Ordered."))
+    resp = await client.post("/api/voice/llm/stream", json={"query": "order a pizza"},
+                             headers=auth_for())
+    events = events_of(resp)
+    seen = await read_until(events, _asked)
+    return events, seen[0][2]["commandId"], seen[-1][2]
+
+
+def _recording(input_id: str, audio: bytes) -> aiohttp.FormData:
+    body = aiohttp.FormData()
+    body.add_field("inputId", input_id)
+    body.add_field("audio", audio, filename="answer.wav", content_type="audio/wav")
+    return body
+
+
 @pytest.fixture
 async def pair(aiohttp_client, openai_server, redis_url, question_server):  # type: ignore[no-untyped-def]
     """Two instances of the app on one Redis, over the question server."""
@@ -74,12 +91,7 @@ async def test_the_json_endpoint_answers_early_and_the_end_comes_by_id(
 async def test_asked_on_one_instance_answered_by_voice_on_the_other(
         pair, openai_server, auth_for, question_server) -> None:
     first, second = pair
-    openai_server.script(tool_turn(PIZZA), text("Ordered."))
-    resp = await first.post("/api/voice/llm/stream", json={"query": "order a pizza"},
-                            headers=auth_for())
-    events = events_of(resp)
-    seen = await read_until(events, _asked)
-    command_id, size = seen[0][2]["commandId"], seen[-1][2]
+    events, command_id, size = await _order_pizza(first, openai_server, auth_for)
     assert size["fields"][0]["enum"] == ["small", "large"] and size["expiresAt"] > 0
 
     answer = await second.post(_input(command_id), json={"inputId": size["inputId"],
@@ -125,25 +137,14 @@ async def test_an_answer_for_another_users_command_or_question_is_not_found(
 async def test_a_spoken_answer_is_transcribed_then_mapped(
         pair, openai_server, auth_for, speech_samples) -> None:
     first, second = pair
-    openai_server.script(tool_turn(PIZZA), text("Ordered."))
-    resp = await first.post("/api/voice/llm/stream", json={"query": "order a pizza"},
-                            headers=auth_for())
-    events = events_of(resp)
-    seen = await read_until(events, _asked)
-    command_id, size = seen[0][2]["commandId"], seen[-1][2]
-    body = aiohttp.FormData()
-    body.add_field("inputId", size["inputId"])
-    body.add_field("audio", speech_samples.read("wav"), filename="answer.wav",
-                   content_type="audio/wav")
+    events, command_id, size = await _order_pizza(first, openai_server, auth_for)
+    body = _recording(size["inputId"], speech_samples.read("wav"))
     openai_server.script_transcription("Small, please.")
     answer = await second.post(_input(command_id), data=body, headers=auth_for())
     assert answer.status == 202, await answer.text()
     count = (await read_until(events, _asked))[-1][2]
     openai_server.script_transcription("Never mind.")
-    body = aiohttp.FormData()
-    body.add_field("inputId", count["inputId"])
-    body.add_field("audio", speech_samples.read("wav"), filename="answer.wav",
-                   content_type="audio/wav")
+    body = _recording(count["inputId"], speech_samples.read("wav"))
     assert (await first.post(_input(command_id), data=body, headers=auth_for())).status == 202
     done = (await read_until(events, lambda kind, _: kind == "done"))[-1][2]
     assert done["results"][0]["output"] == 'order: accept {"size": "small"}; cancel null'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING
 
 import mcp.types as types
@@ -20,23 +21,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class CallAsker:
     """Turns a server's question into the user's, naming the service; refuses secrets."""
 
-    def __init__(self, broker: InputBroker, scope: AskScope, *, service: str, title: str,
-                 tool: str, show: Callable[[Question], None],
-                 tell: Callable[[str], None], user_id: str = "",
-                 sampler: Sampler | None = None) -> None:
-        self.broker = broker
-        self.scope = scope
-        self.service = service
-        self.title = title
-        self.tool = tool
-        self.show = show
-        self.tell = tell
-        self.user_id = user_id
-        self.sampler = sampler  # None: sampling requests are declined
-        self.clocks: list[asyncio.Timeout] = []  # the tool call's own, paused while asking
+    broker: InputBroker
+    scope: AskScope
+    _: KW_ONLY
+    service: str
+    title: str
+    tool: str
+    show: Callable[[Question], None]  # emits the `input_required` event
+    tell: Callable[[str], None]  # says something to the user (a `tool_progress` event)
+    user_id: str = ""
+    sampler: Sampler | None = None  # None: sampling requests are declined
+    clocks: list[asyncio.Timeout] = field(default_factory=list)  # the call's own, paused
 
     async def elicit(self, params: types.ElicitRequestParams) -> types.ElicitResult:
         """Ask the user; the server gets the checked answer, `decline` or `cancel`."""
