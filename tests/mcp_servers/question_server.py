@@ -7,9 +7,11 @@ what it received, so a test reads the server's side from the answer."""
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError, UrlElicitationRequiredError
 from mcp.types import (
@@ -37,6 +39,8 @@ SIZES = {"type": "object", "required": ["size"], "properties": {
     "size": {"type": "string", "enum": ["small", "large"]}}}
 COUNT = {"type": "object", "required": ["count"], "properties": {"count": {"type": "integer"}}}
 PAY_URL = "https://pay.example/checkout/1"
+# Pages a test "visits": the `visit` tool tells the client it is done once its page is set.
+VISITED: dict[str, threading.Event] = {}
 
 
 def _said(result: ElicitResult | Any) -> str:
@@ -92,6 +96,22 @@ def build_question_server(stats: ServerStats, knobs: ServerKnobs) -> MCPServer:
                     message="How many?", requested_schema=COUNT))})
         return f"order: {(ctx.request_state or '').split('|', 1)[-1]}; " \
                f"{_said(answers.get('count'))}"
+
+    @server.tool()
+    async def visit(ctx: Context, page: str) -> str:
+        """Send the user to a page (URL mode); say it is complete once the page was visited."""
+        session, results = ctx.request_context.session, []
+
+        async def ask() -> None:
+            results.append(await session.elicit_url(
+                "Sign the form on the page.", f"https://forms.example/{page}", page,
+                related_request_id=ctx.request_id))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(ask)
+            await anyio.to_thread.run_sync(lambda: VISITED[page].wait(10))
+            await session.send_elicit_complete(page, related_request_id=ctx.request_id)
+        return f"got: {_said(results[0])}"
 
     @server.tool()
     async def haiku(ctx: Context) -> str:

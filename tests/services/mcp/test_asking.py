@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ import redis.asyncio as aioredis
 
 from tests.fakes.openai_server import OpenAIServer, text
 from tests.fixtures.openai_server import settings_for
-from tests.mcp_servers.question_server import PAY_URL
+from tests.mcp_servers.question_server import PAY_URL, VISITED
 from tests.mcp_servers.runner import RunningServer
 from tests.services.mcp.conftest import MakeManager
 from voice_mcp.services.asking.asker import CallAsker
@@ -179,3 +180,19 @@ async def test_sampling_is_answered_by_the_llm_only_where_the_catalog_allows(
         refused = await plain.call_tool("alice", "questions_plain", tool, {}, asker=asker)
     assert refused.output is not None and "Leaves" not in refused.output
     assert len(openai_server.requests) == 1
+
+
+async def test_a_url_question_goes_on_when_the_server_says_it_is_complete(
+        make_manager: MakeManager, question_server: RunningServer, user: User) -> None:
+    manager = make_manager(question_server.service("questions"), protocol_mode="legacy")
+    VISITED["page-7"] = threading.Event()
+    with ask_scope("cmd") as scope:
+        asker = CallAsker(user.broker, scope, service="questions", title="Forms", tool="visit",
+                          show=user.questions.put_nowait, tell=user.told.append)
+        call = asyncio.create_task(manager.call_tool("alice", "questions", "visit",
+                                                     {"page": "page-7"}, asker=asker))
+    question = await user.heard()
+    assert question.mode == "url" and question.url == "https://forms.example/page-7"
+    VISITED["page-7"].set()  # the user signs the form; nobody answers in voice-mcp
+    result = await call
+    assert result.output == "got: accept null"

@@ -57,3 +57,7 @@ class CallAsker:
             return refused("Sampling is not supported.")
         self.tell(f"{self.title} asks the assistant to write something")
         return await self.sampler.sample(self.user_id, params)
+
+    def completed(self, elicitation_id: str) -> None:
+        """A URL question the server saw done: answered `accept` for the user."""
+        self.broker.complete(self.scope.command_id, elicitation_id)

@@ -105,6 +105,13 @@ class InputBroker:
         except (ValueError, KeyError, TypeError) as err:
             log.warning("bad relayed answer: %s", type(err).__name__)
 
+    def complete(self, command_id: str, elicitation_id: str) -> None:
+        """The server finished a URL question of this command by itself: it goes on."""
+        for input_id, opened in list(self._open.items()):
+            question = opened.question
+            if opened.command_id == command_id and question.elicitation_id == elicitation_id:
+                self._settle(input_id, Reply("accept"))
+
     def _settle(self, input_id: str, reply: Reply) -> None:
         opened = self._open.get(input_id)
         if opened is not None and not opened.reply.done():

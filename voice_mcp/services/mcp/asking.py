@@ -27,6 +27,9 @@ class Asker(Protocol):
     async def sample(self, params: types.CreateMessageRequestParams
                      ) -> types.CreateMessageResult | types.ErrorData: ...
 
+    def completed(self, elicitation_id: str) -> None:
+        """The server says a URL question was done out of band (the user need not answer)."""
+
 
 def answerer(asker: Asker | None) -> InputAnswerer:
     """Input-required rounds: questions go to the user, sampling to the asker (which refuses

@@ -317,6 +317,10 @@ class McpSession:
     async def _on_message(self, message: IncomingMessage) -> None:
         if isinstance(message, types.ToolListChangedNotification):
             self._on_tools_changed()
+        elif isinstance(message, types.ElicitCompleteNotification):
+            for job in list(self._jobs):
+                if job.asker is not None:
+                    job.asker.completed(message.params.elicitation_id)
         elif isinstance(message, Exception):
             log.debug("transport reported an error", extra={
                 "service": self.service.id, "error_type": type(message).__name__})
