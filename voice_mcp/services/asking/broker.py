@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from voice_mcp.errors import Conflict, NotFound
@@ -92,7 +93,15 @@ class InputBroker:
         reply = Question.load(json.loads(stored)).reply(body)
         message = {"commandId": command_id, "inputId": body.input_id,
                    "action": reply.action, "content": reply.content}
-        await self.redis.publish(input_channel(instance), json.dumps(message))
+        await self._relay(input_channel(instance), json.dumps(message))
+
+    async def _relay(self, channel: str, data: str) -> None:
+        """Publish to the owner's channel (a shard channel on a Redis Cluster, as cancels)."""
+        redis: Any = self.redis
+        if isinstance(redis, RedisCluster):
+            await redis.spublish(channel, data)
+        else:
+            await redis.publish(channel, data)
 
     def on_message(self, data: str) -> None:
         """An answer relayed by another instance (checked there)."""
