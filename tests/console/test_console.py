@@ -572,9 +572,15 @@ def test_a_service_question_is_a_card_answered_in_the_console(page: ConsolePage,
     options = [o.text for o in card.find_elements(By.TAG_NAME, "option")]
     assert options[-2:] == ["small", "large"]
     page.screenshot("question")
-    card.find_element(By.CSS_SELECTOR, "input[type=text]").send_keys("the large one")
-    page.button("Accept", within=card).click()
+    loop.call(lambda: stack.openai.script_transcription("The large one."))
+    talk = page.button("Talk")  # answers the open question by voice, in the same turn
+    assert talk.is_enabled()
+    talk.click()
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "true")
+    time.sleep(1.0)  # speak for a second into the fake microphone
+    talk.click()
     page.wait(lambda: card.find_element(By.TAG_NAME, "h3").text == "Answered")
+    assert page.turn_count() == before + 1, "an answer is not a new command"
     second = page.wait(lambda: next(iter(
         [c for c in turn.find_elements(By.CSS_SELECTOR, ".card.question") if c != card]), None),
         message="the second question")

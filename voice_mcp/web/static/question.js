@@ -43,7 +43,7 @@ function valueOf(field, input) {
 }
 
 /** The card; `send(body)` posts the answer and resolves, or throws an ApiError (422 keeps it open). */
-export function questionCard(question, send) {
+export function questionCard(question, send, closed = () => {}) {
   const card = h("section", { class: "card question", attrs: { "aria-label": "A service asks", "data-input": question.inputId } });
   card.append(h("h3", { text: "A service asks" }), h("p", { class: "what", text: question.message }));
   const controls = (question.mode === "form" ? question.fields || [] : []).map(control);
@@ -57,10 +57,15 @@ export function questionCard(question, send) {
   const decline = h("button", { class: "danger", text: "Decline", attrs: { type: "button" } });
   const problem = h("p", { class: "notice error", attrs: { role: "alert", hidden: "" } });
   card.append(h("div", { class: "buttons" }, accept, decline), problem);
-  const settle = (text) => { accept.disabled = decline.disabled = true; card.classList.add("settled"); card.querySelector("h3").textContent = text; };
-  const answer = async (body, text) => {
+  const settle = (text) => {
+    accept.disabled = decline.disabled = true;
+    card.classList.add("settled");
+    card.querySelector("h3").textContent = text;
+    closed();
+  };
+  const attempt = async (post, text) => {
     try {
-      await send({ inputId: question.inputId, ...body });
+      await post();
       problem.hidden = true;
       settle(text);
     } catch (err) {
@@ -68,6 +73,7 @@ export function questionCard(question, send) {
       problem.hidden = false;
     }
   };
+  const answer = (body, text) => attempt(() => send({ inputId: question.inputId, ...body }), text);
   accept.addEventListener("click", () => {
     if (words.value.trim()) return answer({ answer: words.value.trim() }, "Answered");
     const content = {};
@@ -75,5 +81,5 @@ export function questionCard(question, send) {
     return answer(question.mode === "url" ? { action: "accept" } : { action: "accept", content }, "Answered");
   });
   decline.addEventListener("click", () => answer({ action: "decline" }, "Declined"));
-  return { card, accept };
+  return { card, accept, answerWith: (post) => attempt(post, "Answered") };
 }
