@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     heartbeat_s: float = Field(15.0, gt=0)
     confirm_risk: RiskThreshold = "high"
     confirmation_ttl_s: int = Field(300, ge=1)
+    input_timeout_s: float = Field(120.0, gt=0)  # how long a service's question waits
     max_audio_bytes: int = Field(26_214_400, ge=1)
     oauth_return_url: str | None = None
 

@@ -226,3 +226,19 @@ async def test_listen_streams_a_recording_over_the_socket(live_app, openai_serve
     assert "It is noon in Tokyo." in result.out and f"heard: {HEARD}" in result.out
     [received] = openai_server.transcriptions  # the utterance, sent whole as a WAV
     assert received.file[:4] == b"RIFF"
+
+
+async def test_a_service_question_is_answered_in_the_terminal(
+        live_app, question_server, openai_server, token_for, tmp_path) -> None:
+    url = await live_app(question_server.service(
+        "questions", title="Pizza Place", risk={"order_pizza": "low"}))
+    openai_server.script(call("questions__order_pizza", {}), text("Your pizza is ordered."))
+    result = await ask(tmp_path, "order a pizza", "--url", url, "--token", token_for(),
+                       stdin=b"the medium one\nthe large one\n2\n")
+    assert result.code == 0, (result.out, result.err)
+    assert "Pizza Place asks: Which size?" in result.out and "small / large" in result.out
+    assert "Missing or invalid: size" in result.out  # "medium" is no option: asked again
+    assert "Pizza Place asks: How many?" in result.out
+    assert "Your pizza is ordered." in result.out
+    [sent] = openai_server.requests[1].tool_results
+    assert sent["content"] == 'order: accept {"size": "large"}; accept {"count": 2}'

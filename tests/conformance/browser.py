@@ -70,6 +70,9 @@ class Browser:
         """Send a text command; approve what it holds for approval; the final done payload."""
         status, done = await self.api("POST", "/api/voice/llm", {"query": query})
         for _ in range(5):
+            if status == 200 and done.get("status") == "input_required":
+                status, done = await self.accept_defaults(done)
+                continue
             if status != 200 or done.get("status") != "confirmation_required":
                 break
             confirmation = done["confirmation"]["confirmationId"]
@@ -80,6 +83,21 @@ class Browser:
             return {"status": f"http {status}"}
         assert isinstance(done, dict)
         return done
+
+    async def accept_defaults(self, early: dict[str, Any]) -> tuple[int, Any]:
+        """A service asked (docs/api.md, "Services that ask"): accept with its defaults, then
+        wait for the command's end (its events, read to the done line)."""
+        command = early["commandId"]
+        status, _ = await self.api("POST", f"/api/voice/commands/{command}/input",
+                                   {"inputId": early["input"]["inputId"], "action": "accept",
+                                    "content": {}})
+        if status != 202:
+            return status, {}
+        async with self.http.get(f"{self.base}/api/voice/commands/{command}/events",
+                                 headers=self._headers) as resp:
+            await resp.read()  # the stream ends with the done event
+        status, view = await self.api("GET", f"/api/voice/commands/{command}")
+        return status, (view or {}).get("done") or {}
 
     async def _follow(self, url: str) -> str | None:
         """Follow redirects as a browser does until a page of the app (or a dead end)."""

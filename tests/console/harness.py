@@ -20,6 +20,8 @@ from tests.conftest import JWT_SECRET
 from tests.fakes.openai_server import OpenAIServer
 from tests.fixtures.mcp_servers import make_catalog, notes_stdio
 from tests.fixtures.openai_server import settings_for
+from tests.mcp_servers.question_server import build_question_server
+from tests.mcp_servers.runner import RunningServer
 from tests.oauth_server import OAuthServers, run_oauth_servers
 from tests.oauth_server.runner import base_url, listening_socket, serve_aiohttp
 from voice_mcp.services.auth import issue_dev_token
@@ -150,8 +152,12 @@ async def start_stack(redis_url: str) -> Stack:
         settings = settings_for(openai, redis_url=redis_url, jwt_secret=JWT_SECRET,
                                 llm_max_retries=0, token_key=Fernet.generate_key().decode(),
                                 public_url=url, discovery_timeout_s=20, llm_stream=True)
+        questions = RunningServer("streamable-http", build=build_question_server).start()
+        exit_stack.callback(questions.stop)
         catalog = make_catalog(notes_stdio(examples=["List my notes"]), time_service(),
-                               oauth.service("secure_notes", title="Secure notes"))
+                               oauth.service("secure_notes", title="Secure notes"),
+                               questions.service("questions", title="Pizza Place",
+                                                 risk={"order_pizza": "low", "pay": "low"}))
         await exit_stack.enter_async_context(
             serve_aiohttp(create_app(settings, catalog=catalog), app_sock))
         proxy = await exit_stack.enter_async_context(

@@ -619,3 +619,37 @@ def test_text_contrast_meets_wcag_aa(page: ConsolePage, world, scheme: str) -> N
         page.screenshot(f"contrast-{scheme}")
     finally:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
+def test_a_service_question_is_a_card_answered_in_the_console(page: ConsolePage, world) -> None:
+    loop, stack = world
+    page.open(stack.token("pizza"))
+    script(loop, stack, tool_turn(call("questions__order_pizza", {})), "Your pizza is ordered.")
+    before = page.turn_count()
+    page.send_text("order a pizza")
+    turn = page.wait_turn(before)
+    card = page.wait(lambda: next(iter(turn.find_elements(By.CSS_SELECTOR, ".card.question")),
+                                  None), message="the question card")
+    assert card is not None
+    assert "Pizza Place asks: Which size?" in card.text
+    options = [o.text for o in card.find_elements(By.TAG_NAME, "option")]
+    assert options[-2:] == ["small", "large"]
+    page.screenshot("question")
+    loop.call(lambda: stack.openai.script_transcription("The large one."))
+    talk = page.button("Talk")  # answers the open question by voice, in the same turn
+    assert talk.is_enabled()
+    talk.click()
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "true")
+    time.sleep(1.0)  # speak for a second into the fake microphone
+    talk.click()
+    page.wait(lambda: card.find_element(By.TAG_NAME, "h3").text == "Answered")
+    assert page.turn_count() == before + 1, "an answer is not a new command"
+    second = page.wait(lambda: next(iter(
+        [c for c in turn.find_elements(By.CSS_SELECTOR, ".card.question") if c != card]), None),
+        message="the second question")
+    assert second is not None
+    assert "How many?" in second.text
+    second.find_element(By.CSS_SELECTOR, "input[type=number]").send_keys("2")
+    page.button("Accept", within=second).click()
+    assert page.wait_done(turn) == "completed"
+    assert "input_required" in page.stage_types(turn)

@@ -122,8 +122,8 @@ class RunningServer:
         """A catalog entry for this server (bearer auth when it has a token variable)."""
         if self.token_env is not None:
             fields = {"auth": "bearer", "token_env": self.token_env, **fields}
-        return ServiceConfig(id=service_id, title=f"Notes ({self.transport})",
-                             transport=self.transport, url=self.url, **fields)
+        fields = {"title": f"Notes ({self.transport})", **fields}
+        return ServiceConfig(id=service_id, transport=self.transport, url=self.url, **fields)
 
     def set_token(self, token: str | None) -> None:
         """Change the token the server accepts, effective for the next request."""

@@ -1,4 +1,5 @@
-"""`voice-mcp ask`: send a command, show its stages live, ask y/N at a confirmation."""
+"""`voice-mcp ask`: send a command, show its stages live, answer a service's questions in
+the terminal, ask y/N at a confirmation."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from rich.prompt import Confirm
 from rich.spinner import Spinner
 from rich.table import Table
 
+from voice_mcp.client import questions
 from voice_mcp.client.config import ClientConfig
 from voice_mcp.client.literal import literal, visible
 from voice_mcp.client.sse import read_events
@@ -117,6 +119,7 @@ class AskClient:
         self.console = console
         self.auto_approve = auto_approve
         self.show_timings = show_timings
+        self._asking: set[asyncio.Task[None]] = set()  # questions being answered
 
     async def send(self, query: str, audio: Recording | None, conversation: str | None) -> int:
         """Post a text command or a recording, follow its stream, and return the exit code."""
@@ -189,6 +192,8 @@ class AskClient:
                 if event.event == "progress":
                     kind = str(data["type"])
                     board.add(kind, str(data.get("message", kind)))
+                    if kind == "input_required" and state.command_id:
+                        self._ask(state.command_id, data)
                 elif event.event == "delta":
                     board.answer += str(data.get("text", ""))
                 elif event.event == "error":
@@ -199,6 +204,13 @@ class AskClient:
                     return
         except CUT:
             return
+
+    def _ask(self, command_id: str, question: dict[str, Any]) -> None:
+        """Answer in the terminal while the stream goes on being read."""
+        task = asyncio.create_task(questions.answer(self.session, self.base_url, self.console,
+                                                    command_id, question))
+        self._asking.add(task)
+        task.add_done_callback(self._asking.discard)
 
     async def _after(self, done: dict[str, Any]) -> int:
         confirmation = done.get("confirmation")

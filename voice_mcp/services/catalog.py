@@ -42,6 +42,7 @@ class ServiceConfig(BaseModel):
     risk: dict[str, RiskLevel] = Field(default_factory=dict)
     examples: list[str] = Field(default_factory=list)
     timeout_s: float | None = Field(None, gt=0)
+    sampling: bool = False  # answer the server's sampling requests with the LLM
 
     @model_validator(mode="after")
     def _check_shape(self) -> ServiceConfig:

@@ -10,6 +10,8 @@ import contextlib
 from dataclasses import dataclass
 
 from voice_mcp.dev_auth import state_home
+from voice_mcp.services.asking.broker import InputBroker
+from voice_mcp.services.asking.sampling import Sampler
 from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.catalog import Catalog
 from voice_mcp.services.confirmations import ConfirmationStore
@@ -50,6 +52,7 @@ class Services:
     transcriber: SpeechToText
     listening: StreamingSpeech  # the listen socket's recogniser, over `transcriber`
     offering: ToolOffering
+    asking: InputBroker
 
     async def aclose(self) -> None:
         """Close every connection pool and session, each even if another fails."""
@@ -88,14 +91,15 @@ def build_services(settings: Settings, catalog: Catalog, redis: Redis, *, intent
     history = HistoryStore(redis)
     directory = Connections(catalog, oauth)
     offering = offering_for(settings, catalog, redis)
+    asking = InputBroker(redis, settings.input_timeout_s, Sampler(llm, redis))
     deps = Deps(settings=settings, catalog=catalog, mcp=mcp, llm=llm, history=history,
                 confirmations=ConfirmationStore(redis, settings.confirmation_ttl_s),
                 directory=directory, transcriber=transcriber, metrics=metrics,
-                offering=offering, intents=intents, lifecycle=lifecycle)
+                offering=offering, intents=intents, lifecycle=lifecycle, asking=asking)
     return Services(
         mcp=mcp, oauth=oauth, history=history, orchestrator=Orchestrator(deps),
         capabilities=Capabilities(catalog, directory, mcp, intents,
                                   llm_configured=settings.llm_configured),
         rate_limiter=CommandRateLimiter(redis, settings.rate_limit_per_minute),
         speech=Synthesizer.from_settings(settings), llm=llm, transcriber=transcriber,
-        listening=make_streaming(transcriber), offering=offering)
+        listening=make_streaming(transcriber), offering=offering, asking=asking)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from voice_mcp.services.asking.broker import InputBroker
 from voice_mcp.services.auth import TokenVerifier
 from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.catalog import Catalog
@@ -17,6 +18,7 @@ from voice_mcp.services.oauth.service import OAuthService
 from voice_mcp.services.orchestrator import Orchestrator
 from voice_mcp.services.ratelimit import CommandRateLimiter
 from voice_mcp.services.store import Redis
+from voice_mcp.services.stt.choose import SpeechToText
 from voice_mcp.services.stt.streaming import StreamingSpeech
 from voice_mcp.services.tts import Synthesizer
 from voice_mcp.settings import Settings
@@ -39,3 +41,5 @@ COMMANDS = web.AppKey("commands", CommandRegistry)
 SPEECH = web.AppKey("speech", Synthesizer)
 LISTENING = web.AppKey("listening", StreamingSpeech)
 LISTEN_SOCKETS = web.AppKey("listen_sockets", SocketCount)
+ASKING = web.AppKey("asking", InputBroker)
+TRANSCRIBER = web.AppKey("transcriber", SpeechToText)

@@ -14,10 +14,12 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from voice_mcp import __version__
+from voice_mcp.services.asking.question import AnswerBody
 from voice_mcp.services.orchestrator.payload import DonePayload
 from voice_mcp.settings import Settings
 from voice_mcp.web.openapi_parts import (
     AUDIO_BODY,
+    AUDIO_TYPES,
     BEARER,
     COMMAND_ID,
     ERROR_SCHEMA,
@@ -132,6 +134,14 @@ def _service_paths() -> dict[str, Any]:
     }
 
 
+# An answer said aloud: the recording and the question it answers (docs/api.md).
+ANSWER_RECORDING = {"multipart/form-data": {
+    "schema": {"type": "object", "required": ["audio", "inputId"], "additionalProperties": False,
+               "properties": {"audio": {"type": "string", "format": "binary"},
+                              "inputId": {"type": "string", "minLength": 1}}},
+    "encoding": {"audio": {"contentType": ", ".join(AUDIO_TYPES)}}}}
+
+
 def _command_paths() -> dict[str, Any]:
     """A command by id, on any instance: poll it, follow its events, cancel it (docs/resume.md)."""
     last_id = {"type": "string", "pattern": "^[0-9]{0,10}$"}
@@ -151,6 +161,13 @@ def _command_paths() -> dict[str, Any]:
             "parameters": [COMMAND_ID],
             "responses": {"202": ok_json("cancelling", {"type": "object"}),
                           **errors(400, 401, 404, 410, 503)}}},
+        "/api/voice/commands/{commandId}/input": {"post": {
+            "summary": "Answer a service's question (input_required), from any instance",
+            "security": BEARER, "parameters": [COMMAND_ID],
+            "requestBody": {"required": True, "content": {
+                **json_body("AnswerBody")["content"], **ANSWER_RECORDING}},
+            "responses": {"202": ok_json("taken", {"type": "object"}),
+                          **errors(*BODY, 401, 404, 409, 410, 415, 422, 429, 503)}}},
     }
 
 
@@ -160,6 +177,7 @@ def _schemas(limits: Limits) -> dict[str, Any]:
     _, defs = models_json_schema(
         [(CommandRequest, "validation"), (ConfirmRequest, "validation"),
          (SpeechRequest, "validation"), (GrantRequest, "validation"),
+         (AnswerBody, "validation"),
          (DonePayload, "serialization")],
         by_alias=True, ref_template="#/components/schemas/{model}")
     schemas = dict(defs.get("$defs", {}))

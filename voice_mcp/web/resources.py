@@ -11,6 +11,7 @@ from aiohttp import web
 
 from voice_mcp.dev_auth import state_home
 from voice_mcp.services.commands import CancelListener, CommandRegistry, new_instance_id
+from voice_mcp.services.commands.redis_keys import input_channel
 from voice_mcp.services.container import build_services
 from voice_mcp.services.intents.startup import check_templates
 from voice_mcp.services.store import Redis, ping, redis_for
@@ -47,6 +48,8 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[keys.RATE_LIMITER] = built.rate_limiter
     app[keys.SPEECH] = built.speech
     app[keys.LISTENING] = built.listening
+    app[keys.ASKING] = built.asking
+    app[keys.TRANSCRIBER] = built.transcriber
     try:
         await check_templates(app[keys.INTENTS], catalog, built.mcp)  # a wrong template stops here
         async with commands_running(app, settings, redis), warming(built.listening):
@@ -84,11 +87,14 @@ async def commands_running(app: web.Application, settings: Settings,
                                budget_s=settings.request_timeout_s)
     app[keys.COMMANDS] = registry
     listener = CancelListener(redis, registry.instance_id, registry.cancel_local)
+    answers = CancelListener(redis, registry.instance_id, app[keys.ASKING].on_message,
+                             channel=input_channel(registry.instance_id))
     registry.upkeep.spawn(registry.upkeep.run())
     registry.upkeep.spawn(listener.run())
+    registry.upkeep.spawn(answers.run())
     try:
         yield
     finally:
-        listener.stopping = True
+        listener.stopping = answers.stopping = True
         await registry.upkeep.close()
         await registry.feeds.close()

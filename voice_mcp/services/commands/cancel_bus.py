@@ -25,15 +25,17 @@ POLL_S = 1.0
 
 
 class CancelListener:
-    """Subscribe to this instance's channel; resubscribe after Redis comes back.
+    """Subscribe to this instance's channel (cancels, or another `channel` such as answers);
+    resubscribe after Redis comes back.
 
     It polls with a timeout and checks a stop flag rather than relying on task cancellation
     alone: redis-py's pub/sub read can swallow a cancellation and then wait forever.
     """
 
-    def __init__(self, redis: Redis, instance_id: str, on_cancel: Callable[[str], None]) -> None:
+    def __init__(self, redis: Redis, instance_id: str, on_cancel: Callable[[str], None], *,
+                 channel: str | None = None) -> None:
         self.redis = redis
-        self.channel = cancel_channel(instance_id)
+        self.channel = channel or cancel_channel(instance_id)
         self.on_cancel = on_cancel
         self.stopping = False
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 PREFIX = "voice-mcp:command:"
 CANCEL_CHANNEL = "voice-mcp:commands:cancel:"
+INPUT_CHANNEL = "voice-mcp:commands:input:"
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,8 @@ class CommandKeys:
 def cancel_channel(instance_id: str) -> str:
     """The pub/sub channel on which an instance hears cancels of the commands it runs."""
     return f"{CANCEL_CHANNEL}{instance_id}"
+
+
+def input_channel(instance_id: str) -> str:
+    """The pub/sub channel on which an instance hears answers to its commands' questions."""
+    return f"{INPUT_CHANNEL}{instance_id}"

@@ -14,6 +14,7 @@ from typing import Any
 
 from voice_mcp.errors import BadRequest, Gone, NotFound
 from voice_mcp.services import tracing
+from voice_mcp.services.asking.scope import ask_scope
 from voice_mcp.services.commands.cancel_bus import relay_cancel
 from voice_mcp.services.commands.driver import WireEvent, drive
 from voice_mcp.services.commands.feeds import Feeds
@@ -80,7 +81,8 @@ class CommandRegistry:
     async def _run(self, running: RunningCommand, events: AsyncIterator[WireEvent],
                    trace: tracing.CommandTrace | None = None) -> None:
         try:
-            with tracing.running(trace):
+            # A service's question finds its command by the ask scope.
+            with tracing.running(trace), ask_scope(running.id):
                 await drive(running, events)
             await running.recorder.drain()
         finally:

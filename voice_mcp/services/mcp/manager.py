@@ -18,6 +18,7 @@ from mcp.shared.exceptions import MCPError
 from voice_mcp.errors import AppError
 from voice_mcp.services import tracing
 from voice_mcp.services.catalog import Catalog, ServiceConfig
+from voice_mcp.services.mcp.asking import Asker, call_asking
 from voice_mcp.services.mcp.auth import TokenProvider, auth_for
 from voice_mcp.services.mcp.bounds import MAX_OUTPUT_CHARS, clip
 from voice_mcp.services.mcp.cache import CacheKey, ToolCache
@@ -25,7 +26,6 @@ from voice_mcp.services.mcp.convert import error_text, result_text, tool_info
 from voice_mcp.services.mcp.failures import TransportFailure, short
 from voice_mcp.services.mcp.models import DiscoveryResult, ToolCallResult, ToolInfo
 from voice_mcp.services.mcp.pool import SessionPool
-from voice_mcp.services.mcp.rounds import call_tool as call_with_rounds
 from voice_mcp.services.mcp.session import McpSession, Mode, Op, ProgressFn
 from voice_mcp.services.mcp.transports import open_streams
 from voice_mcp.services.mcp.validation import ArgumentValidator, without_absent
@@ -95,17 +95,22 @@ class McpManager:
         return result
 
     async def call(self, user_id: str, tool: ToolInfo, arguments: dict[str, Any], *,
-                   progress: ProgressFn | None = None,
-                   timeout_s: float | None = None) -> ToolCallResult:
-        """Call a tool already resolved and validated (from `discover`), once, in its budget."""
-        async def work(service: ServiceConfig) -> types.CallToolResult | str:
-            return await self._invoke(service, user_id, tool, arguments, progress)
+                   progress: ProgressFn | None = None, timeout_s: float | None = None,
+                   asker: Asker | None = None) -> ToolCallResult:
+        """Call a tool already resolved and validated (from `discover`), once, in its budget.
 
-        return await self._bounded(tool.service, tool.name, arguments, timeout_s, work)
+        The server's questions go to `asker` (declined without one); its budget stops while
+        the user is asked.
+        """
+        async def work(service: ServiceConfig) -> types.CallToolResult | str:
+            return await self._invoke(service, user_id, tool, arguments, progress, asker)
+
+        return await self._bounded(tool.service, tool.name, arguments, timeout_s, work, asker)
 
     async def call_tool(self, user_id: str, service_id: str, tool: str,
                         arguments: dict[str, Any], *, progress: ProgressFn | None = None,
-                        timeout_s: float | None = None) -> ToolCallResult:
+                        timeout_s: float | None = None,
+                        asker: Asker | None = None) -> ToolCallResult:
         """Call a tool known only by name: find it (listing if needed), validate, then call.
 
         For callers without a discovered ToolInfo, such as an approval whose tool is no
@@ -118,30 +123,32 @@ class McpManager:
             problem = self._validator.problem(info, arguments)
             if problem is not None:
                 return problem
-            return await self._invoke(service, user_id, info, arguments, progress)
+            return await self._invoke(service, user_id, info, arguments, progress, asker)
 
-        return await self._bounded(service_id, tool, arguments, timeout_s, work)
+        return await self._bounded(service_id, tool, arguments, timeout_s, work, asker)
 
     async def _invoke(self, service: ServiceConfig, user_id: str, info: ToolInfo,
-                      arguments: dict[str, Any],
-                      progress: ProgressFn | None) -> types.CallToolResult:
+                      arguments: dict[str, Any], progress: ProgressFn | None,
+                      asker: Asker | None) -> types.CallToolResult:
         repeatable = bool(info.hints.read_only or info.hints.idempotent)
         arguments = without_absent(info.input_schema, arguments)
-        return await self._run(service, user_id, _call_op(info.name, arguments),
-                               progress=progress, repeatable=repeatable)
+        return await self._run(service, user_id, _call_op(info.name, arguments, asker),
+                               progress=progress, repeatable=repeatable, asker=asker)
 
     async def _bounded(self, service_id: str, tool: str, arguments: dict[str, Any],
-                       timeout_s: float | None, work: Work) -> ToolCallResult:
+                       timeout_s: float | None, work: Work,
+                       asker: Asker | None = None) -> ToolCallResult:
         """One tool call as one span of the command's trace (docs/operations.md, "Traces")."""
         service = self._catalog.get(service_id)
         with tracing.tool_call(service_id, tool, service.transport if service else None,
                                service.url if service else None, arguments) as span:
-            result = await self._budgeted(service_id, tool, arguments, timeout_s, work)
+            result = await self._budgeted(service_id, tool, arguments, timeout_s, work, asker)
             span.tool_result(result)
         return result
 
     async def _budgeted(self, service_id: str, tool: str, arguments: dict[str, Any],
-                        timeout_s: float | None, work: Work) -> ToolCallResult:
+                        timeout_s: float | None, work: Work,
+                        asker: Asker | None = None) -> ToolCallResult:
         """Run one call's `work` in its time budget; every failure becomes a failed result."""
         started = time.perf_counter()
 
@@ -156,7 +163,9 @@ class McpManager:
             return outcome(success=False, error=f"unknown service '{service_id}'")
         budget = timeout_s if timeout_s is not None else service.timeout_s or self.call_timeout_s
         try:
-            async with asyncio.timeout(budget):
+            async with asyncio.timeout(budget) as clock:
+                if asker is not None:
+                    asker.clocks.append(clock)
                 result = await work(service)
         except TimeoutError:
             return outcome(success=False, error=f"timed out after {budget:g}s")
@@ -311,12 +320,13 @@ class McpManager:
         return list_all
 
     async def _run(self, service: ServiceConfig, user_id: str, op: Op[T], *,
-                   progress: ProgressFn | None = None, repeatable: bool) -> T:
+                   progress: ProgressFn | None = None, repeatable: bool,
+                   asker: Asker | None = None) -> T:
         """Run on the service's session; once more on a fresh one if a warm session broke."""
         for attempt in (1, 2):
             session = self._pool.session_for(service, user_id)
             try:
-                return await session.run(op, progress)
+                return await session.run(op, progress, asker)
             except TransportFailure as failure:
                 retry = failure.was_ready and (repeatable or not failure.delivered)
                 if attempt == 2 or not retry:
@@ -348,8 +358,9 @@ class McpManager:
             self._on_tools_changed(key.service_id, key.user_id)
 
 
-def _call_op(tool: str, arguments: dict[str, Any]) -> Op[types.CallToolResult]:
+def _call_op(tool: str, arguments: dict[str, Any],
+             asker: Asker | None) -> Op[types.CallToolResult]:
     async def call(client: Client, on_progress: ProgressFnT | None) -> types.CallToolResult:
-        return await call_with_rounds(client, tool, arguments, on_progress)
+        return await call_asking(client, tool, arguments, on_progress, asker)
 
     return call

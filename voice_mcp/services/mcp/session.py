@@ -22,7 +22,7 @@ import anyio
 import httpx2
 import mcp.types as types
 from mcp import Client
-from mcp.client.session import IncomingMessage
+from mcp.client.session import ClientRequestContext, IncomingMessage
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR
@@ -31,6 +31,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from voice_mcp import __version__
 from voice_mcp.services import tracing
 from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.mcp.asking import Asker
 from voice_mcp.services.mcp.auth import BearerAuth
 from voice_mcp.services.mcp.bounds import MAX_PROGRESS_CHARS, MAX_PROGRESS_UPDATES, clip
 from voice_mcp.services.mcp.failures import (
@@ -58,6 +59,7 @@ class _Job:
     op: Op[Any]
     future: asyncio.Future[Any]
     progress: ProgressFn | None
+    asker: Asker | None = None  # who answers the server's questions during this request
     updates: deque[tuple[float, float | None, str | None]] = field(default_factory=deque)
     signal: asyncio.Event = field(default_factory=asyncio.Event)
     scope: anyio.CancelScope | None = None
@@ -123,7 +125,8 @@ class McpSession:
     def busy(self) -> bool:
         return bool(self._jobs)
 
-    async def run(self, op: Op[T], progress: ProgressFn | None = None) -> T:
+    async def run(self, op: Op[T], progress: ProgressFn | None = None,
+                  asker: Asker | None = None) -> T:
         """Run `op` on the session's client in the worker and return its result.
 
         Raises TransportFailure when the connection fails, an AppError when the
@@ -132,7 +135,7 @@ class McpSession:
         if not self.usable:
             raise TransportFailure("the session was closed", delivered=False,
                                    was_ready=not self._closing)
-        job = _Job(op, asyncio.get_running_loop().create_future(), progress)
+        job = _Job(op, asyncio.get_running_loop().create_future(), progress, asker)
         self._jobs.add(job)
         self._queue.append(job)
         self.last_used = time.monotonic()
@@ -225,6 +228,10 @@ class McpSession:
             watched = WatchedReadStream(read, self._connection_ended)
             async with Client(contextlib.nullcontext((watched, write)), mode=self._mode,
                               cache=None, message_handler=self._on_message,
+                              elicitation_callback=self._on_elicit,
+                              list_roots_callback=self._on_list_roots,
+                              sampling_callback=self._on_sample if self.service.sampling
+                              else None,
                               client_info=CLIENT_INFO) as client:
                 yield client
 
@@ -317,9 +324,47 @@ class McpSession:
     async def _on_message(self, message: IncomingMessage) -> None:
         if isinstance(message, types.ToolListChangedNotification):
             self._on_tools_changed()
+        elif isinstance(message, types.ElicitCompleteNotification):
+            for job in list(self._jobs):
+                if job.asker is not None:
+                    job.asker.completed(message.params.elicitation_id)
         elif isinstance(message, Exception):
             log.debug("transport reported an error", extra={
                 "service": self.service.id, "error_type": type(message).__name__})
+
+    async def _on_elicit(self, context: ClientRequestContext,
+                         params: types.ElicitRequestParams) -> types.ElicitResult:
+        """A server's question goes to the user of the one request running that can ask.
+
+        The SDK does not say which request a question belongs to; on a shared session with
+        several such requests at once, asking the wrong user would be worse than declining.
+        """
+        asker = self._sole_asker()
+        if asker is None:
+            return types.ElicitResult(action="decline")
+        return await asker.elicit(params)
+
+    async def _on_sample(self, context: ClientRequestContext,
+                         params: types.CreateMessageRequestParams
+                         ) -> types.CreateMessageResult | types.ErrorData:
+        """Sampling (offered only when the catalog entry says `sampling = true`)."""
+        asker = self._sole_asker()
+        if asker is None:
+            return types.ErrorData(code=types.INVALID_REQUEST, message="Sampling refused.")
+        return await asker.sample(params)
+
+    def _sole_asker(self) -> Asker | None:
+        askers = [job.asker for job in self._jobs
+                  if job.asker is not None and job.started and not job.future.done()]
+        if len(askers) != 1:
+            log.info("request declined: no single call to ask for", extra={
+                "service": self.service.id, "requests": len(askers)})
+            return None
+        return askers[0]
+
+    async def _on_list_roots(self, context: ClientRequestContext) -> types.ListRootsResult:
+        """No roots: voice-mcp shares no file system with its services (docs/api.md)."""
+        return types.ListRootsResult(roots=[])
 
     async def _listen(self, client: Client, scope: anyio.CancelScope) -> None:
         """On 2026-era connections, subscribe to tool list changes (older ones just send them)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from voice_mcp.services.catalog import Catalog
 from voice_mcp.services.confirmations import ConfirmationStore
@@ -16,6 +16,9 @@ from voice_mcp.services.metrics import Metrics
 from voice_mcp.services.stt.choose import SpeechToText
 from voice_mcp.services.tool_index import ToolOffering
 from voice_mcp.settings import Settings
+
+if TYPE_CHECKING:  # the broker's module imports the command registry, which imports us
+    from voice_mcp.services.asking.broker import InputBroker
 
 
 class ServiceDirectory(Protocol):
@@ -38,3 +41,4 @@ class Deps:
     offering: ToolOffering
     intents: LocalIntents
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    asking: InputBroker | None = None  # None: a service's questions are declined

@@ -37,6 +37,7 @@ class Stage(StrEnum):
     CONFIRMATION_REQUIRED = "confirmation_required"
     EXECUTING = "executing"
     TOOL_PROGRESS = "tool_progress"
+    INPUT_REQUIRED = "input_required"
     EXECUTED = "executed"
     SUMMARIZING = "summarizing"
 
@@ -114,6 +115,19 @@ class ToolProgress(Progress):
     total: float | None = None
 
 
+class InputRequired(Progress):
+    """A service asks the user something mid-call (docs/api.md, "Services that ask")."""
+
+    type: Literal[Stage.INPUT_REQUIRED] = Stage.INPUT_REQUIRED
+    input_id: str
+    service: str
+    tool: str
+    mode: Literal["form", "url"]
+    expires_at: int
+    fields: list[dict[str, Any]] | None = None
+    url: str | None = None
+
+
 class Executed(Progress):
     type: Literal[Stage.EXECUTED] = Stage.EXECUTED
     service: str
@@ -128,7 +142,7 @@ class Summarizing(Progress):
 
 ProgressEvent = Annotated[
     Transcribing | Transcribed | Analyzing | Discovering | Selecting | ConfirmationRequired
-    | Executing | ToolProgress | Executed | Summarizing,
+    | Executing | ToolProgress | InputRequired | Executed | Summarizing,
     Field(discriminator="type"),
 ]
 """Every progress type; parse a `progress` event's data with `PROGRESS.validate_python`."""

@@ -11,11 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from voice_mcp.errors import AppError
+from voice_mcp.services.asking.asker import CallAsker
+from voice_mcp.services.asking.question import Question
+from voice_mcp.services.asking.scope import current_scope
 from voice_mcp.services.confirmations import PendingAction
 from voice_mcp.services.llm.models import ToolCallRequest
 from voice_mcp.services.mcp.models import ToolCallResult, ToolInfo
 from voice_mcp.services.orchestrator.deps import Deps
-from voice_mcp.services.orchestrator.events import Executed, Executing, ToolProgress
+from voice_mcp.services.orchestrator.events import (
+    Executed,
+    Executing,
+    InputRequired,
+    ToolProgress,
+)
 from voice_mcp.services.orchestrator.run import Run
 from voice_mcp.services.risk import RiskAssessment, assess, needs_confirmation
 
@@ -133,12 +141,16 @@ async def _run_one(deps: Deps, run: Run, call: PlannedCall, index: int,
                               service=service, tool=name, progress=progress, total=of))
 
     user_id = run.command.user_id
+    asker = _asker(deps, run, service, name)
+    # Without an asker the server's questions are declined (and fakes need no new argument).
+    asking: dict[str, Any] = {"asker": asker} if asker is not None else {}
     try:
         if call.tool is not None:
-            result = await deps.mcp.call(user_id, call.tool, call.arguments, progress=on_progress)
+            result = await deps.mcp.call(user_id, call.tool, call.arguments,
+                                         progress=on_progress, **asking)
         else:
             result = await deps.mcp.call_tool(user_id, service, name, call.arguments,
-                                              progress=on_progress)
+                                              progress=on_progress, **asking)
     except AppError as err:
         # e.g. reauth_required: this service is out, the others still run.
         run.outcome.missing({service: err.code})
@@ -149,6 +161,28 @@ async def _run_one(deps: Deps, run: Run, call: PlannedCall, index: int,
                       service=service, tool=name, success=result.success,
                       duration_ms=result.duration_ms))
     return result
+
+
+def _asker(deps: Deps, run: Run, service: str, tool: str) -> CallAsker | None:
+    """How this call's server reaches the user: `input_required` events naming the service.
+
+    None (the server's questions declined) outside a registered command or without a broker.
+    """
+    scope = current_scope()
+    if deps.asking is None or scope is None:
+        return None
+    config = deps.catalog.get(service)
+
+    def show(question: Question) -> None:
+        run.emit(InputRequired.model_validate(question.wire()))
+
+    def tell(text: str) -> None:
+        run.emit(ToolProgress(message=text, service=service, tool=tool, progress=0))
+
+    sampler = deps.asking.sampler if config is not None and config.sampling else None
+    return CallAsker(deps.asking, scope, service=service, tool=tool, show=show, tell=tell,
+                     title=config.title if config else service,
+                     user_id=run.command.user_id, sampler=sampler)
 
 
 def _record_result(deps: Deps, run: Run, result: ToolCallResult) -> None:

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from voice_mcp.errors import AppError, to_app_error
 from voice_mcp.services import tracing
+from voice_mcp.services.asking.scope import clock
 from voice_mcp.services.confirmations import PendingAction, PendingConfirmation
 from voice_mcp.services.history import Turn
 from voice_mcp.services.lifecycle import draining_stop
@@ -155,7 +156,8 @@ class Orchestrator:
         deadline = asyncio.timeout(self.deps.settings.request_timeout_s)
         try:
             async with deadline:
-                with self.deps.lifecycle.bounding(deadline), tracing.stages():
+                with self.deps.lifecycle.bounding(deadline), tracing.stages(), \
+                        clock(deadline):
                     await body(run)
         except TimeoutError:
             if self.deps.lifecycle.expired and deadline.expired():

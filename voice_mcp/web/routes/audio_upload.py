@@ -52,16 +52,20 @@ def _is_raw_audio(content_type: str) -> bool:
     return content_type.startswith("audio/") or is_accepted_mime(content_type)
 
 
-async def read_audio(request: web.Request, limit: int) -> Upload:
-    """Accept multipart (field `audio`, optional `conversationId`) or a raw audio body."""
+async def read_audio(request: web.Request, limit: int, field: str = "conversationId") -> Upload:
+    """Accept multipart (field `audio`, optional `conversationId`) or a raw audio body.
+
+    `field` names the one text field beside the audio (`inputId` for an answer); its value
+    comes back as `conversation_id`, checked as one only when it is one.
+    """
     # A declared length over the cap is refused before a byte of the body is read.
     if request.content_length is not None and request.content_length > limit + FORM_OVERHEAD:
         raise _too_large(limit)
     if request.content_type == "multipart/form-data":
-        data, conversation_id = await _read_multipart(request, limit)
+        data, conversation_id = await _read_multipart(request, limit, field)
     elif _is_raw_audio(request.content_type):
         data = await _read_capped(partial(request.content.read, CHUNK), limit, _too_large(limit))
-        conversation_id = request.query.get("conversationId")
+        conversation_id = request.query.get(field)
     else:
         raise UnsupportedMediaType(f"Send a recording ({ACCEPTED}) as multipart/form-data or "
                                    "with an audio/* Content-Type.", code="unsupported_audio")
@@ -71,14 +75,16 @@ async def read_audio(request: web.Request, limit: int) -> Upload:
     if fmt is None:
         raise UnsupportedMediaType(f"The recording is not {ACCEPTED}.", code="unsupported_audio")
     check_header(data, fmt)  # a header naming an absurd rate: 400 before the command starts
-    if conversation_id is not None and not is_conversation_id(conversation_id):
+    if (field == "conversationId" and conversation_id is not None
+            and not is_conversation_id(conversation_id)):
         raise _bad_conversation_id()
     return Upload(data=data, format=fmt, conversation_id=conversation_id)
 
 
-async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, str | None]:
+async def _read_multipart(request: web.Request, limit: int,
+                          field: str) -> tuple[bytes, str | None]:
     try:
-        return await _read_form(request, limit)
+        return await _read_form(request, limit, field)
     except (ValueError, HttpProcessingError) as err:  # aiohttp's word for a malformed form
         raise BadRequest("The multipart form could not be read.",
                          code="invalid_multipart") from err
@@ -98,28 +104,28 @@ def _body_capped(request: web.Request, read_chunk: ReadChunk, limit: int) -> Rea
     return read
 
 
-def _unexpected(name: str | None) -> BadRequest:
+def _unexpected(name: str | None, field: str) -> BadRequest:
     shown = repr(name[:40]) if name else "a nameless part"
     return BadRequest(f"The form has an unexpected field {shown}: send only `audio` and"
-                      " `conversationId`.", code="invalid_multipart")
+                      f" `{field}`.", code="invalid_multipart")
 
 
-async def _read_form(request: web.Request, limit: int) -> tuple[bytes, str | None]:
+async def _read_form(request: web.Request, limit: int, field: str) -> tuple[bytes, str | None]:
     reader = await request.multipart()
     data: bytes | None = None
     conversation_id: str | None = None
     while (part := await reader.next()) is not None:
         # Anything else is refused unread: releasing it would read it whole.
         if not isinstance(part, BodyPartReader):
-            raise _unexpected(None)
+            raise _unexpected(None, field)
         read = _body_capped(request, partial(part.read_chunk, CHUNK), limit)
         if part.name == "audio" and data is None:
             data = await _read_capped(read, limit, _too_large(limit))
-        elif part.name == "conversationId" and conversation_id is None:
+        elif part.name == field and conversation_id is None:
             raw = await _read_capped(read, CONVERSATION_ID_BYTES, _bad_conversation_id())
             conversation_id = raw.decode("utf-8", "replace").strip() or None
         else:
-            raise _unexpected(part.name)
+            raise _unexpected(part.name, field)
     if data is None:
         raise BadRequest("The form has no `audio` file field.", code="missing_audio")
     return data, conversation_id

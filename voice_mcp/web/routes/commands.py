@@ -5,8 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from voice_mcp.errors import BadRequest
+from voice_mcp.services.asking.question import AnswerBody
 from voice_mcp.web import keys
 from voice_mcp.web.middleware import user_id
+from voice_mcp.web.routes.audio_upload import read_audio
+from voice_mcp.web.routes.parsing import read_json
 from voice_mcp.web.routes.sse import stream_events
 
 routes = web.RouteTableDef()
@@ -47,3 +50,26 @@ async def cancel_command(request: web.Request) -> web.Response:
     command_id = request.match_info["command_id"]
     await request.app[keys.COMMANDS].cancel(user_id(request), command_id)
     return web.json_response({"commandId": command_id}, status=202)
+
+
+async def _answer_body(request: web.Request) -> AnswerBody:
+    """JSON, or a recording (multipart `audio` + `inputId`) whose transcript is the answer."""
+    if request.content_type == "application/json":
+        return await read_json(request, AnswerBody)
+    upload = await read_audio(request, request.app[keys.SETTINGS].max_audio_bytes,
+                              field="inputId")
+    if not upload.conversation_id:
+        raise BadRequest("inputId: missing.", code="invalid_body")
+    words = await request.app[keys.TRANSCRIBER].transcribe(upload.data, upload.format,
+                                                           user_id(request))
+    return AnswerBody(input_id=upload.conversation_id, answer=words)
+
+
+@routes.post("/api/voice/commands/{command_id}/input")
+async def answer_input(request: web.Request) -> web.Response:
+    """Answer a service's question (docs/api.md, "Services that ask"), from any instance."""
+    command_id = request.match_info["command_id"]
+    body = await _answer_body(request)
+    await request.app[keys.ASKING].answer(request.app[keys.COMMANDS], user_id(request),
+                                          command_id, body)
+    return web.json_response({"commandId": command_id, "inputId": body.input_id}, status=202)

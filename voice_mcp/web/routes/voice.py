@@ -20,6 +20,7 @@ from voice_mcp.web.routes.sse import stream_events, wants_event_stream
 from voice_mcp.web.schemas import CommandRequest, ConfirmRequest, is_conversation_id
 
 routes = web.RouteTableDef()
+INPUT_REQUIRED = "input_required"
 
 
 def require_llm(app: web.Application) -> None:
@@ -61,10 +62,17 @@ async def _answer(request: web.Request, info: CommandInfo, events: AsyncIterator
     followed = await start_command(request.app, info, events)
     if stream:
         return await stream_events(request, followed, request.app[keys.SETTINGS].heartbeat_s)
+    command_id = None
     try:
         async for event in followed:
+            command_id = command_id or event.data.get("commandId")  # in the first event
             if event.kind == "done":
                 return web.json_response(event.data)
+            if event.kind == "progress" and event.data.get("type") == INPUT_REQUIRED:
+                # Early: the command goes on; GET /api/voice/commands/{id} gives its end.
+                shown = {k: v for k, v in event.data.items() if k not in ("type", "timestamp")}
+                return web.json_response({"status": INPUT_REQUIRED, "commandId": command_id,
+                                          "input": shown})
     finally:
         await followed.aclose()
     raise RuntimeError("the command ended without a done event")

@@ -7,13 +7,14 @@ import { $, h } from "./dom.js";
 import { fileNameFor, Recorder } from "./recorder.js";
 import { ServicesPanel } from "./services.js";
 import { Speaker } from "./speaker.js";
+import { questionCard } from "./question.js";
 import { approvalCard, Turn } from "./turn.js";
 
 const HOLD_MS = 350;          // a press longer than this is push-to-talk; shorter toggles
 const MIN_RECORDING_MS = 300;
 const AUTO_STOP_SILENCE_MS = 1500, AUTO_STOP_MAX_MS = 15000;
 
-const state = { offeredToken: null, conversationId: null, epoch: 0, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0 };
+const state = { offeredToken: null, conversationId: null, epoch: 0, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0, question: null };
 const log = $("log"), query = $("query"), send = $("send"), talk = $("talk");
 const levelBar = document.querySelector(".level-bar");
 const speaker = new Speaker(() => {
@@ -33,7 +34,7 @@ function note(text, isError = false) {
 function setBusy(busy) {
   state.busy = busy;
   send.disabled = busy;
-  talk.disabled = busy && !recorder.recording;
+  talk.disabled = busy && !recorder.recording && !state.question;
   log.setAttribute("aria-busy", String(busy));
   for (const button of $("examples").querySelectorAll("button")) button.disabled = busy;
 }
@@ -88,6 +89,7 @@ async function run(turn, open) {
   try {
     await followCommand(open, {
       event(kind, data) {
+        if (data && typeof data.commandId === "string") turn.commandId = data.commandId;
         if (kind === "progress") onProgress(turn, data);
         else if (kind === "delta" && typeof data.text === "string") { spokeDeltas = true; turn.delta(data.text); speaker.feed(data.text); }
         else if (kind === "error") turn.error(data);
@@ -101,6 +103,7 @@ async function run(turn, open) {
     turn.notice(err instanceof ApiError ? err.message : `Unexpected problem: ${err}`, true);
     if (err instanceof ApiError && err.status === 401) { setToken(""); }
   } finally {
+    state.question = null;  // the command ended: its questions are gone
     setBusy(false);
   }
   loadExamples();
@@ -110,6 +113,25 @@ async function run(turn, open) {
 function onProgress(turn, data) {
   turn.progress(data);
   if (data.type === "confirmation_required" && data.confirmationId) showApproval(turn, data);
+  if (data.type === "input_required" && data.inputId && turn.commandId) showQuestion(turn, data);
+}
+
+/** A service's question: a card, spoken; answered while the command keeps running. */
+function showQuestion(turn, question) {
+  if (turn.cards.has(question.inputId)) return;
+  const path = `/api/voice/commands/${encodeURIComponent(turn.commandId)}/input`;
+  const view = questionCard(question, (body) => apiFetch(path, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  }), () => { if (state.question?.view === view) { state.question = null; setBusy(state.busy); } });
+  // Talk answers the open question (a recording + inputId) while the command waits for it.
+  state.question = { path, inputId: question.inputId, view };
+  setBusy(state.busy);
+  turn.cards.set(question.inputId, view);
+  turn.el.append(view.card);
+  turn.scroll();
+  speaker.feed(question.message);
+  speaker.flush();
+  view.accept.focus({ preventScroll: true });
 }
 
 function onDone(turn, payload, spokeDeltas, current) {
@@ -164,12 +186,21 @@ function sendText(text) {
 }
 
 function sendAudio(blob) {
+  if (state.question) { answerByVoice(state.question, blob); return; }
   const form = new FormData();
   form.append("audio", blob, fileNameFor(blob));
   if (state.conversationId) form.append("conversationId", state.conversationId);
   run(new Turn(log, null, "You said"), () => apiFetch("/api/voice/audio/stream", {
     method: "POST", headers: { Accept: "text/event-stream" }, body: form,
   }));
+}
+
+/** Send a recording as the answer to the open question; the card says how it went. */
+function answerByVoice({ path, inputId, view }, blob) {
+  const form = new FormData();
+  form.append("inputId", inputId);
+  form.append("audio", blob, fileNameFor(blob));
+  view.answerWith(() => apiFetch(path, { method: "POST", body: form }));
 }
 
 $("ask").addEventListener("submit", (event) => { event.preventDefault(); sendText(query.value); });
@@ -192,7 +223,7 @@ $("mute").addEventListener("click", () => {
 // ---- push to talk -------------------------------------------------------------------------
 
 async function startRecording(auto = false) {
-  if (recorder.recording || state.busy) return;
+  if (recorder.recording || (state.busy && !state.question)) return;
   speaker.stop();
   try {
     await recorder.start();
