@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 from yarl import URL
 
+from voice_mcp.client.sse import read_events
+
 MAX_REDIRECTS = 10
 
 
@@ -86,18 +88,25 @@ class Browser:
 
     async def accept_defaults(self, early: dict[str, Any]) -> tuple[int, Any]:
         """A service asked (docs/api.md, "Services that ask"): accept with its defaults, then
-        wait for the command's end (its events, read to the done line)."""
+        follow the command's events, accepting every further question the same way, to its end."""
         command = early["commandId"]
-        status, _ = await self.api("POST", f"/api/voice/commands/{command}/input",
-                                   {"inputId": early["input"]["inputId"], "action": "accept",
-                                    "content": {}})
+        status = await self._accept(command, early["input"]["inputId"])
         if status != 202:
             return status, {}
         async with self.http.get(f"{self.base}/api/voice/commands/{command}/events",
                                  headers=self._headers) as resp:
-            await resp.read()  # the stream ends with the done event
+            async for event in read_events(resp.content.iter_any()):
+                data = event.json()
+                if event.event == "progress" and data.get("type") == "input_required" \
+                        and data.get("inputId") != early["input"]["inputId"]:
+                    await self._accept(command, data["inputId"])
         status, view = await self.api("GET", f"/api/voice/commands/{command}")
         return status, (view or {}).get("done") or {}
+
+    async def _accept(self, command: str, input_id: str) -> int:
+        status, _ = await self.api("POST", f"/api/voice/commands/{command}/input",
+                                   {"inputId": input_id, "action": "accept", "content": {}})
+        return status
 
     async def _follow(self, url: str) -> str | None:
         """Follow redirects as a browser does until a page of the app (or a dead end)."""
