@@ -34,10 +34,10 @@ system-deps-test:
 run: $(STAMP) system-deps
 	$(VENV)/bin/voice-mcp serve
 
-# Everything: every pytest tier, then the official MCP conformance suite (make conformance).
+# Everything: the official MCP conformance suite (make conformance), then every pytest tier.
 test: $(DEV_STAMP) system-deps-test
-	$(PY) -m pytest -q -p no:cacheprovider
 	$(PY) -m tests.conformance.run
+	$(PY) -m pytest -q -p no:cacheprovider
 
 # The inner loop: no browser, no server-process fleets, no cluster, no conformance suite.
 FAST := not slow and not browser and not cluster and not conformance
