@@ -25,23 +25,38 @@ return count + 1
 """
 
 
+class WindowCounter:
+    """Count a user's requests of one kind per one-minute window, on every instance."""
+
+    def __init__(self, redis: Redis, prefix: str, per_minute: int) -> None:
+        self.limit = per_minute
+        self._prefix = prefix
+        self._count = redis.register_script(COUNT_SCRIPT)
+
+    async def over(self, user_id: str) -> int | None:
+        """Count one request; past the limit, the seconds until the next window (else None)."""
+        now = time.time()
+        window = int(now // WINDOW_S)
+        key = user_tagged_key(self._prefix, user_id, str(window))
+        count = await self._count(keys=[key], args=[WINDOW_S * 2, secrets.token_hex(8),
+                                                    self.limit])
+        if int(count) > self.limit:
+            return max(1, int((window + 1) * WINDOW_S - now) + 1)
+        return None
+
+
 class CommandRateLimiter:
     """Count each user's commands per minute; past the limit, answer 429 with Retry-After."""
 
     def __init__(self, redis: Redis, per_minute: int) -> None:
-        self._limit = per_minute
-        self._count = redis.register_script(COUNT_SCRIPT)
+        self._counter = WindowCounter(redis, "vm:rate", per_minute)
 
     async def check(self, user_id: str) -> None:
         """Count one command for the user, or raise RateLimited when over the limit."""
-        if self._limit <= 0:
+        limit = self._counter.limit
+        if limit <= 0:
             return
-        now = time.time()
-        window = int(now // WINDOW_S)
-        key = user_tagged_key("vm:rate", user_id, str(window))
-        count = await self._count(keys=[key], args=[WINDOW_S * 2, secrets.token_hex(8),
-                                                    self._limit])
-        if int(count) > self._limit:
-            retry_after = max(1, int((window + 1) * WINDOW_S - now) + 1)
-            raise RateLimited(f"Too many commands: at most {self._limit} a minute.",
+        retry_after = await self._counter.over(user_id)
+        if retry_after is not None:
+            raise RateLimited(f"Too many commands: at most {limit} a minute.",
                               retry_after=retry_after)

@@ -5,15 +5,12 @@ answered only for catalog entries with `sampling = true`, rate-limited per user 
 from __future__ import annotations
 
 import logging
-import secrets
-import time
 
 import mcp.types as types
 
 from voice_mcp.errors import AppError
-from voice_mcp.services.keyspace import user_tagged_key
 from voice_mcp.services.llm.client import LLMClient
-from voice_mcp.services.ratelimit import COUNT_SCRIPT
+from voice_mcp.services.ratelimit import WindowCounter
 from voice_mcp.services.store import Redis
 
 log = logging.getLogger(__name__)
@@ -43,8 +40,7 @@ class Sampler:
 
     def __init__(self, llm: LLMClient, redis: Redis, per_minute: int = PER_MINUTE) -> None:
         self.llm = llm
-        self.per_minute = per_minute
-        self._count = redis.register_script(COUNT_SCRIPT)
+        self._counter = WindowCounter(redis, "vm:sampling", per_minute)
 
     async def sample(self, user_id: str, params: types.CreateMessageRequestParams) -> Sampled:
         if not self.llm.configured:
@@ -52,10 +48,7 @@ class Sampler:
         messages = _messages(params)
         if messages is None or params.tools:
             return refused("Sampling supports text messages only.")
-        window = int(time.time() // 60)
-        count = await self._count(keys=[user_tagged_key("vm:sampling", user_id, str(window))],
-                                  args=[120, secrets.token_hex(8), self.per_minute])
-        if int(count) > self.per_minute:
+        if await self._counter.over(user_id) is not None:
             return refused("Too many sampling requests; try again in a minute.")
         try:
             turn = await self.llm.complete(messages, [])
