@@ -26,6 +26,7 @@ from tests.cluster import (
 from tests.fakes.openai_server import call, text
 from tests.mcp_servers.runner import RunningServer
 from voice_mcp.client.ask import AskClient
+from voice_mcp.client.http import HttpClient
 from voice_mcp.services.auth import issue_dev_token
 from voice_mcp.settings import Settings
 
@@ -226,15 +227,14 @@ async def test_ask_reconnects_by_itself_and_says_so(cluster, session) -> None:
     out = io.StringIO()
     calls = notes.stats.tool_calls["wait_for_gate"]
     try:
-        async with aiohttp.ClientSession(headers=auth()) as ask_session:
-            client = AskClient(ask_session, f"http://127.0.0.1:{proxy.port}",
-                               Console(file=out, width=100), auto_approve=False)
-            asking = asyncio.create_task(client.send("gate please", None, None))
-            await notes.stats.wait_for(lambda s: s.tool_calls["wait_for_gate"] > calls,
-                                       timeout=20)
-            proxy.cut()
-            notes.knobs.gate.set()
-            assert await asking == 0
+        http = HttpClient(f"http://127.0.0.1:{proxy.port}", auth(), read_timeout_s=60)
+        client = AskClient(http, Console(file=out, width=100), auto_approve=False)
+        asking = asyncio.create_task(client.send("gate please", None, None))
+        await notes.stats.wait_for(lambda s: s.tool_calls["wait_for_gate"] > calls,
+                                   timeout=20)
+        proxy.cut()
+        notes.knobs.gate.set()
+        assert await asking == 0
     finally:
         await proxy.stop()
     shown = out.getvalue()

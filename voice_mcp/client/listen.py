@@ -14,7 +14,8 @@ import aiohttp
 from rich.console import Console
 from rich.live import Live
 
-from voice_mcp.client.ask import StageBoard  # the same live display as an upload
+from voice_mcp.client.display import StageBoard  # the same live display as an upload
+from voice_mcp.client.http import HttpClient
 from voice_mcp.client.literal import visible
 from voice_mcp.config_error import ConfigError
 
@@ -48,21 +49,27 @@ def _plain_wav(path: Path) -> bytes:
     raise ConfigError(f"{path}: cannot read it; install ffmpeg, or give a 16 kHz mono 16-bit WAV")
 
 
-async def listen(session: aiohttp.ClientSession, base_url: str, pcm: bytes,
-                 conversation: str | None, console: Console) -> dict[str, Any]:
+async def listen(http: HttpClient, pcm: bytes, conversation: str | None, console: Console
+                 ) -> dict[str, Any]:
     """Stream `pcm`, then `stop`; show what is heard and the command's stages; its done."""
     start: dict[str, Any] = {"type": "start", "sampleRate": RATE, "mode": "push-to-talk"}
     if conversation:
         start["conversationId"] = conversation
     board = StageBoard()
-    async with session.ws_connect(f"{base_url}/api/voice/listen") as ws:
-        await ws.send_json(start)
-        sender = asyncio.create_task(_send(ws, pcm))
-        try:
-            with Live(board, console=console, refresh_per_second=12, transient=False):
-                done = await _follow(ws, board)
-        finally:
-            sender.cancel()
+    # aiohttp speaks the socket (loaded only for `--listen`); client/http.py the rest.
+    try:
+        async with aiohttp.ClientSession(headers=http.headers) as session, \
+                session.ws_connect(f"{http.base_url}/api/voice/listen") as ws:
+            await ws.send_json(start)
+            sender = asyncio.create_task(_send(ws, pcm))
+            try:
+                with Live(board, console=console, refresh_per_second=12, transient=False):
+                    done = await _follow(ws, board)
+            finally:
+                sender.cancel()
+    except aiohttp.ClientConnectionError:
+        raise ConfigError(f"cannot reach {http.base_url}: is `voice-mcp serve` running?"
+                          ) from None
     if not console.is_terminal:
         console.line()
     return done

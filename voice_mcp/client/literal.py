@@ -4,8 +4,10 @@ to the terminal (an escape sequence, a bidi override) that would change what the
 from __future__ import annotations
 
 import unicodedata
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 # Control characters, format characters (bidi overrides, zero-width) and line separators.
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
@@ -27,4 +29,6 @@ def visible(value: object, *, keep_newlines: bool = False) -> str:
 
 def literal(value: object, style: str = "", *, keep_newlines: bool = False) -> Text:
     """A Rich Text that prints `value` literally: brackets stay brackets, controls are shown."""
+    from rich.text import Text  # not at import: `ask` sends its command before loading Rich
+
     return Text(visible(value, keep_newlines=keep_newlines), style=style)

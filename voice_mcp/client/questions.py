@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 from rich.console import Console
 from rich.prompt import Prompt
 
+from voice_mcp.client.http import HttpClient, json_body
 from voice_mcp.client.literal import literal
 
 TRIES = 3
@@ -38,20 +38,23 @@ def _body(question: dict[str, Any], words: str) -> dict[str, Any]:
     return {"inputId": question["inputId"], "action": "accept", "content": {}}
 
 
-async def answer(session: aiohttp.ClientSession, base_url: str, console: Console,
-                 command_id: str, question: dict[str, Any]) -> None:
+async def answer(http: HttpClient, console: Console, command_id: str,
+                 question: dict[str, Any]) -> None:
     """Prompt until the server takes an answer (202), or the question is gone."""
     for line in describe(question):
         console.print(literal(line))
-    url = f"{base_url}/api/voice/commands/{command_id}/input"
+    path = f"/api/voice/commands/{command_id}/input"
     for _ in range(TRIES):
         try:
             words = await asyncio.to_thread(Prompt.ask, "Your answer", console=console,
                                             default="", show_default=False)
         except EOFError:
             return
-        async with session.post(url, json=_body(question, words.strip())) as response:
+        async with http.request("POST", path, **json_body(_body(question, words.strip()))
+                                ) as response:
             if response.status != 422:
                 return
-            error = (await response.json(content_type=None)).get("error", {})
-            console.print(literal(str(error.get("message", "That did not fit."))))
+            body = await response.json()
+            error = body.get("error") if isinstance(body, dict) else None
+            message = error.get("message") if isinstance(error, dict) else None
+            console.print(literal(str(message or "That did not fit.")))
