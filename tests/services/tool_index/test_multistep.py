@@ -155,3 +155,13 @@ def test_term_saturation_is_the_measured_one() -> None:
         ratio[k1] = float(scores[0] / scores[1])
     assert BM25_K1 == 2.0
     assert ratio[BM25_K1] > ratio[1.5] > 1
+
+
+def test_weighted_scores_with_count_weights_are_bm25_scores() -> None:
+    index = ToolIndex(MAIL_TOOLS)
+    query = "send a message, send it to the channel"
+    counts: dict[int, float] = {}
+    for word in tokenize(query):
+        counts[index._vocab[word]] = counts.get(index._vocab[word], 0.0) + 1.0
+    assert np.allclose(index.weighted_scores(counts), index.scores(query))
+    assert index.weighted_scores({}).tolist() == [0.0] * len(MAIL_TOOLS)

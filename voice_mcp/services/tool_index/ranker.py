@@ -19,7 +19,7 @@ SIBLING_WEIGHT: Final = 0.5  # share of a service's best score each of its tools
 # Words borrowed from the best-ranked tools (pseudo-relevance feedback) when it is on.
 FEEDBACK_TERMS: Final = 5
 STEP_QUOTA: Final = 3  # best tools of each step of a request placed first
-STEP_MIN_WORDS: Final = 2  # a shorter step ("chart them") ranks noise; it gets no quota
+STEP_MIN_WORDS: Final = 2  # a shorter step ("chart it") ranks noise; it gets no quota
 
 
 class SemanticRanker(Protocol):
