@@ -28,8 +28,15 @@ from voice_mcp.services.llm.tool_names import ToolSet
 from voice_mcp.services.mcp.models import ToolInfo
 from voice_mcp.services.tool_index import SEARCH_TOOLS_TOOL, ToolIndex, choose_offer
 from voice_mcp.services.tool_index.clauses import split_clauses
+from voice_mcp.services.tool_index.index import BM25_K1
 from voice_mcp.services.tool_index.offer import SEARCH_RESULTS
-from voice_mcp.services.tool_index.ranker import CANDIDATES, RankingOptions, ToolRanker, fuse
+from voice_mcp.services.tool_index.ranker import (
+    CANDIDATES,
+    FEEDBACK_TERMS,
+    RankingOptions,
+    ToolRanker,
+    fuse,
+)
 
 BUDGETS = (32, 48)
 SPLITS = ("tune", "heldout")
@@ -57,6 +64,7 @@ class Variant:
     documents: Callable[[ToolInfo], ToolInfo]
     options: RankingOptions
     semantic: Semantic | None = None  # fused with BM25 as the service fuses embeddings
+    k1: float = BM25_K1
 
 
 def load_tasks(path: Path = DATA / "discovery_tasks.json") -> list[Task]:
@@ -84,12 +92,17 @@ def rich(tool: ToolInfo) -> ToolInfo:
 
 
 CHOSEN = RankingOptions()
+WHOLE = RankingOptions(clauses=False, sibling_weight=0.0)
+SIBLINGS = RankingOptions(clauses=False)
+OLD_K1 = 1.5  # bm25s' default, used before 2026-12-06
 VARIANTS = (
-    Variant("BM25, whole request (before)", plain, RankingOptions(False, 0.0)),
-    Variant("+ richer documents (enum values, output schema)", rich, RankingOptions(False, 0.0)),
-    Variant(f"+ server siblings, weight {CHOSEN.sibling_weight} (chosen)", rich, CHOSEN),
-    Variant("+ steps ranked one by one (not kept)", rich,
-            RankingOptions(True, CHOSEN.sibling_weight)),
+    Variant("BM25, whole request (before)", plain, WHOLE, k1=OLD_K1),
+    Variant("+ richer documents (enum values, output schema)", rich, WHOLE, k1=OLD_K1),
+    Variant(f"+ server siblings, weight {CHOSEN.sibling_weight}", rich, SIBLINGS, k1=OLD_K1),
+    Variant(f"+ BM25 k1 {BM25_K1}", rich, SIBLINGS),
+    Variant(f"+ each step's best {CHOSEN.step_quota} first (chosen)", rich, CHOSEN),
+    Variant(f"chosen + pseudo-relevance feedback, {FEEDBACK_TERMS} words (not kept)", rich,
+            RankingOptions(expansion=FEEDBACK_TERMS)),
 )
 
 
@@ -121,7 +134,7 @@ def offer_names(index: ToolIndex, ranker: ToolRanker, request: str, budget: int,
 def measure(tools: list[ToolInfo], titles: dict[str, str], tasks: Sequence[Task],
             variant: Variant, splits: Sequence[str] = SPLITS) -> dict[str, Any]:
     """Recall of needed tools and share of tasks fully covered, per split and budget."""
-    index = ToolIndex([variant.documents(t) for t in tools], titles)
+    index = ToolIndex([variant.documents(t) for t in tools], titles, k1=variant.k1)
     ranker = ToolRanker(options=variant.options)
     semantic = variant.semantic(tools, titles) if variant.semantic else None
     out: dict[str, Any] = {}
@@ -220,7 +233,7 @@ def main() -> None:
     splits = ("tune",) if args.tune or args.sweep else SPLITS
     if args.sweep:
         tasks = [t for t in tasks if t.split == "tune"]
-        variants = [Variant(f"sibling weight {w}", rich, RankingOptions(False, w))
+        variants = [Variant(f"sibling weight {w}", rich, RankingOptions(sibling_weight=w))
                     for w in WEIGHTS]
     else:
         variants = list(VARIANTS)

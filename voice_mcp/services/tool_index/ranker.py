@@ -9,12 +9,17 @@ from typing import Final, Protocol
 
 from voice_mcp.services.tool_index.clauses import split_clauses
 from voice_mcp.services.tool_index.index import ToolIndex
+from voice_mcp.services.tool_index.tokens import tokenize
 
 log = logging.getLogger(__name__)
 
 RRF_K: Final = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
 CANDIDATES: Final = 100  # how deep each ranking goes before fusion
 SIBLING_WEIGHT: Final = 0.5  # share of a service's best score each of its tools gets
+# Words borrowed from the best-ranked tools (pseudo-relevance feedback) when it is on.
+FEEDBACK_TERMS: Final = 5
+STEP_QUOTA: Final = 3  # best tools of each step of a request placed first
+STEP_MIN_WORDS: Final = 2  # a shorter step ("chart it") ranks noise; it gets no quota
 
 
 class SemanticRanker(Protocol):
@@ -27,10 +32,14 @@ class SemanticRanker(Protocol):
 class RankingOptions:
     """How lexical ranking treats a request (docs/discovery.md, Ranking)."""
 
-    # Rank each step of a multi-step request on its own, then interleave. Off: measured on
-    # the multi-step tasks it lost recall (docs/discovery.md); kept for the evaluation.
-    clauses: bool = False
+    # Each step of a multi-step request of >= STEP_MIN_WORDS ranking words gets its best
+    # `step_quota` tools first, then the whole request's ranking fills the rest.
+    clauses: bool = True
     sibling_weight: float = SIBLING_WEIGHT  # 0: a tool is ranked by its own words only
+    # Pseudo-relevance feedback: off. It gained recall only by offering tools that share no word
+    # with the request (docs/discovery.md); kept for the evaluation (FEEDBACK_TERMS words).
+    expansion: int = 0
+    step_quota: int = STEP_QUOTA
 
 
 def fuse(rankings: Sequence[Sequence[int]], k: int) -> list[int]:
@@ -42,16 +51,9 @@ def fuse(rankings: Sequence[Sequence[int]], k: int) -> list[int]:
     return sorted(score, key=lambda p: (-score[p], p))[:k]
 
 
-def interleave(rankings: Sequence[Sequence[int]], k: int) -> list[int]:
-    """Round robin over the rankings, each tool once: every step gets its best tools in."""
-    out: dict[int, None] = {}
-    for depth in range(max((len(r) for r in rankings), default=0)):
-        for ranking in rankings:
-            if depth < len(ranking):
-                out.setdefault(ranking[depth])
-                if len(out) >= k:
-                    return list(out)
-    return list(out)
+def steps(query: str) -> list[str]:
+    """The steps of a request that rank on their own: >= STEP_MIN_WORDS ranking words."""
+    return [s for s in split_clauses(query) if len(tokenize(s)) >= STEP_MIN_WORDS]
 
 
 class ToolRanker:
@@ -63,12 +65,17 @@ class ToolRanker:
         self.options = options or RankingOptions()
 
     def lexical(self, index: ToolIndex, query: str, k: int) -> list[int]:
-        """BM25 for the whole request and for each of its steps, interleaved."""
-        queries = [query, *split_clauses(query)] if self.options.clauses else [query]
-        rankings = [index.rank(q, k, self.options.sibling_weight) for q in queries]
-        if len(rankings) == 1:
-            return rankings[0]
-        return index.copies_last(interleave(rankings, k))
+        """The best few tools of each step of the request, then the whole request's best."""
+        opts = self.options
+        whole = index.rank(query, k, opts.sibling_weight, opts.expansion)
+        if not opts.clauses or opts.step_quota <= 0:
+            return whole
+        first = dict.fromkeys(p for step in steps(query)
+                              for p in index.rank(step, opts.step_quota, opts.sibling_weight,
+                                                  opts.expansion))
+        if not first:
+            return whole
+        return index.copies_last([*first, *(p for p in whole if p not in first)])[:k]
 
     async def rank(self, index: ToolIndex, query: str, k: int) -> list[int]:
         """Positions in `index.tools` of the best `k` tools, best first."""
