@@ -141,8 +141,9 @@ def time_service() -> ServiceConfig:
                          command=["python", "-m", "mcp_server_time", "--local-timezone", "UTC"])
 
 
-async def start_stack(redis_url: str) -> Stack:
-    """Start the servers; the caller closes `stack.exit` (on the same loop)."""
+async def start_stack(redis_url: str, **settings_overrides: Any) -> Stack:
+    """Start the servers; the caller closes `stack.exit` (on the same loop).
+    `settings_overrides` change the app's settings (offline speech, templates...)."""
     exit_stack = contextlib.AsyncExitStack()
     try:
         openai = await exit_stack.enter_async_context(OpenAIServer())
@@ -151,7 +152,8 @@ async def start_stack(redis_url: str) -> Stack:
         url = base_url(proxy_sock)
         settings = settings_for(openai, redis_url=redis_url, jwt_secret=JWT_SECRET,
                                 llm_max_retries=0, token_key=Fernet.generate_key().decode(),
-                                public_url=url, discovery_timeout_s=20, llm_stream=True)
+                                public_url=url, discovery_timeout_s=20, llm_stream=True,
+                                **settings_overrides)
         questions = RunningServer("streamable-http", build=build_question_server).start()
         exit_stack.callback(questions.stop)
         catalog = make_catalog(notes_stdio(examples=["List my notes"]), time_service(),
