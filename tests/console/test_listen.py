@@ -87,12 +87,13 @@ async def _requests(stack: Stack) -> dict[tuple[str, str, str], float]:
     return found
 
 
-def _hold_talk(page: ConsolePage) -> None:
+def _hold_talk(page: ConsolePage, screenshot: str) -> None:
     talk = page.button("Talk")
     ActionChains(page.driver).click_and_hold(talk).perform()
     page.wait(lambda: talk.get_attribute("aria-pressed") == "true",
               message="recording never started")
     time.sleep(HOLD_S)
+    page.screenshot(screenshot)  # still held: the partial text, if it came in time
     ActionChains(page.driver).release(talk).perform()
     page.wait(lambda: talk.get_attribute("aria-pressed") == "false")
 
@@ -102,7 +103,7 @@ def test_held_talk_streams_over_the_socket_with_partial_text(page: ConsolePage, 
     page.open(stack.token("streamer"))
     before_counts = loop.run(_requests(stack))
     before = page.turn_count()
-    _hold_talk(page)
+    _hold_talk(page, "listen-hearing")
     turn = page.wait_turn(before)
     assert page.wait_done(turn, 120) == "completed"
     assert int(turn.get_attribute("data-partials") or 0) >= 1, "no partial text was shown"
@@ -143,22 +144,38 @@ async def _sockets_held(stack: Stack, user: str) -> AsyncIterator[None]:
                 await ws.close()
 
 
-def test_a_refused_socket_falls_back_to_the_upload(page: ConsolePage, world) -> None:
+@pytest.mark.parametrize("refusal", ["server-4429", "no-upgrade-proxy"])
+def test_a_refused_socket_falls_back_to_the_upload(page: ConsolePage, world,
+                                                   refusal: str) -> None:
+    """The server closes the socket before a word (the user's sockets are all held open:
+    4429), or a proxy answers the handshake 400: the same speech goes as an upload."""
     loop, stack = world
-    page.open(stack.token("refused"))
-    held = _sockets_held(stack, "refused")
-    loop.run(held.__aenter__())
+    user = f"refused-{refusal}"
+    page.open(stack.token(user))
+    held = _sockets_held(stack, user)
+    if refusal == "server-4429":
+        loop.run(held.__aenter__())
+    else:
+        stack.proxy.refuse_websockets = True
     try:
         before_counts = loop.run(_requests(stack))
         before = page.turn_count()
-        _hold_talk(page)
+        _hold_talk(page, f"listen-{refusal}-recording")
         turn = page.wait_turn(before)
         assert page.wait_done(turn, 120) == "completed"
     finally:
-        loop.run(held.__aexit__(None, None, None))
+        if refusal == "server-4429":
+            loop.run(held.__aexit__(None, None, None))
+        stack.proxy.refuse_websockets = False
     assert turn.get_attribute("data-via") == "upload"
     assert "in Tokyo" in page.answer(turn), page.answer(turn)
     counts = loop.run(_requests(stack))
     assert counts.get(UPLOAD, 0) == before_counts.get(UPLOAD, 0) + 1, counts
     assert turn.find_elements(By.CSS_SELECTOR, ".notice.error") == []
-    page.screenshot("listen-fallback")
+    errors = page.browser_errors()
+    if refusal == "no-upgrade-proxy":  # the app never saw a socket; Chromium logs the 400
+        assert counts.get(LISTEN, 0) == before_counts.get(LISTEN, 0), counts
+        assert all("WebSocket" in error for error in errors), errors
+    else:
+        assert errors == []
+    page.screenshot(f"listen-{refusal}")
