@@ -118,7 +118,8 @@ async def voice_server(llm: LLMServer, workdir: Path,
 
 
 async def _wait_ready(process: asyncio.subprocess.Process, url: str, log_path: Path) -> None:
-    """Poll /readyz (bounded) until Redis answers; fail early if the process died."""
+    """Poll /readyz (bounded) until ready (Redis answers, the speech recogniser loaded); fail
+    early if the process died."""
     async with aiohttp.ClientSession() as session, asyncio.timeout(START_TIMEOUT_S):
         while process.returncode is None:
             with contextlib.suppress(aiohttp.ClientError):

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import JWT_SECRET
-from tests.fakes.openai_server import OpenAIServer, call, pieces
+from tests.fakes.openai_server import OpenAIServer, call, pieces, text
 from tests.fixtures.mcp_servers import make_catalog, notes_stdio
 from tests.fixtures.openai_server import settings_for
 from tests.sse import parse
@@ -72,7 +72,7 @@ def site_config(app_port: int, listen_port: int, variant: str, *,
     if streams is not None:
         site, caps = re.subn(r"limit_conn voice_mcp_streams \d+;",
                              f"limit_conn voice_mcp_streams {streams};", site)
-        assert caps == 1, "deploy/nginx.conf changed shape"
+        assert caps == 2, "deploy/nginx.conf changed shape"  # the API and the listen socket
     site, upstreams = re.subn(r"^(\s*)server 127\.0\.0\.1:8080\b",
                               rf"\1server 127.0.0.1:{app_port}", site, flags=re.M)
     site, listens = re.subn(r"^(\s*)listen 80;", rf"\1listen 127.0.0.1:{listen_port};", site,
@@ -252,3 +252,26 @@ async def test_open_streams_per_client_are_capped(openai_server: OpenAIServer, r
             for resp in held:
                 assert (await _next_event(resp))["type"] == "analyzing"
                 resp.close()
+
+
+async def test_the_listen_socket_passes_nginx(openai_server: OpenAIServer, redis_url: str,
+                                              nginx_for, token_for) -> None:
+    """The WebSocket upgrade is forwarded: speech in, the transcript and the command's events
+    out, through the shipped configuration."""
+    openai_server.script_transcription("what is the weather").script(text("Sunny."))
+    async with TestServer(_app(openai_server, redis_url), port=free_port()) as server:
+        base = await nginx_for(server.port, "as-shipped")
+        async with aiohttp.ClientSession() as session, asyncio.timeout(60), \
+                session.ws_connect(f"{base}/api/voice/listen") as ws:
+            await ws.send_json({"type": "start", "token": token_for(), "sampleRate": 16000,
+                                "mode": "push-to-talk"})
+            for _ in range(10):
+                await ws.send_bytes(bytes(3200))  # 100 ms frames
+            await ws.send_json({"type": "stop"})
+            messages = [await ws.receive_json()]
+            while messages[-1].get("event") != "done":
+                messages.append(await ws.receive_json())
+    assert messages[0] == {"type": "transcript", "text": "what is the weather"}
+    assert messages[-1]["data"]["response"] == "Sunny."
+    [received] = openai_server.transcriptions
+    assert received.file[:4] == b"RIFF" and len(received.file) == 44 + 32000

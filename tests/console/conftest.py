@@ -39,12 +39,25 @@ def _require_browser() -> None:
 
 
 @pytest.fixture(scope="module")
-def servers(redis_server: EmbeddedRedis) -> Iterator[tuple[BackgroundLoop, Stack]]:
+def stack_settings() -> dict[str, Any]:
+    """Settings a test module changes in its stack (none by default)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def spoken() -> str:
+    """What the fake microphone says."""
+    return SPOKEN
+
+
+@pytest.fixture(scope="module")
+def servers(redis_server: EmbeddedRedis,
+            stack_settings: dict[str, Any]) -> Iterator[tuple[BackgroundLoop, Stack]]:
     """The app, fake LLM, MCP and OAuth servers on a background loop, for one test module."""
     _require_browser()
     loop = BackgroundLoop()
     try:
-        stack = loop.run(start_stack(redis_server.url))
+        stack = loop.run(start_stack(redis_server.url, **stack_settings))
         try:
             yield loop, stack
         finally:
@@ -54,13 +67,13 @@ def servers(redis_server: EmbeddedRedis) -> Iterator[tuple[BackgroundLoop, Stack
 
 
 @pytest.fixture(scope="module")
-def spoken_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`SPOKEN` said by espeak-ng, 48 kHz 16-bit mono with a little silence around it."""
+def spoken_wav(tmp_path_factory: pytest.TempPathFactory, spoken: str) -> Path:
+    """`spoken` said by espeak-ng, 48 kHz 16-bit mono with a little silence around it."""
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         pytest.skip("espeak-ng and sox are needed for the fake microphone")
     folder = tmp_path_factory.mktemp("mic")
     raw, wav = folder / "raw.wav", folder / "spoken.wav"
-    subprocess.run(["espeak-ng", "-w", str(raw), SPOKEN], check=True, capture_output=True)
+    subprocess.run(["espeak-ng", "-w", str(raw), spoken], check=True, capture_output=True)
     subprocess.run(["sox", str(raw), "-r", "48000", "-b", "16", "-c", "1", str(wav),
                     "pad", "0.2", "0.6"], check=True, capture_output=True)
     return wav

@@ -75,13 +75,15 @@ class BackgroundLoop:
 
 class CuttableProxy:
     """A TCP proxy in front of the app; `cut()` drops every open connection at once,
-    as a flaky network would, while the app keeps running."""
+    as a flaky network would, while the app keeps running. With `refuse_websockets`, it
+    answers a WebSocket handshake 400 itself, as a proxy that does not forward upgrades."""
 
     def __init__(self, sock: socket.socket, target: tuple[str, int]) -> None:
         self.sock = sock
         self.target = target
         self.open: set[asyncio.StreamWriter] = set()
         self.cuts = 0
+        self.refuse_websockets = False
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> CuttableProxy:
@@ -104,7 +106,15 @@ class CuttableProxy:
         return len(writers)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = await reader.read(65536)  # a request's head arrives in one piece on loopback
+        if self.refuse_websockets and b"upgrade: websocket" in first.lower():
+            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                         b"Connection: close\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            return
         up_reader, up_writer = await asyncio.open_connection(*self.target)
+        up_writer.write(first)
         self.open.update((writer, up_writer))
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
         self.open.difference_update((writer, up_writer))
@@ -141,8 +151,9 @@ def time_service() -> ServiceConfig:
                          command=["python", "-m", "mcp_server_time", "--local-timezone", "UTC"])
 
 
-async def start_stack(redis_url: str) -> Stack:
-    """Start the servers; the caller closes `stack.exit` (on the same loop)."""
+async def start_stack(redis_url: str, **settings_overrides: Any) -> Stack:
+    """Start the servers; the caller closes `stack.exit` (on the same loop).
+    `settings_overrides` change the app's settings (offline speech, templates...)."""
     exit_stack = contextlib.AsyncExitStack()
     try:
         openai = await exit_stack.enter_async_context(OpenAIServer())
@@ -151,7 +162,8 @@ async def start_stack(redis_url: str) -> Stack:
         url = base_url(proxy_sock)
         settings = settings_for(openai, redis_url=redis_url, jwt_secret=JWT_SECRET,
                                 llm_max_retries=0, token_key=Fernet.generate_key().decode(),
-                                public_url=url, discovery_timeout_s=20, llm_stream=True)
+                                public_url=url, discovery_timeout_s=20, llm_stream=True,
+                                **settings_overrides)
         questions = RunningServer("streamable-http", build=build_question_server).start()
         exit_stack.callback(questions.stop)
         catalog = make_catalog(notes_stdio(examples=["List my notes"]), time_service(),

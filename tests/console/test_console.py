@@ -282,8 +282,11 @@ def test_push_to_talk_sends_real_audio_and_shows_what_was_heard(page: ConsolePag
     types = page.stage_types(turn)
     assert types[:2] == ["transcribing", "transcribed"], types
     assert page.answer(turn) == "Your notebook is empty."
+    # It went over the listen socket: the worklet's 16 kHz PCM, sent on as one WAV.
+    assert turn.get_attribute("data-via") == "listen"
     upload = loop.call(lambda: stack.openai.transcriptions[0])
-    assert (upload.filename or "").endswith((".webm", ".ogg")), upload.filename
+    assert upload.filename == "audio.wav" and upload.file[:4] == b"RIFF", upload.filename
+    assert int.from_bytes(upload.file[24:28], "little") == 16000  # the WAV's sample rate
     assert _rms_of(upload, tmp_path) > 300, "the fake microphone's speech reached the server"
 
     talk = page.button("Talk")  # press to start, press again to stop

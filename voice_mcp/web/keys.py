@@ -20,6 +20,7 @@ from voice_mcp.services.ratelimit import CommandRateLimiter
 from voice_mcp.services.store import Redis
 from voice_mcp.services.stt.choose import SpeechToText
 from voice_mcp.services.stt.streaming import StreamingSpeech
+from voice_mcp.services.stt.warmup import WarmUp
 from voice_mcp.services.tts import Synthesizer
 from voice_mcp.settings import Settings
 from voice_mcp.web.listen_limits import SocketCount
@@ -43,3 +44,4 @@ LISTENING = web.AppKey("listening", StreamingSpeech)
 LISTEN_SOCKETS = web.AppKey("listen_sockets", SocketCount)
 ASKING = web.AppKey("asking", InputBroker)
 TRANSCRIBER = web.AppKey("transcriber", SpeechToText)
+SPEECH_WARMUP = web.AppKey("speech_warmup", WarmUp)

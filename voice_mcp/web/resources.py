@@ -16,6 +16,7 @@ from voice_mcp.services.container import build_services
 from voice_mcp.services.intents.startup import check_templates
 from voice_mcp.services.store import Redis, ping, redis_for
 from voice_mcp.services.stt.streaming import StreamingSpeech
+from voice_mcp.services.stt.warmup import WarmUp
 from voice_mcp.settings import Settings
 from voice_mcp.web import keys
 
@@ -52,18 +53,22 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[keys.TRANSCRIBER] = built.transcriber
     try:
         await check_templates(app[keys.INTENTS], catalog, built.mcp)  # a wrong template stops here
-        async with commands_running(app, settings, redis), warming(built.listening):
+        async with commands_running(app, settings, redis), warming(app, built.listening):
             yield
     finally:
         await built.aclose()
 
 
 @contextlib.asynccontextmanager
-async def warming(listening: StreamingSpeech) -> AsyncIterator[None]:
+async def warming(app: web.Application, listening: StreamingSpeech) -> AsyncIterator[None]:
     """Load the speech recogniser in the background from start-up, so the first spoken
-    command is as fast as the tenth; stopped if the app closes first."""
+    command is as fast as the tenth; `/readyz` waits for it (services/stt/warmup.py);
+    stopped if the app closes first."""
+    state = app[keys.SPEECH_WARMUP] = WarmUp()
     task = asyncio.create_task(listening.warm())
     task.add_done_callback(_warm_failed)
+    task.add_done_callback(lambda done: state.finished(
+        failed=done.cancelled() or done.exception() is not None))
     try:
         yield
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -22,7 +23,11 @@ async def test_healthz_readyz_and_request_id(client) -> None:
     resp = await client.get("/healthz")
     assert resp.status == 200 and await resp.json() == {"status": "ok"}
     assert len(resp.headers["X-Request-Id"]) == 16
-    resp = await client.get("/readyz", headers={"X-Request-Id": "abc-123"})
+    async with asyncio.timeout(120):  # 503 speech_loading while the recogniser loads
+        while (resp := await client.get("/readyz", headers={"X-Request-Id": "abc-123"})
+               ).status == 503:
+            assert (await resp.json())["error"]["code"] == "speech_loading"
+            await asyncio.sleep(0.05)
     assert resp.status == 200 and resp.headers["X-Request-Id"] == "abc-123"
 
 

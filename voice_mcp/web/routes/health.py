@@ -19,7 +19,9 @@ async def healthz(_request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Answer 200 when Redis answers and no drain began, 503 with the reason otherwise."""
+    """Answer 200 when Redis answers, no drain began and the speech recogniser has loaded
+    (or its load failed or ran past its bound: `speech` says so), 503 with the reason
+    otherwise (docs/operations.md, "Readiness")."""
     if request.app[keys.LIFECYCLE].draining:
         return web.json_response(
             {"status": "draining", "error": {"code": "draining",
@@ -30,6 +32,14 @@ async def readyz(request: web.Request) -> web.Response:
         return web.json_response(
             {"status": "unavailable", "error": {"code": "redis_unavailable", "message": reason}},
             status=503)
+    warm = request.app.get(keys.SPEECH_WARMUP)
+    if warm is not None and warm.holds_readiness:
+        return web.json_response(
+            {"status": "starting", "error": {"code": "speech_loading",
+                                             "message": "loading the speech recogniser"}},
+            status=503)
+    if warm is not None and warm.state != "ready":
+        return web.json_response({"status": "ready", "speech": warm.state})
     return web.json_response({"status": "ready"})
 
 

@@ -85,10 +85,18 @@ export async function* readEvents(response) {
 const sleep = (msec) => new Promise((resolve) => setTimeout(resolve, msec));
 export const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000];
 
+/** The records of an SSE response, or of a source that reads them itself (the listen
+ *  socket's `events()`: records whose data is already parsed). */
+function recordsOf(source) {
+  return typeof source.events === "function" ? source.events() : readEvents(source);
+}
+
 /**
  * Run one command stream to its `done`.
- * open(): Promise<Response> starts it. handlers: event(kind, data), reconnecting(attempt, delayMs),
- * reconnected(), lost(message). A dropped stream is resumed from the last event id it saw.
+ * open(): Promise<Response | ListenSocket> starts it (an SSE response, or the listen socket
+ * whose events carry the same records). handlers: event(kind, data), reconnecting(attempt,
+ * delayMs), reconnected(), lost(message). A dropped stream is resumed from the last event id
+ * it saw, over SSE whichever way it started.
  */
 export async function followCommand(open, handlers) {
   let lastId = null, commandId = null, attempt = 0;
@@ -96,11 +104,11 @@ export async function followCommand(open, handlers) {
   for (;;) {
     if (response) {
       try {
-        for await (const record of readEvents(response)) {
+        for await (const record of recordsOf(response)) {
           if (record.id !== null && lastId !== null && Number(record.id) <= Number(lastId)) continue;
           if (record.id !== null) lastId = record.id;
           let data;
-          try { data = JSON.parse(record.data); } catch { continue; }
+          try { data = typeof record.data === "string" ? JSON.parse(record.data) : record.data; } catch { continue; }
           if (!commandId && data && typeof data.commandId === "string") commandId = data.commandId;
           attempt = 0;
           handlers.event(record.event, data);

@@ -2,6 +2,7 @@
 // approvals, services and examples. Only the public API is used (docs/console.md).
 
 import { apiFetch, ApiError, followCommand, getJson } from "./api.js";
+import { ListenSocket } from "./listen.js";
 import { listenForPostedToken, onTokenChange, setToken, subject, subjectOf, takeTokenFromLocation, token } from "./auth.js";
 import { $, h } from "./dom.js";
 import { fileNameFor, Recorder } from "./recorder.js";
@@ -14,7 +15,7 @@ const HOLD_MS = 350;          // a press longer than this is push-to-talk; short
 const MIN_RECORDING_MS = 300;
 const AUTO_STOP_SILENCE_MS = 1500, AUTO_STOP_MAX_MS = 15000;
 
-const state = { offeredToken: null, conversationId: null, epoch: 0, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0, question: null };
+const state = { offeredToken: null, conversationId: null, epoch: 0, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0, question: null, live: null };
 const log = $("log"), query = $("query"), send = $("send"), talk = $("talk");
 const levelBar = document.querySelector(".level-bar");
 const speaker = new Speaker(() => {
@@ -187,12 +188,51 @@ function sendText(text) {
 
 function sendAudio(blob) {
   if (state.question) { answerByVoice(state.question, blob); return; }
+  run(new Turn(log, null, "You said"), () => uploadAudio(blob));
+}
+
+function uploadAudio(blob) {
   const form = new FormData();
   form.append("audio", blob, fileNameFor(blob));
   if (state.conversationId) form.append("conversationId", state.conversationId);
-  run(new Turn(log, null, "You said"), () => apiFetch("/api/voice/audio/stream", {
+  return apiFetch("/api/voice/audio/stream", {
     method: "POST", headers: { Accept: "text/event-stream" }, body: form,
-  }));
+  });
+}
+
+/** Push-to-talk over the listen socket: the speech streams while it is said, the partial
+ *  text shows in a turn opened by the first one. */
+function openLive() {
+  const live = { turn: null, socket: null };
+  const turn = () => {
+    $("empty")?.remove();
+    return live.turn || (live.turn = new Turn(log, null, "You said"));
+  };
+  live.socket = new ListenSocket({
+    conversationId: state.conversationId,
+    onPartial: (text) => turn().hearing(text),
+    onTranscript: (text) => turn().setSaid(text, "You said"),
+  });
+  live.turnNow = turn;
+  return live;
+}
+
+/** The user let go: the socket's events are the command's; a socket refused before the server
+ *  sent anything (cannot open, 4401, 4503...) gives way to the upload of the same speech. */
+function sendLive(live, blob) {
+  live.socket.stop();
+  const turn = live.turnNow();
+  turn.started = performance.now(); // stage times count from the end of speech, as an upload's
+  run(turn, async () => {
+    try {
+      await live.socket.acknowledged;
+      turn.el.dataset.via = "listen";
+      return live.socket;
+    } catch {
+      turn.el.dataset.via = "upload";
+      return uploadAudio(blob);
+    }
+  });
 }
 
 /** Send a recording as the answer to the open question; the card says how it went. */
@@ -225,9 +265,15 @@ $("mute").addEventListener("click", () => {
 async function startRecording(auto = false) {
   if (recorder.recording || (state.busy && !state.question)) return;
   speaker.stop();
+  // A question's answer goes to its own route as an upload; everything else streams.
+  const live = state.question ? null : openLive();
+  state.live = live;
   try {
-    await recorder.start();
+    const streaming = await recorder.start(live ? (pcm) => live.socket.frame(pcm) : null);
+    if (live && !streaming) { live.socket.close(); if (state.live === live) state.live = null; }
   } catch (err) {
+    if (live) live.socket.close();
+    state.live = null;
     note(err && err.name === "NotAllowedError"
       ? "The microphone is blocked: allow it for this page in the browser's site settings."
       : "No microphone could be opened.", true);
@@ -243,10 +289,14 @@ async function stopRecording(cancel = false) {
   if (!recorder.recording) return;
   talk.setAttribute("aria-pressed", "false");
   state.autoStop = null;
-  const { blob, durationMs } = await recorder.stop();
+  const live = state.live;
+  state.live = null;
+  const { blob, durationMs } = await recorder.stop(); // the last frames have gone to the socket
+  const tooShort = !blob || durationMs < MIN_RECORDING_MS;
+  if (live && (cancel || tooShort)) { live.socket.close(); if (live.turn) live.turn.el.remove(); }
   if (cancel) return;
-  if (!blob || durationMs < MIN_RECORDING_MS) { note("That was too short: hold Talk (or Space) while you speak."); return; }
-  sendAudio(blob);
+  if (tooShort) { note("That was too short: hold Talk (or Space) while you speak."); return; }
+  if (live) sendLive(live, blob); else sendAudio(blob);
 }
 
 function autoStopCheck(value) {

@@ -44,6 +44,14 @@ export class Turn {
     this.saidEl.classList.toggle("pending", text === null);
   }
 
+  /** The listen socket's best guess so far, while the user still speaks (shown as pending). */
+  hearing(text) {
+    this.setSaid(text, "Hearing…");
+    this.saidEl.classList.add("pending");
+    this.el.dataset.partials = String(Number(this.el.dataset.partials || 0) + 1);
+    this.scroll();
+  }
+
   stage(text, kind) {
     const li = h("li", { class: kind || "" }, h("span", { text }),
       h("span", { class: "t", text: `+${ms(performance.now() - this.started)}` }));
