@@ -19,7 +19,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from voice_mcp.errors import Conflict, NotFound
-from voice_mcp.services.asking.question import AnswerBody, Question, Reply
+from voice_mcp.services.asking.question import AnswerBody, Question, Reply, Unanswered
 from voice_mcp.services.asking.reading import WordReader, reply_to
 from voice_mcp.services.asking.sampling import Sampler
 from voice_mcp.services.commands.models import RUNNING
@@ -98,6 +98,14 @@ class InputBroker:
         message = {"commandId": command_id, "inputId": body.input_id,
                    "action": reply.action, "content": reply.content}
         await self._relay(input_channel(instance), json.dumps(message))
+
+    async def answer_heard(self, registry: CommandRegistry, user_id: str, command_id: str,
+                           input_id: str, words: str) -> None:
+        """A spoken answer (the listen socket): as typed words; nothing heard is a 422."""
+        if not words.strip():
+            raise Unanswered("Nothing was heard; say it again.", code="input_invalid")
+        await self.answer(registry, user_id, command_id,
+                          AnswerBody(input_id=input_id, answer=words))
 
     async def _relay(self, channel: str, data: str) -> None:
         """Publish to the owner's channel (a shard channel on a Redis Cluster, as cancels)."""

@@ -1,0 +1,121 @@
+"""A service's question answered by voice on the listen socket that runs the command: a
+`start` with `answer` streams the answer (espeak-ng speech, paced as a microphone), its words
+go the way of the input route's words (the same mapping, the same 422, as socket messages)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp.client import ClientWebSocketResponse
+
+from tests.fakes.openai_server import text, tool_turn
+from tests.mcp_servers.runner import RunningServer
+from tests.web.routes.test_listen import LISTEN, TIMEOUT_S, send_audio, start
+from voice_mcp.services.stt.pcm import wav_to_pcm16
+
+Message = dict[str, Any]
+
+
+@pytest.fixture
+def speech_pcm(speech_samples):  # type: ignore[no-untyped-def]
+    """Words said by espeak-ng, as the 16 kHz PCM a microphone worklet sends."""
+    return lambda said: wav_to_pcm16(speech_samples.read("wav", said))
+
+
+def _service(server: RunningServer) -> Any:
+    return server.service("questions", title="Pizza Place",
+                          risk={"order_pizza": "low", "deliver": "low"})
+
+
+def _asked(message: Message) -> bool:
+    return message.get("event") == "progress" and message["data"].get("type") == "input_required"
+
+
+def _settled(message: Message) -> bool:
+    return message["type"] in ("answered", "answer_error")
+
+
+def _done(message: Message) -> bool:
+    return message.get("event") == "done"
+
+
+async def _until(ws: ClientWebSocketResponse, predicate: Callable[[Message], bool]
+                 ) -> list[Message]:
+    """Every message up to and including the first that `predicate` accepts."""
+    messages: list[Message] = []
+    async with asyncio.timeout(TIMEOUT_S):
+        while not messages or not predicate(messages[-1]):
+            messages.append(await ws.receive_json())
+    return messages
+
+
+async def _say(ws: ClientWebSocketResponse, pcm: bytes, **fields: Any) -> None:
+    """One push-to-talk utterance: `start` (with `fields`), the frames, `stop`."""
+    await ws.send_json(start(**fields))
+    await send_audio(ws, pcm)
+    await ws.send_json({"type": "stop"})
+
+
+async def test_an_enum_question_is_answered_by_voice_on_the_same_socket(
+        voice_client, question_server, openai_server, auth_for, speech_pcm) -> None:
+    openai_server.script_transcription("order a pizza", "umm", "the large one", "two",
+                                       "small")
+    # The LLM reads the words the rules cannot map ("umm"): nothing it reads fits.
+    openai_server.script(tool_turn(("questions__order_pizza", {})), text("{}"),
+                         text("Ordered."))
+    client = await voice_client(_service(question_server))
+    async with client.ws_connect(LISTEN, headers=auth_for()) as ws:
+        await _say(ws, speech_pcm("order a pizza"))
+        size = (await _until(ws, _asked))[-1]["data"]
+        assert size["fields"][0]["enum"] == ["small", "large"]
+
+        await _say(ws, speech_pcm("umm"), answer=size["inputId"])
+        heard = await _until(ws, _settled)
+        assert {"type": "transcript", "text": "umm", "inputId": size["inputId"]} in heard
+        refused = heard[-1]
+        assert refused["type"] == "answer_error" and refused["status"] == 422, refused
+        assert refused["code"] == "input_invalid" and "size" in refused["message"]
+        assert refused["inputId"] == size["inputId"]
+
+        await _say(ws, speech_pcm("the large one"), answer=size["inputId"])  # still open
+        assert (await _until(ws, _settled))[-1] == {"type": "answered",
+                                                     "inputId": size["inputId"]}
+        count = (await _until(ws, _asked))[-1]["data"]
+        assert count["message"] == "Pizza Place asks: How many?"
+        await _say(ws, speech_pcm("two"), answer=count["inputId"])
+        messages = await _until(ws, _done)
+        assert {"type": "answered", "inputId": count["inputId"]} in messages
+        done = messages[-1]["data"]
+        assert done["status"] == "completed" and done["response"] == "Ordered."
+        assert done["results"][0]["output"] == \
+            'order: accept {"size": "large"}; accept {"count": 2}'
+
+        # The command is over: an answer now is refused as the input route would (409).
+        await _say(ws, speech_pcm("small"), answer=size["inputId"])
+        late = (await _until(ws, _settled))[-1]
+        assert late["status"] == 409 and late["code"] == "input_closed", late
+    assert question_server.stats.tool_calls["order_pizza"] == 3
+    assert openai_server.transcription_count == 5
+
+
+async def test_a_yes_no_question_is_answered_by_voice_recognised_offline(
+        voice_client, question_server, openai_server, auth_for, speech_pcm) -> None:
+    """Offline recognition (pocketsphinx) of the streamed answer, no speech server."""
+    openai_server.script(tool_turn(("questions__deliver", {})), text("On its way."))
+    client = await voice_client(_service(question_server), stt="local", stt_base_url=None,
+                                stt_timeout_s=300)
+    async with client.ws_connect(LISTEN, headers=auth_for()) as ws:
+        await _say(ws, speech_pcm("deliver my order"))
+        doorstep = (await _until(ws, _asked))[-1]["data"]
+        assert doorstep["fields"][0]["type"] == "boolean"
+        await _say(ws, speech_pcm("yes"), answer=doorstep["inputId"])
+        messages = await _until(ws, _done)
+    heard = [m for m in messages if m["type"] == "transcript"]
+    assert heard == [{"type": "transcript", "text": "yes", "inputId": doorstep["inputId"]}]
+    assert {"type": "answered", "inputId": doorstep["inputId"]} in messages
+    done = messages[-1]["data"]
+    assert done["results"][0]["output"] == 'delivery: accept {"doorstep": true}'
+    assert openai_server.transcription_count == 0
