@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aiohttp import WSMsgType
 from aiohttp.client import ClientWebSocketResponse
 
 from tests.fakes.openai_server import text, tool_turn
@@ -119,3 +120,41 @@ async def test_a_yes_no_question_is_answered_by_voice_recognised_offline(
     done = messages[-1]["data"]
     assert done["results"][0]["output"] == 'delivery: accept {"doorstep": true}'
     assert openai_server.transcription_count == 0
+
+
+async def test_a_plain_start_while_a_question_is_open_is_the_next_command(
+        voice_client, question_server, openai_server, auth_for, speech_pcm) -> None:
+    """Not an answer: kept, and heard after `done` (the question times out meanwhile)."""
+    openai_server.script_transcription("deliver my order", "what time is it")
+    openai_server.script(tool_turn(("questions__deliver", {})), text("Not delivered."),
+                         text("Noon."))
+    client = await voice_client(_service(question_server), input_timeout_s=1.5)
+    async with client.ws_connect(LISTEN, headers=auth_for()) as ws:
+        await _say(ws, speech_pcm("deliver my order"))
+        await _until(ws, _asked)
+        await _say(ws, speech_pcm("what time is it"))  # no `answer`
+        first = await _until(ws, _done)
+        assert not [m for m in first if m["type"] in ("transcript", "answered",
+                                                      "answer_error")], first
+        assert first[-1]["data"]["results"][0]["output"] == "delivery: cancel null"
+        second = await _until(ws, _done)
+    assert second[0] == {"type": "transcript", "text": "what time is it"}
+    assert second[-1]["data"]["response"] == "Noon."
+    assert second[-1]["data"]["commandId"] != first[-1]["data"]["commandId"]
+
+
+async def test_a_bad_message_while_a_command_runs_closes_with_4400(
+        voice_client, question_server, openai_server, auth_for, speech_pcm) -> None:
+    openai_server.script_transcription("deliver my order")
+    openai_server.script(tool_turn(("questions__deliver", {})), text("Done."))
+    client = await voice_client(_service(question_server))
+    async with client.ws_connect(LISTEN, headers=auth_for()) as ws:
+        await _say(ws, speech_pcm("deliver my order"))
+        await _until(ws, _asked)
+        await ws.send_json({"type": "start", "answer": "", "sampleRate": 16000,
+                            "mode": "vad"})
+        async with asyncio.timeout(TIMEOUT_S):
+            while (message := await ws.receive()).type == WSMsgType.TEXT:
+                pass
+    assert message.type == WSMsgType.CLOSE and message.data == 4400, message
+    assert "answer" in str(message.extra)
