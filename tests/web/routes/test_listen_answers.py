@@ -63,7 +63,7 @@ async def _say(ws: ClientWebSocketResponse, pcm: bytes, **fields: Any) -> None:
 async def test_an_enum_question_is_answered_by_voice_on_the_same_socket(
         voice_client, question_server, openai_server, auth_for, speech_pcm) -> None:
     openai_server.script_transcription("order a pizza", "umm", "the large one", "two",
-                                       "small")
+                                       "what time is it")
     # The LLM reads the words the rules cannot map ("umm"): nothing it reads fits.
     openai_server.script(tool_turn(("questions__order_pizza", {})), text("{}"),
                          text("Ordered."))
@@ -94,10 +94,16 @@ async def test_an_enum_question_is_answered_by_voice_on_the_same_socket(
         assert done["results"][0]["output"] == \
             'order: accept {"size": "large"}; accept {"count": 2}'
 
-        # The command is over: an answer now is refused as the input route would (409).
+        # The command is over: an answer now is refused as the input route would (409),
+        # without being transcribed; the socket then takes the next command.
         await _say(ws, speech_pcm("small"), answer=size["inputId"])
-        late = (await _until(ws, _settled))[-1]
-        assert late["status"] == 409 and late["code"] == "input_closed", late
+        late = await _until(ws, _settled)
+        assert late == [{"type": "answer_error", "inputId": size["inputId"], "status": 409,
+                         "code": "input_closed", "retryable": False,
+                         "message": "No command on this socket is waiting for an answer."}]
+        openai_server.script(text("Noon."))
+        await _say(ws, speech_pcm("what time is it"))
+        assert (await _until(ws, _done))[-1]["data"]["response"] == "Noon."
     assert question_server.stats.tool_calls["order_pizza"] == 3
     assert openai_server.transcription_count == 5
 

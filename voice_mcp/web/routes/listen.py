@@ -223,16 +223,16 @@ async def _answer_by_voice(request: web.Request, ws: web.WebSocketResponse, user
     (docs/api.md, "Listen"): `answered`, or `answer_error` with the input route's status."""
     assert start.answer is not None
     app, input_id = request.app, start.answer
-    heard = await _hear(ws, _utterance(request, user), start.mode)
-    if heard is None:
-        return
     try:
+        if not command_id:  # not heard at all: its frames and `stop` are dropped
+            raise Conflict("No command on this socket is waiting for an answer.",
+                           code="input_closed")
+        heard = await _hear(ws, _utterance(request, user), start.mode)
+        if heard is None:
+            return
         if heard.error is not None:
             raise heard.error
         await ws.send_json({"type": "transcript", "text": heard.transcript, "inputId": input_id})
-        if not command_id:
-            raise Conflict("No command on this socket is waiting for an answer.",
-                           code="input_closed")
         await app[keys.ASKING].answer_heard(app[keys.COMMANDS], user, command_id, input_id,
                                             heard.transcript)
     except AppError as err:
