@@ -92,7 +92,8 @@ def build_services(settings: Settings, catalog: Catalog, redis: Redis, *, intent
     history = HistoryStore(redis)
     directory = Connections(catalog, oauth)
     offering = offering_for(settings, catalog, redis)
-    asking = InputBroker(redis, settings.input_timeout_s, Sampler(llm, redis), WordReader(llm))
+    asking = InputBroker(redis, settings.input_timeout_s, Sampler(llm, redis),
+                         WordReader(llm, redis))
     deps = Deps(settings=settings, catalog=catalog, mcp=mcp, llm=llm, history=history,
                 confirmations=ConfirmationStore(redis, settings.confirmation_ttl_s),
                 directory=directory, transcriber=transcriber, metrics=metrics,

@@ -10,11 +10,12 @@ from typing import Any
 
 import mcp.types as types
 import pytest
+import redis.asyncio as aioredis
 
 from tests.fakes.openai_server import OpenAIServer, text
 from tests.fixtures.openai_server import settings_for
 from tests.mcp_servers.question_server import SIZES, TABLE
-from voice_mcp.errors import AppError
+from voice_mcp.errors import AppError, RateLimited
 from voice_mcp.services.asking.question import AnswerBody, Question, Reply, Unanswered
 from voice_mcp.services.asking.reading import READER_PROMPT, WordReader, reply_to
 from voice_mcp.services.llm.client import LLMClient
@@ -33,10 +34,16 @@ def _words(words: str) -> AnswerBody:
 
 
 @pytest.fixture
-async def reader(openai_server: OpenAIServer) -> AsyncIterator[WordReader]:
+async def reader(openai_server: OpenAIServer, redis_client: aioredis.Redis
+                 ) -> AsyncIterator[WordReader]:
     llm = LLMClient(settings_for(openai_server, llm_max_retries=0))
-    yield WordReader(llm)
+    yield WordReader(llm, redis_client, per_minute=3)
     await llm.close()
+
+
+async def _reply(question: Question, words: str, reader: WordReader | None,
+                 user_id: str = "alice") -> Reply:
+    return await reply_to(question, _words(words), reader, user_id)
 
 
 async def test_two_fields_from_one_sentence(reader, openai_server) -> None:
@@ -44,7 +51,7 @@ async def test_two_fields_from_one_sentence(reader, openai_server) -> None:
     with pytest.raises(Unanswered, match="time: missing"):
         question.reply(_words(TWO_AT_SEVEN))  # the rules alone get the people, not the time
     openai_server.script(text('{"people": 2, "time": "19:00"}'))
-    reply = await reply_to(question, _words(TWO_AT_SEVEN), reader)
+    reply = await _reply(question, TWO_AT_SEVEN, reader)
     assert reply == Reply("accept", {"people": 2, "time": "19:00"})
 
     [request] = openai_server.requests
@@ -62,9 +69,9 @@ async def test_two_fields_from_one_sentence(reader, openai_server) -> None:
 
 
 async def test_the_llm_is_not_asked_when_the_rules_map_the_words(reader, openai_server) -> None:
-    assert await reply_to(_question(SIZES), _words("the large one"), reader) == Reply(
+    assert await _reply(_question(SIZES), "the large one", reader) == Reply(
         "accept", {"size": "large"})
-    assert await reply_to(_question(SIZES), _words("never mind"), reader) == Reply("cancel")
+    assert await _reply(_question(SIZES), "never mind", reader) == Reply("cancel")
     assert openai_server.chat_count == 0
 
 
@@ -80,7 +87,7 @@ async def test_what_the_llm_returns_is_checked_and_a_shortfall_is_a_422(
         reader, openai_server, said, named) -> None:
     openai_server.script(text(said))
     with pytest.raises(Unanswered, match="Missing or invalid: ") as caught:
-        await reply_to(_question(TABLE), _words(TWO_AT_SEVEN), reader)
+        await _reply(_question(TABLE), TWO_AT_SEVEN, reader)
     assert named in caught.value.message and caught.value.status == 422
 
 
@@ -89,7 +96,7 @@ async def test_a_secret_field_is_neither_shown_to_the_llm_nor_filled(
     schema = {"type": "object", "properties": {**TABLE["properties"],
                                                "pin": {"type": "string", "title": "Door PIN"}}}
     openai_server.script(text('{"people": 2, "time": "19:00", "pin": "1234"}'))
-    reply = await reply_to(_question(schema), _words("two at seven, pin 1234"), reader)
+    reply = await _reply(_question(schema), "two at seven, pin 1234", reader)
     assert reply == Reply("accept", {"people": 2, "time": "19:00"})
     request = openai_server.requests[0]
     assert "pin" not in request.response_format["json_schema"]["schema"]["properties"]
@@ -99,16 +106,27 @@ async def test_a_secret_field_is_neither_shown_to_the_llm_nor_filled(
 async def test_a_failing_llm_is_a_clear_error(reader, openai_server) -> None:
     openai_server.fail(500, times=None, message="upstream says sk-secret-123")
     with pytest.raises(AppError) as caught:
-        await reply_to(_question(TABLE), _words(TWO_AT_SEVEN), reader)
+        await _reply(_question(TABLE), TWO_AT_SEVEN, reader)
     err = caught.value
     assert err.status == 503 and err.code == "llm_unavailable"
     assert err.message.startswith("Your answer could not be read: The LLM server failed")
     assert "still open" in err.message and "sk-secret" not in err.message
 
 
-async def test_without_an_llm_the_words_stay_a_422(openai_server) -> None:
+async def test_without_an_llm_the_words_stay_a_422(openai_server, redis_client) -> None:
     llm = LLMClient(settings_for(openai_server, openai_api_key=None, llm_base_url=None))
     assert not llm.configured
     with pytest.raises(Unanswered, match="time: missing"):
-        await reply_to(_question(TABLE), _words(TWO_AT_SEVEN), WordReader(llm))
+        await _reply(_question(TABLE), TWO_AT_SEVEN, WordReader(llm, redis_client))
     assert openai_server.chat_count == 0
+
+
+async def test_readings_are_bounded_per_user(reader, openai_server) -> None:
+    openai_server.responder = text('{"people": 2, "time": "19:00"}')
+    for _ in range(3):
+        await _reply(_question(TABLE), TWO_AT_SEVEN, reader, "carol")
+    with pytest.raises(RateLimited, match="still open") as caught:
+        await _reply(_question(TABLE), TWO_AT_SEVEN, reader, "carol")
+    assert caught.value.status == 429 and caught.value.retry_after
+    await _reply(_question(TABLE), TWO_AT_SEVEN, reader, "dave")  # counted apart
+    assert openai_server.chat_count == 4

@@ -87,14 +87,15 @@ class InputBroker:
         if command_id in registry.local:
             if opened is None or opened.command_id != command_id:
                 raise NotFound(GONE, code="input_not_found")
-            self._settle(body.input_id, await reply_to(opened.question, body, self.reader))
+            self._settle(body.input_id, await reply_to(opened.question, body, self.reader,
+                                                       user_id))
             return
         stored, instance = (v.decode() if isinstance(v, bytes) else v for v in
                             await self.redis.hmget(CommandKeys.of(command_id).meta,
                                                    f"input:{body.input_id}", "instance"))
         if stored is None or instance is None:
             raise NotFound(GONE, code="input_not_found")
-        reply = await reply_to(Question.load(json.loads(stored)), body, self.reader)
+        reply = await reply_to(Question.load(json.loads(stored)), body, self.reader, user_id)
         message = {"commandId": command_id, "inputId": body.input_id,
                    "action": reply.action, "content": reply.content}
         await self._relay(input_channel(instance), json.dumps(message))
