@@ -164,3 +164,25 @@ async def test_a_bad_message_while_a_command_runs_closes_with_4400(
                 pass
     assert message.type == WSMsgType.CLOSE and message.data == 4400, message
     assert "answer" in str(message.extra)
+
+
+async def test_offline_an_answer_is_heard_among_the_questions_own_phrases(
+        voice_client, question_server, openai_server, auth_for, speech_pcm) -> None:
+    """Open vocabulary hears "large" alone as "launch"; the question's options are heard."""
+    openai_server.script(tool_turn(("questions__order_pizza", {})), text("Ordered."))
+    client = await voice_client(_service(question_server), stt="local", stt_base_url=None,
+                                stt_timeout_s=300)
+    async with client.ws_connect(LISTEN, headers=auth_for()) as ws:
+        await _say(ws, speech_pcm("order a pizza"))
+        size = (await _until(ws, _asked))[-1]["data"]
+        await _say(ws, speech_pcm("large"), answer=size["inputId"])
+        heard = await _until(ws, _settled)
+        assert heard[-2:] == [{"type": "transcript", "text": "large", "inputId": size["inputId"]},
+                              {"type": "answered", "inputId": size["inputId"]}], heard
+        count = (await _until(ws, _asked))[-1]["data"]
+        await _say(ws, speech_pcm("two please"), answer=count["inputId"])
+        messages = await _until(ws, _done)
+    [transcript] = [m for m in messages if m["type"] == "transcript"]
+    assert transcript["text"] == "two please"
+    assert messages[-1]["data"]["results"][0]["output"] == \
+        'order: accept {"size": "large"}; accept {"count": 2}'

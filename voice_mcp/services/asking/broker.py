@@ -22,6 +22,7 @@ from voice_mcp.errors import Conflict, NotFound
 from voice_mcp.services.asking.question import AnswerBody, Question, Reply, Unanswered
 from voice_mcp.services.asking.reading import WordReader, reply_to
 from voice_mcp.services.asking.sampling import Sampler
+from voice_mcp.services.asking.words import vocabulary
 from voice_mcp.services.commands.models import RUNNING
 from voice_mcp.services.commands.redis_keys import CommandKeys, input_channel
 from voice_mcp.services.store import Redis
@@ -99,6 +100,14 @@ class InputBroker:
         message = {"commandId": command_id, "inputId": body.input_id,
                    "action": reply.action, "content": reply.content}
         await self._relay(input_channel(instance), json.dumps(message))
+
+    def vocabulary(self, command_id: str, input_id: str) -> list[str] | None:
+        """What an answer to a question of this instance's command is said with
+        (words.vocabulary); None for free text or a question not open here."""
+        opened = self._open.get(input_id)
+        if opened is None or opened.command_id != command_id or opened.question.mode != "form":
+            return None
+        return vocabulary(opened.question.fields)
 
     async def answer_heard(self, registry: CommandRegistry, user_id: str, command_id: str,
                            input_id: str, words: str) -> None:

@@ -227,7 +227,8 @@ async def _answer_by_voice(request: web.Request, ws: web.WebSocketResponse, user
         if not command_id:  # not heard at all: its frames and `stop` are dropped
             raise Conflict("No command on this socket is waiting for an answer.",
                            code="input_closed")
-        heard = await _hear(ws, _utterance(request, user), start.mode)
+        phrases = app[keys.ASKING].vocabulary(command_id, input_id)
+        heard = await _hear(ws, _utterance(request, user, phrases), start.mode)
         if heard is None:
             return
         if heard.error is not None:
@@ -243,8 +244,10 @@ async def _answer_by_voice(request: web.Request, ws: web.WebSocketResponse, user
     await ws.send_json({"type": "answered", "inputId": input_id})
 
 
-def _utterance(request: web.Request, user: str) -> Utterance:
-    recognizer = request.app[keys.LISTENING].open(user)
+def _utterance(request: web.Request, user: str, phrases: list[str] | None = None
+               ) -> Utterance:
+    """`phrases`: an answer's words, which an offline recogniser listens for alone."""
+    recognizer = request.app[keys.LISTENING].open(user, phrases)
     return Utterance(recognizer, request.app[keys.SETTINGS].vad_silence_ms)
 
 
