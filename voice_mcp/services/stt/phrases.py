@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
 from voice_mcp.services.stt.local import Decoders
@@ -20,7 +21,7 @@ PHRASES: Final = "phrases"
 _WORD = re.compile(r"^[a-z']+$")
 
 
-def phrase_grammar(phrases: list[str], knows: Any) -> str | None:
+def phrase_grammar(phrases: list[str], knows: Callable[[str], bool]) -> str | None:
     """A JSGF grammar of any sequence of the phrases whose words the dictionary knows
     (`knows(word)`), then an optional "please"; None when none is left."""
     kept = []
