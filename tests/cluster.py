@@ -119,18 +119,19 @@ def server_env(redis_url: str, llm_url: str, catalog: Path, secret: str,
 
 @contextlib.contextmanager
 def two_instances(redis_url: str, workdir: Path, responder: Any, secret: str,
-                  **extra: str) -> Iterator[dict[str, Any]]:
-    """The fake LLM, the notes server over HTTP, and two server processes on one Redis."""
+                  services: str = "", **extra: str) -> Iterator[dict[str, Any]]:
+    """The fake LLM, the notes server over HTTP, and two server processes on one Redis;
+    `services`: more catalog entries (TOML) for servers the caller runs."""
     llm = ThreadedOpenAI(responder)
     notes = RunningServer("streamable-http").start()
     catalog = workdir / "services.toml"
     catalog.write_text(f'[services.notes]\ntitle = "Notes"\ntransport = "streamable-http"\n'
-                       f'url = "{notes.url}"\n')
+                       f'url = "{notes.url}"\n{services}')
     env = server_env(redis_url, llm.server.base_url, catalog, secret, **extra)
     instances = [Instance(env).start(), Instance(env).start()]
     try:
         yield {"notes": notes, "env": env, "a": instances[0], "b": instances[1],
-               "catalog": catalog}
+               "catalog": catalog, "llm": llm.server}
     finally:
         for instance in instances:
             instance.stop()

@@ -145,6 +145,11 @@ class ChatRequest:
         return last_user_text(self.body)
 
     @property
+    def response_format(self) -> dict[str, Any] | None:
+        """The structured output asked for (`{"type": "json_schema", ...}`), if any."""
+        return self.body.get("response_format")
+
+    @property
     def tool_results(self) -> list[dict[str, Any]]:
         return tool_results(self.body)
 

@@ -38,6 +38,12 @@ SECRET = {"type": "object", "properties": {"password": {"type": "string", "title
 SIZES = {"type": "object", "required": ["size"], "properties": {
     "size": {"type": "string", "enum": ["small", "large"]}}}
 COUNT = {"type": "object", "required": ["count"], "properties": {"count": {"type": "integer"}}}
+TABLE: dict[str, Any] = {"type": "object", "required": ["people", "time"], "properties": {
+    "people": {"type": "integer", "title": "People", "minimum": 1, "maximum": 12},
+    "time": {"type": "string", "title": "Time", "description": "24-hour time, HH:MM",
+             "pattern": "^[0-2][0-9]:[0-5][0-9]$"}}}
+DOORSTEP = {"type": "object", "required": ["doorstep"], "properties": {
+    "doorstep": {"type": "boolean", "title": "Leave it at the door"}}}
 PAY_URL = "https://pay.example/checkout/1"
 # Pages a test "visits": the `visit` tool tells the client it is done once its page is set.
 VISITED: dict[str, threading.Event] = {}
@@ -63,6 +69,29 @@ def build_question_server(stats: ServerStats, knobs: ServerKnobs) -> MCPServer:
     async def plan_meeting(ctx: Context) -> str:
         """Plan a meeting; asks which calendar and for how many people."""
         return await ask(ctx, "plan_meeting", "Which calendar, and for how many?", MEETING)
+
+    @server.tool()
+    def book_table(ctx: Context) -> str | InputRequiredResult:
+        """Book a table (2026-07-28: asks for how many and when, two fields in one question)."""
+        stats.record(lambda s: s.tool_calls.update(["book_table"]))
+        answer = (ctx.input_responses or {}).get("table")
+        if answer is None:
+            return InputRequiredResult(request_state="table", input_requests={
+                "table": ElicitRequest(params=ElicitRequestFormParams(
+                    message="For how many people, and at what time?",
+                    requested_schema=TABLE))})
+        return f"got: {_said(answer)}"
+
+    @server.tool()
+    def deliver(ctx: Context) -> str | InputRequiredResult:
+        """Deliver the order (2026-07-28: asks one yes/no question)."""
+        stats.record(lambda s: s.tool_calls.update(["deliver"]))
+        answer = (ctx.input_responses or {}).get("doorstep")
+        if answer is None:
+            return InputRequiredResult(request_state="deliver", input_requests={
+                "doorstep": ElicitRequest(params=ElicitRequestFormParams(
+                    message="Leave it at the door?", requested_schema=DOORSTEP))})
+        return f"delivery: {_said(answer)}"
 
     @server.tool()
     async def sign_in(ctx: Context) -> str:

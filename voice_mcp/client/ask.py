@@ -250,7 +250,8 @@ async def _listen(client: AskClient, path: Path, conversation: str | None) -> in
     from voice_mcp.client.listen import listen, read_pcm
 
     pcm = await read_pcm(path)
-    done = await listen(client.http, pcm, conversation, client.console)
+    done = await listen(client.http, pcm, conversation, client.console,
+                        client._ask)  # a service's question: answered in the terminal
     return await client._after(done)
 
 

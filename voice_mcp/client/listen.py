@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,13 @@ def _plain_wav(path: Path) -> bytes:
     raise ConfigError(f"{path}: cannot read it; install ffmpeg, or give a 16 kHz mono 16-bit WAV")
 
 
-async def listen(http: HttpClient, pcm: bytes, conversation: str | None, console: Console
-                 ) -> dict[str, Any]:
-    """Stream `pcm`, then `stop`; show what is heard and the command's stages; its done."""
+Ask = Callable[[str, dict[str, Any]], None]  # (commandId, the `input_required` data)
+
+
+async def listen(http: HttpClient, pcm: bytes, conversation: str | None, console: Console,
+                 ask: Ask | None = None) -> dict[str, Any]:
+    """Stream `pcm`, then `stop`; show what is heard and the command's stages; its done.
+    A service's question goes to `ask` (the terminal prompt of `voice-mcp ask`)."""
     start: dict[str, Any] = {"type": "start", "sampleRate": RATE, "mode": "push-to-talk"}
     if conversation:
         start["conversationId"] = conversation
@@ -64,7 +69,7 @@ async def listen(http: HttpClient, pcm: bytes, conversation: str | None, console
             sender = asyncio.create_task(_send(ws, pcm))
             try:
                 with Live(board, console=console, refresh_per_second=12, transient=False):
-                    done = await _follow(ws, board)
+                    done = await _follow(ws, board, ask)
             finally:
                 sender.cancel()
     except aiohttp.ClientConnectionError:
@@ -84,9 +89,12 @@ async def _send(ws: aiohttp.ClientWebSocketResponse, pcm: bytes) -> None:
     await ws.send_json({"type": "stop"})
 
 
-async def _follow(ws: aiohttp.ClientWebSocketResponse, board: StageBoard) -> dict[str, Any]:
+async def _follow(ws: aiohttp.ClientWebSocketResponse, board: StageBoard,
+                  ask: Ask | None) -> dict[str, Any]:
+    command_id = ""
     while (message := await ws.receive()).type == aiohttp.WSMsgType.TEXT:
         data = message.json()
+        command_id = command_id or str((data.get("data") or {}).get("commandId", ""))
         if data["type"] == "partial":
             board.answer = f"… {data['text']}"
         elif data["type"] == "transcript":
@@ -94,6 +102,8 @@ async def _follow(ws: aiohttp.ClientWebSocketResponse, board: StageBoard) -> dic
             board.add("transcript", f"heard: {data['text']}")
         elif data.get("event") == "progress":
             board.add(str(data["data"]["type"]), str(data["data"].get("message", "")))
+            if data["data"]["type"] == "input_required" and ask is not None and command_id:
+                ask(command_id, dict(data["data"]))
         elif data.get("event") == "delta":
             board.answer += str(data["data"].get("text", ""))
         elif data.get("event") == "error":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from voice_mcp.dev_auth import state_home
 from voice_mcp.services.asking.broker import InputBroker
+from voice_mcp.services.asking.reading import WordReader
 from voice_mcp.services.asking.sampling import Sampler
 from voice_mcp.services.capabilities import Capabilities
 from voice_mcp.services.catalog import Catalog
@@ -91,7 +92,8 @@ def build_services(settings: Settings, catalog: Catalog, redis: Redis, *, intent
     history = HistoryStore(redis)
     directory = Connections(catalog, oauth)
     offering = offering_for(settings, catalog, redis)
-    asking = InputBroker(redis, settings.input_timeout_s, Sampler(llm, redis))
+    asking = InputBroker(redis, settings.input_timeout_s, Sampler(llm, redis),
+                         WordReader(llm, redis))
     deps = Deps(settings=settings, catalog=catalog, mcp=mcp, llm=llm, history=history,
                 confirmations=ConfirmationStore(redis, settings.confirmation_ttl_s),
                 directory=directory, transcriber=transcriber, metrics=metrics,

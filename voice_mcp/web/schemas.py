@@ -84,3 +84,6 @@ class ListenStart(BaseModel):
                                               pattern=CONVERSATION_ID)
     sample_rate: Literal[16000] = Field(alias="sampleRate")
     mode: Literal["push-to-talk", "vad"]
+    # The `inputId` of a question the command running on the socket asked: this utterance
+    # answers it (docs/api.md, "Listen").
+    answer: StrictStr | None = Field(None, min_length=1, max_length=128)

@@ -102,3 +102,18 @@ def test_passwords_tokens_and_card_numbers_look_secret() -> None:
         "code": {"type": "string", "format": "password"}}}
     assert secret_fields(form_fields(SECRET)) == ["password"]
     assert secret_fields(form_fields(schema)) == ["api_token", "card", "pin", "code"]
+
+
+def test_the_vocabulary_of_an_answer_is_the_questions_own_words() -> None:
+    from voice_mcp.services.asking.words import vocabulary
+
+    phrases = vocabulary(form_fields(MEETING))
+    assert phrases is not None
+    assert {"work", "the work one", "home", "cal work", "cal home", "calendar", "people",
+            "four", "twenty five"} <= set(phrases)
+    assert "the" not in phrases and "please" not in phrases  # never alone
+    assert {"cancel", "never mind", "no"} <= set(phrases) and "yes" not in phrases
+    boolean = vocabulary([{"name": "ok", "type": "boolean", "required": True}])
+    assert boolean is not None and {"yes", "go ahead", "no"} <= set(boolean)
+    assert vocabulary(form_fields({"type": "object", "properties": {
+        "name": {"type": "string"}}})) is None  # free text: no grammar

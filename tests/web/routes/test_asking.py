@@ -24,7 +24,7 @@ PAY: tuple[str, dict[str, Any]] = ("questions__pay", {})
 
 def _service(server: RunningServer) -> Any:
     return server.service("questions", title="Pizza Place",
-                          risk={"order_pizza": "low", "pay": "low"})
+                          risk={"order_pizza": "low", "pay": "low", "book_table": "low"})
 
 
 def _asked(kind: str, data: dict[str, Any]) -> bool:
@@ -35,9 +35,11 @@ def _input(command_id: str) -> str:
     return f"/api/voice/commands/{command_id}/input"
 
 
-async def _order_pizza(client: Any, openai_server: Any, auth_for: Any) -> tuple[Any, str, Any]:
-    """Start the pizza order as a stream; its events, its command id and the first question."""
-    openai_server.script(tool_turn(PIZZA), text("Ordered."))
+async def _order_pizza(client: Any, openai_server: Any, auth_for: Any,
+                       *readings: str) -> tuple[Any, str, Any]:
+    """Start the pizza order as a stream; its events, its command id and the first question.
+    `readings`: what the LLM answers when it is asked to read words the rules cannot map."""
+    openai_server.script(tool_turn(PIZZA), *map(text, readings), text("Ordered."))
     resp = await client.post("/api/voice/llm/stream", json={"query": "order a pizza"},
                              headers=auth_for())
     events = events_of(resp)
@@ -91,7 +93,7 @@ async def test_the_json_endpoint_answers_early_and_the_end_comes_by_id(
 async def test_asked_on_one_instance_answered_by_voice_on_the_other(
         pair, openai_server, auth_for, question_server) -> None:
     first, second = pair
-    events, command_id, size = await _order_pizza(first, openai_server, auth_for)
+    events, command_id, size = await _order_pizza(first, openai_server, auth_for, "{}")
     assert size["fields"][0]["enum"] == ["small", "large"] and size["expiresAt"] > 0
 
     answer = await second.post(_input(command_id), json={"inputId": size["inputId"],
@@ -163,3 +165,56 @@ async def test_an_answer_never_approves_a_held_action(voice_client, notes_http_s
         resp = await client.post(_input(held["commandId"]), json=body, headers=auth_for())
         assert resp.status == 409 and (await resp.json())["error"]["code"] == "input_closed"
     assert notes_http_server.stats.tool_calls["delete_note"] == 0
+
+
+
+async def _book_table(client: Any, openai_server: Any, auth_for: Any) -> tuple[Any, str, Any]:
+    """Start a table booking as a stream; its events, its command id and the question."""
+    openai_server.script(tool_turn(("questions__book_table", {})))
+    resp = await client.post("/api/voice/llm/stream", json={"query": "book a table"},
+                             headers=auth_for())
+    events = events_of(resp)
+    seen = await read_until(events, _asked)
+    return events, seen[0][2]["commandId"], seen[-1][2]
+
+
+async def test_two_fields_from_one_sentence_are_read_by_the_llm_and_checked(
+        pair, openai_server, auth_for, question_server) -> None:
+    first, second = pair
+    events, command_id, table = await _book_table(first, openai_server, auth_for)
+    said = {"inputId": table["inputId"], "answer": "two people at seven pm"}
+    openai_server.script(text('{"people": 2, "time": "seven pm"}'))  # not the schema's format
+    answer = await second.post(_input(command_id), json=said, headers=auth_for())
+    assert answer.status == 422, await answer.text()
+    error = (await answer.json())["error"]
+    assert error["code"] == "input_invalid" and "time: 'seven pm' does not match" in \
+        error["message"]
+
+    openai_server.script(text('{"people": 2, "time": "19:00"}'), text("Booked for two."))
+    answer = await second.post(_input(command_id), json=said, headers=auth_for())
+    assert answer.status == 202, await answer.text()
+    done = (await read_until(events, lambda kind, _: kind == "done"))[-1][2]
+    assert done["status"] == "completed" and done["response"] == "Booked for two."
+    assert done["results"][0]["output"] == 'got: accept {"people": 2, "time": "19:00"}'
+    reading = openai_server.requests[1]
+    assert reading.response_format["type"] == "json_schema"
+    assert "two people at seven pm" in reading.messages[1]["content"]
+
+
+async def test_a_failing_llm_leaves_the_question_open(pair, openai_server, auth_for) -> None:
+    first, _ = pair
+    events, command_id, table = await _book_table(first, openai_server, auth_for)
+    openai_server.fail(500)
+    answer = await first.post(_input(command_id), json={
+        "inputId": table["inputId"], "answer": "two people at seven pm"}, headers=auth_for())
+    assert answer.status == 503, await answer.text()
+    error = (await answer.json())["error"]
+    assert error["code"] == "llm_unavailable" and "still open" in error["message"]
+
+    openai_server.script(text("Booked."))
+    answer = await first.post(_input(command_id), json={
+        "inputId": table["inputId"], "action": "accept",
+        "content": {"people": 3, "time": "20:30"}}, headers=auth_for())
+    assert answer.status == 202, await answer.text()
+    done = (await read_until(events, lambda kind, _: kind == "done"))[-1][2]
+    assert done["results"][0]["output"] == 'got: accept {"people": 3, "time": "20:30"}'

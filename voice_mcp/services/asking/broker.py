@@ -19,8 +19,10 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from voice_mcp.errors import Conflict, NotFound
-from voice_mcp.services.asking.question import AnswerBody, Question, Reply
+from voice_mcp.services.asking.question import AnswerBody, Question, Reply, Unanswered
+from voice_mcp.services.asking.reading import WordReader, reply_to
 from voice_mcp.services.asking.sampling import Sampler
+from voice_mcp.services.asking.words import vocabulary
 from voice_mcp.services.commands.models import RUNNING
 from voice_mcp.services.commands.redis_keys import CommandKeys, input_channel
 from voice_mcp.services.store import Redis
@@ -45,10 +47,12 @@ class InputBroker:
     Answers relayed by other instances arrive through `on_message`, which the web layer
     subscribes to this instance's answer channel (`redis_keys.input_channel`)."""
 
-    def __init__(self, redis: Redis, timeout_s: float, sampler: Sampler | None = None) -> None:
+    def __init__(self, redis: Redis, timeout_s: float, sampler: Sampler | None = None,
+                 reader: WordReader | None = None) -> None:
         self.redis = redis
         self.timeout_s = timeout_s
         self.sampler = sampler  # for services whose catalog entry says `sampling = true`
+        self.reader = reader  # words the rules cannot map; None: they are a 422
         self._open: dict[str, _Open] = {}
 
     async def ask(self, command_id: str, question: Question,
@@ -74,7 +78,8 @@ class InputBroker:
     async def answer(self, registry: CommandRegistry, user_id: str, command_id: str,
                      body: AnswerBody) -> None:
         """Check and deliver an answer; 404/410 for the command, 409 when it no longer runs,
-        404 for a question not open, 422 for an answer that falls short."""
+        404 for a question not open, 422 for an answer that falls short (words may be read
+        by the LLM first: `reading.reply_to`)."""
         view = await registry.view(user_id, command_id)  # 400/404/410 as elsewhere
         if view.status != RUNNING:
             raise Conflict("This command is no longer waiting for an answer.",
@@ -83,17 +88,34 @@ class InputBroker:
         if command_id in registry.local:
             if opened is None or opened.command_id != command_id:
                 raise NotFound(GONE, code="input_not_found")
-            self._settle(body.input_id, opened.question.reply(body))
+            self._settle(body.input_id, await reply_to(opened.question, body, self.reader,
+                                                       user_id))
             return
         stored, instance = (v.decode() if isinstance(v, bytes) else v for v in
                             await self.redis.hmget(CommandKeys.of(command_id).meta,
                                                    f"input:{body.input_id}", "instance"))
         if stored is None or instance is None:
             raise NotFound(GONE, code="input_not_found")
-        reply = Question.load(json.loads(stored)).reply(body)
+        reply = await reply_to(Question.load(json.loads(stored)), body, self.reader, user_id)
         message = {"commandId": command_id, "inputId": body.input_id,
                    "action": reply.action, "content": reply.content}
         await self._relay(input_channel(instance), json.dumps(message))
+
+    def vocabulary(self, command_id: str, input_id: str) -> list[str] | None:
+        """What an answer to a question of this instance's command is said with
+        (words.vocabulary); None for free text or a question not open here."""
+        opened = self._open.get(input_id)
+        if opened is None or opened.command_id != command_id or opened.question.mode != "form":
+            return None
+        return vocabulary(opened.question.fields)
+
+    async def answer_heard(self, registry: CommandRegistry, user_id: str, command_id: str,
+                           input_id: str, words: str) -> None:
+        """A spoken answer (the listen socket): as typed words; nothing heard is a 422."""
+        if not words.strip():
+            raise Unanswered("Nothing was heard; say it again.", code="input_invalid")
+        await self.answer(registry, user_id, command_id,
+                          AnswerBody(input_id=input_id, answer=words))
 
     async def _relay(self, channel: str, data: str) -> None:
         """Publish to the owner's channel (a shard channel on a Redis Cluster, as cancels)."""

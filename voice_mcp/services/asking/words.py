@@ -111,3 +111,24 @@ def map_words(words: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
         if value is not None:
             content[str(field["name"])] = value
     return content
+
+
+def vocabulary(fields: list[dict[str, Any]]) -> list[str] | None:
+    """The phrases an answer to these fields is made of, for a recogniser that listens for
+    them only (the listen socket, offline); None when a field takes free text. Filler words
+    stand only inside a phrase ("the large one"): alone, a recogniser inserts them into
+    silence ("be yes")."""
+    if any("enum" not in f and f.get("type") not in ("boolean", "number", "integer")
+           for f in fields):
+        return None
+    phrases = CANCEL | NO | {"decline"}
+    for field in fields:
+        phrases |= {normalize(str(field.get(k, ""))) for k in ("name", "title")}
+        if field.get("type") == "boolean":
+            phrases |= YES
+        if field.get("type") in ("number", "integer"):
+            phrases |= set(_NUMBERS)
+        for option in [*field.get("enum", []), *(field.get("enumTitles") or [])]:
+            name = normalize(str(option).replace("_", " ").replace("-", " "))
+            phrases |= {name, f"the {name}", f"the {name} one", f"{name} one"}
+    return sorted(p for p in phrases if p)

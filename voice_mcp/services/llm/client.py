@@ -80,22 +80,22 @@ class LLMClient:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         listener: RoundListener | None = None,
+        *,
+        response_format: dict[str, Any] | None = None,
     ) -> AssistantTurn:
-        """One round, as one span of the command's trace (docs/operations.md, "Traces")."""
+        """One round, as one span of the command's trace (docs/operations.md, "Traces").
+
+        `response_format` asks for structured output (`{"type": "json_schema", ...}`)."""
         listener = listener or RoundListener()
         streamed = self.stream or listener.on_text is not None
         with tracing.llm_request(self.model, self.endpoint.base_url, stream=streamed) as span:
             span.content("gen_ai.input.messages", messages)
-            turn = await self._complete(messages, tools, listener)
+            body = _wire_body(messages, tools, response_format)
+            turn = await self._complete(body, listener)
             span.answered(turn, listener.first_token_s)
         return turn
 
-    async def _complete(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-        listener: RoundListener | None = None,
-    ) -> AssistantTurn:
+    async def _complete(self, body: dict[str, Any], listener: RoundListener) -> AssistantTurn:
         """Send the conversation and the offered tools; return the model's next turn.
 
         With a listener that takes text the round is always streamed (its text is wanted as
@@ -104,13 +104,12 @@ class LLMClient:
         if self._client is None:
             raise LLMNotConfigured(NOT_CONFIGURED_MESSAGE)
         self.request_count += 1
-        listener = listener or RoundListener()
         listener.begin()
         try:
             if self.stream or listener.on_text is not None:
-                turn = await self._streamed(self._client, messages, tools, listener)
+                turn = await self._streamed(self._client, body, listener)
             else:
-                turn = await self._whole(self._client, messages, tools)
+                turn = await self._whole(self._client, body)
                 listener.token()
         except openai.OpenAIError as err:
             raise coded_error(self.endpoint, err) from err
@@ -125,32 +124,23 @@ class LLMClient:
         )
         return turn
 
-    async def _whole(
-        self,
-        client: openai.AsyncOpenAI,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-    ) -> AssistantTurn:
+    async def _whole(self, client: openai.AsyncOpenAI, body: dict[str, Any]) -> AssistantTurn:
         completion = await client.chat.completions.create(
-            model=self.model, messages=[], extra_body=_wire_body(messages, tools)
+            model=self.model, messages=[], extra_body=body
         )
         if not getattr(completion, "choices", None):
             raise ValueError("a chat completion without choices")
         return from_completion(completion)
 
     async def _streamed(
-        self,
-        client: openai.AsyncOpenAI,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-        listener: RoundListener,
+        self, client: openai.AsyncOpenAI, body: dict[str, Any], listener: RoundListener
     ) -> AssistantTurn:
         stream = await client.chat.completions.create(
             model=self.model,
             messages=[],
             stream=True,
             stream_options={"include_usage": True},
-            extra_body=_wire_body(messages, tools),
+            extra_body=body,
         )
         accumulator = StreamAccumulator()
         choices = 0
@@ -173,8 +163,9 @@ class LLMClient:
             await self._client.close()
 
 
-def _wire_body(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """The conversation and the tools, already in wire shape, sent as they are.
+def _wire_body(messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+               response_format: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The conversation, the tools and any response format, in wire shape, sent as they are.
 
     They go through `extra_body`, which the SDK merges into the JSON body untouched: its typed
     transforms would otherwise walk every message and every tool schema on each request, which
@@ -186,4 +177,6 @@ def _wire_body(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> d
     body: dict[str, Any] = {"messages": messages}
     if tools:
         body["tools"] = tools
+    if response_format is not None:
+        body["response_format"] = response_format
     return body

@@ -38,6 +38,7 @@ from voice_mcp.services.stt.local import (
     open_vocabulary,
 )
 from voice_mcp.services.stt.pcm import RATE, wav_bytes
+from voice_mcp.services.stt.phrases import PHRASES, with_phrases
 
 T = TypeVar("T")
 PRIME_MS = 500  # the cepstral mean is primed on this much speech (500 and 1000: 91/100)
@@ -60,9 +61,11 @@ class StreamingRecognizer(Protocol):
 
 
 class StreamingSpeech(Protocol):
-    """Opens a recogniser per utterance; `warm` loads what it needs before the first one."""
+    """Opens a recogniser per utterance; `warm` loads what it needs before the first one.
+    `phrases`: what the utterance is made of (an answer to a service's question), which an
+    offline recogniser listens for alone (stt/phrases.py); others ignore it."""
 
-    def open(self, user_id: str) -> StreamingRecognizer: ...
+    def open(self, user_id: str, phrases: list[str] | None = None) -> StreamingRecognizer: ...
 
     async def warm(self) -> None: ...
 
@@ -85,8 +88,8 @@ class LocalStreaming:
     def __init__(self, source: DecoderSource) -> None:
         self._source = source
 
-    def open(self, user_id: str) -> StreamingRecognizer:
-        return LocalStream(self._source, user_id)
+    def open(self, user_id: str, phrases: list[str] | None = None) -> StreamingRecognizer:
+        return LocalStream(self._source, user_id, phrases)
 
     async def warm(self) -> None:
         await self._source.warm()
@@ -95,9 +98,12 @@ class LocalStreaming:
 class LocalStream:
     """One utterance on a leased decoder; every decoder call runs in a worker thread."""
 
-    def __init__(self, source: DecoderSource, user_id: str) -> None:
+    def __init__(self, source: DecoderSource, user_id: str,
+                 phrases: list[str] | None = None) -> None:
         self._source = source
         self._user_id = user_id
+        self._phrases = phrases
+        self._answer: Any | None = None  # the decoder searching PHRASES, when it loaded
         self._lease = contextlib.AsyncExitStack()
         self._decoders: Decoders | None = None
         self._rng = np.random.default_rng(0)  # one dither stream, as over a whole upload
@@ -135,6 +141,8 @@ class LocalStream:
         if self._decoders is None:
             self._decoders = await self._lease.enter_async_context(
                 self._source.lease(self._user_id))
+            if self._phrases:  # under a millisecond for a question's few phrases
+                self._answer = with_phrases(self._decoders, self._phrases)
         return self._decoders
 
     async def _in_thread(self, work: Callable[..., T], *args: Any) -> T:
@@ -142,8 +150,9 @@ class LocalStream:
         self._busy = asyncio.ensure_future(asyncio.to_thread(work, *args))
         return await asyncio.shield(self._busy)
 
-    @staticmethod
-    def _search(decoders: Decoders) -> tuple[Any, str]:
+    def _search(self, decoders: Decoders) -> tuple[Any, str]:
+        if self._answer is not None:
+            return self._answer, PHRASES
         if decoders.grammar is not None:
             return decoders.grammar, GRAMMAR
         return decoders.open, decoders.default_search
@@ -191,7 +200,11 @@ class LocalStream:
         _check_deadline(deadline)
         hyp = decoder.hyp()
         text = str(hyp.hypstr).strip() if hyp is not None else ""
-        if decoders.grammar is None or (text and self._source.accept(text)):
+        if self._answer is not None:
+            accepted = bool(text)  # an answer's phrases: whatever they heard
+        else:
+            accepted = decoders.grammar is None or bool(text and self._source.accept(text))
+        if accepted:
             return text
         return open_vocabulary(decoders, _LEAD + bytes(self._audio) + _TAIL, deadline)
 
@@ -206,7 +219,7 @@ class BufferedStreaming:
     def __init__(self, transcriber: SpeechToText) -> None:
         self._transcriber = transcriber
 
-    def open(self, user_id: str) -> StreamingRecognizer:
+    def open(self, user_id: str, phrases: list[str] | None = None) -> StreamingRecognizer:
         return BufferedStream(self._transcriber, user_id)
 
     async def warm(self) -> None:
@@ -236,7 +249,7 @@ class BufferedStream:
 class StreamingOff:
     """`VOICE_MCP_STT=off`: the socket is refused with the upload's error."""
 
-    def open(self, user_id: str) -> StreamingRecognizer:
+    def open(self, user_id: str, phrases: list[str] | None = None) -> StreamingRecognizer:
         raise TranscriptionFailed("Speech input is turned off (VOICE_MCP_STT=off).",
                                   code="stt_not_configured", status=503)
 

@@ -2,19 +2,24 @@
 the command's events as the SSE stream carries them (docs/api.md, "Listen").
 
 The route adapts: it reads the socket, feeds an `Utterance` (services/stt) and starts the
-command with what was heard through the same registry and orchestrator as an upload.
+command with what was heard through the same registry and orchestrator as an upload. While
+the command runs, a `start` with `answer` answers the command's question by voice, through
+the same broker as `POST /api/voice/commands/{id}/input` (services/asking).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 
 import pydantic
 from aiohttp import WSMessage, WSMsgType, web
 
-from voice_mcp.errors import AppError
-from voice_mcp.services.commands import CommandInfo
+from voice_mcp.errors import AppError, Conflict
+from voice_mcp.services.commands import CommandEvent, CommandInfo
 from voice_mcp.services.orchestrator import Command, Heard
 from voice_mcp.services.stt.utterance import Utterance
 from voice_mcp.web import keys
@@ -53,8 +58,11 @@ async def listen(request: web.Request) -> web.WebSocketResponse:
         user = await _authenticate(request, start.token)
         with request.app[keys.LISTEN_SOCKETS].hold(user, ws):
             while start is not None:
-                await _one_command(request, ws, user, start)
-                start = await _next_start(ws)
+                if start.answer is not None:  # no command of this socket is asking
+                    await _answer_by_voice(request, ws, user, "", start)
+                    start = await _next_start(ws)
+                    continue
+                start = await _one_command(request, ws, user, start) or await _next_start(ws)
     except Refused as refused:
         reason = refused.reason.encode()[:REASON_BYTES].decode("utf-8", "ignore")
         await ws.close(code=refused.code, message=reason.encode())
@@ -66,10 +74,11 @@ async def listen(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _receive(ws: web.WebSocketResponse) -> WSMessage | None:
-    """The next message; None once the client closed; 4408 after IDLE_S of nothing."""
+async def _receive(ws: web.WebSocketResponse, idle: bool = True) -> WSMessage | None:
+    """The next message; None once the client closed; 4408 after IDLE_S of nothing (unless
+    not `idle`: while a command runs, its events keep the socket alive)."""
     try:
-        message = await ws.receive(timeout=IDLE_S)
+        message = await ws.receive(timeout=IDLE_S if idle else None)
     except TimeoutError as err:
         raise Refused(4408, f"Nothing received for {IDLE_S:g} s.") from err
     if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
@@ -132,8 +141,9 @@ async def _authenticate(request: web.Request, token: str | None) -> str:
 
 
 async def _one_command(request: web.Request, ws: web.WebSocketResponse, user: str,
-                       start: ListenStart) -> None:
-    """Hear one utterance, then run it as a command and send its events."""
+                       start: ListenStart) -> ListenStart | None:
+    """Hear one utterance, then run it as a command and send its events; the next command's
+    `start` when it came while this one ran."""
     app = request.app
     try:
         with app[keys.LIFECYCLE].command():  # refused (503) once a drain began
@@ -141,7 +151,7 @@ async def _one_command(request: web.Request, ws: web.WebSocketResponse, user: st
             await app[keys.RATE_LIMITER].check(user)
             heard = await _hear(ws, _utterance(request, user), start.mode)
             if heard is None:
-                return
+                return None
             if heard.error is None:
                 await ws.send_json({"type": "transcript", "text": heard.transcript})
             command = Command(user_id=user, query="", audio=heard,
@@ -149,17 +159,95 @@ async def _one_command(request: web.Request, ws: web.WebSocketResponse, user: st
             info = CommandInfo(user, command.query, command.conversation_id)
             events = await start_command(app, info, app[keys.ORCHESTRATOR].run(command))
             try:
-                async for event in events:
-                    await ws.send_json({"type": "event", "event": event.kind, "id": event.seq,
-                                        "data": event.data})
+                return await _relay(request, ws, user, events)
             finally:
                 await events.aclose()
     except AppError as err:
         raise Refused.of(err) from None
 
 
-def _utterance(request: web.Request, user: str) -> Utterance:
-    recognizer = request.app[keys.LISTENING].open(user)
+@dataclass
+class _Running:
+    """The command running on the socket, known from its first event."""
+
+    command_id: str = ""
+
+
+async def _relay(request: web.Request, ws: web.WebSocketResponse, user: str,
+                 events: AsyncGenerator[CommandEvent, None]) -> ListenStart | None:
+    """Send the command's events while reading the client: its spoken answers to the
+    command's questions are taken meanwhile; a plain `start` is returned for afterwards."""
+    running = _Running()
+    sender = asyncio.create_task(_send_events(ws, events, running))
+    reader = asyncio.create_task(_read_answers(request, ws, user, running))
+    try:
+        done, _ = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if reader in done:
+            reader.result()  # a bad message (4400) closes the socket now
+        await sender
+    finally:
+        for task in (sender, reader):
+            task.cancel()
+        await asyncio.gather(sender, reader, return_exceptions=True)
+    return None if reader.cancelled() else reader.result()
+
+
+async def _send_events(ws: web.WebSocketResponse, events: AsyncGenerator[CommandEvent, None],
+                       running: _Running) -> None:
+    async for event in events:
+        running.command_id = running.command_id or str(event.data.get("commandId", ""))
+        await ws.send_json({"type": "event", "event": event.kind, "id": event.seq,
+                            "data": event.data})
+
+
+async def _read_answers(request: web.Request, ws: web.WebSocketResponse, user: str,
+                        running: _Running) -> ListenStart | None:
+    """Until the command ends (then cancelled): answers by voice; frames and `stop` left over
+    from the utterance are dropped; a plain `start` ends the reading (the next command)."""
+    while (message := await _receive(ws, idle=False)) is not None:
+        if message.type == WSMsgType.BINARY:
+            continue
+        data = _parse(message)
+        if data.get("type") == "stop":
+            continue
+        start = _as_start(data)
+        if start.answer is None:
+            return start
+        await _answer_by_voice(request, ws, user, running.command_id, start)
+    return None
+
+
+async def _answer_by_voice(request: web.Request, ws: web.WebSocketResponse, user: str,
+                           command_id: str, start: ListenStart) -> None:
+    """Hear one utterance and give its words to the question `start.answer` of the command
+    (docs/api.md, "Listen"): `answered`, or `answer_error` with the input route's status."""
+    assert start.answer is not None
+    app, input_id = request.app, start.answer
+    try:
+        if not command_id:  # not heard at all: its frames and `stop` are dropped
+            raise Conflict("No command on this socket is waiting for an answer.",
+                           code="input_closed")
+        phrases = app[keys.ASKING].vocabulary(command_id, input_id)
+        heard = await _hear(ws, _utterance(request, user, phrases), start.mode)
+        if heard is None:
+            return
+        if heard.error is not None:
+            raise heard.error
+        await ws.send_json({"type": "transcript", "text": heard.transcript, "inputId": input_id})
+        await app[keys.ASKING].answer_heard(app[keys.COMMANDS], user, command_id, input_id,
+                                            heard.transcript)
+    except AppError as err:
+        await ws.send_json({"type": "answer_error", "inputId": input_id, "status": err.status,
+                            "code": err.code, "message": err.message,
+                            "retryable": err.retryable})
+        return
+    await ws.send_json({"type": "answered", "inputId": input_id})
+
+
+def _utterance(request: web.Request, user: str, phrases: list[str] | None = None
+               ) -> Utterance:
+    """`phrases`: an answer's words, which an offline recogniser listens for alone."""
+    recognizer = request.app[keys.LISTENING].open(user, phrases)
     return Utterance(recognizer, request.app[keys.SETTINGS].vad_silence_ms)
 
 
