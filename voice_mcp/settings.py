@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     stt_model: str = "whisper-1"
     stt_timeout_s: float = Field(30.0, gt=0)
     stt: SttMode = "auto"
+    # The listen socket streams to a Realtime transcription session (docs/streaming.md).
+    stt_realtime: Literal["auto", "on", "off"] = "auto"
     # Offline speech: decoders loaded at most (about 30 MiB each), recordings in work per user.
     stt_decoders: int = Field(2, ge=1, le=16)
     stt_recordings_per_user: int = Field(2, ge=1, le=16)

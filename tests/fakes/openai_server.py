@@ -33,6 +33,7 @@ from typing import Any, Literal
 from aiohttp import BodyPartReader, web
 
 from tests.fakes.embeddings import embed, encode
+from tests.fakes.realtime_server import RealtimeTranscription
 
 Endpoint = Literal["chat", "transcriptions", "speech"]
 
@@ -304,6 +305,8 @@ class OpenAIServer:
         self._closing = asyncio.Event()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        # Realtime transcription sessions (off until a test sets `realtime.enabled`).
+        self.realtime = RealtimeTranscription(self._next_plain_transcript)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -315,6 +318,7 @@ class OpenAIServer:
         app.router.add_post("/v1/audio/speech", self._speech)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_get("/v1/realtime", self.realtime.handle)
         # handler_cancellation: a client that leaves cancels the handler, which records it.
         self._runner = web.AppRunner(
             app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
@@ -661,6 +665,11 @@ class OpenAIServer:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    def _next_plain_transcript(self) -> str | None:
+        """The next scripted transcript for a Realtime session (plain text only)."""
+        source = self._transcripts.popleft() if self._transcripts else self.transcription_responder
+        return source if isinstance(source, str) else None
 
     async def _answer_transcription(self, record: TranscriptionRequest) -> web.StreamResponse:
         source = self._transcripts.popleft() if self._transcripts else self.transcription_responder

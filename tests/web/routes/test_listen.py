@@ -133,6 +133,28 @@ async def test_with_a_speech_server_the_utterance_is_sent_whole(
     assert received.file[:4] == b"RIFF" and wav_to_pcm16(received.file) == pcm
 
 
+async def test_with_a_realtime_server_the_audio_streams_while_the_user_speaks(
+        voice_client, openai_server, auth_for, speech_pcm) -> None:
+    """`VOICE_MCP_STT_REALTIME=on`: appended to a Realtime session as it arrives, the server's
+    deltas as `partial` messages, its transcript at `stop`; nothing uploaded."""
+    openai_server.realtime.enabled = True
+    openai_server.script_transcription("what is the weather in Lisbon").script(text("Sunny."))
+    client = await voice_client(stt_realtime="on")
+    pcm = speech_pcm()
+    async with client.ws_connect(LISTEN, headers=auth_for()) as ws:
+        await ws.send_json(start())
+        await send_audio(ws, pcm)
+        await ws.send_json({"type": "stop"})
+        messages = await until_done(ws)
+    partials = [m["text"] for m in messages if m.get("type") == "partial"]
+    assert partials and "what is the weather in Lisbon".startswith(partials[-1].strip())
+    assert {"type": "transcript", "text": "what is the weather in Lisbon"} in messages
+    assert messages[-1]["data"]["response"] == "Sunny."
+    [session] = openai_server.realtime.sessions
+    assert session.committed and abs(len(session.audio) - len(pcm) * 3 // 2) <= 2  # 24 kHz
+    assert openai_server.transcriptions == []
+
+
 @pytest.mark.parametrize("first", [
     b"\x00\x01",
     "not json",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import openai
 
@@ -17,6 +18,7 @@ from voice_mcp.services.providers.openai import (
     make_client,
 )
 from voice_mcp.services.stt.audio_format import AudioFormat
+from voice_mcp.services.stt.realtime import MAX_EVENT_BYTES
 from voice_mcp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class Transcriber:
         # Without a key only a self-hosted server can be used.
         self.configured = settings.openai_api_key is not None or self.base_url != OPENAI_BASE_URL
         self._client = make_client(settings, Purpose.TRANSCRIPTION)
+        self._realtime = settings.stt_realtime
 
     async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "") -> str:
         """Return the stripped transcript of `audio`, whose container `fmt` was sniffed."""
@@ -61,6 +64,21 @@ class Transcriber:
         except openai.OpenAIError as err:
             raise coded_error(self.endpoint, err) from err
         return result.text.strip()
+
+    @property
+    def streams(self) -> bool:
+        """Whether the listen socket streams to a Realtime session (`VOICE_MCP_STT_REALTIME`:
+        `auto` is on for OpenAI's own server, which has one; other servers opt in)."""
+        if self._realtime == "auto":
+            return self.base_url == OPENAI_BASE_URL
+        return self._realtime == "on"
+
+    async def realtime_session(self) -> Any:
+        """A new Realtime transcription session on the configured server (stt/realtime.py)."""
+        manager = self._client.realtime.connect(
+            extra_query={"intent": "transcription"},
+            websocket_connection_options={"max_size": MAX_EVENT_BYTES})
+        return await manager.enter()
 
     async def close(self) -> None:
         """Close the connection pool."""

@@ -9,8 +9,9 @@ microphone noise does not pollute it), then the search runs from just before the
 frames arrive. Measured on the spoken benchmark: live mean only 60/100, this prefix 91/100,
 the upload path 93/100 (docs/performance.md).
 
-With an OpenAI-compatible server the utterance is buffered and sent as one WAV at its end,
-through the same `Transcriber` as an upload.
+With an OpenAI-compatible server the audio streams to its Realtime transcription session as
+it arrives (stt/realtime.py) where it has one, else the utterance is buffered and sent as one
+WAV at its end, through the same `Transcriber` as an upload.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ from voice_mcp.services.stt.local import (
     dither,
     open_vocabulary,
 )
+from voice_mcp.services.stt.openai import Transcriber
 from voice_mcp.services.stt.pcm import RATE, wav_bytes
 from voice_mcp.services.stt.phrases import PHRASES, with_phrases
+from voice_mcp.services.stt.realtime import RealtimeStreaming
 
 T = TypeVar("T")
 PRIME_MS = 500  # the cepstral mean is primed on this much speech (500 and 1000: 91/100)
@@ -263,4 +266,7 @@ def make_streaming(transcriber: SpeechToText) -> StreamingSpeech:
         return LocalStreaming(transcriber)
     if isinstance(transcriber, NoSpeech):
         return StreamingOff()
+    if isinstance(transcriber, Transcriber) and transcriber.streams:
+        return RealtimeStreaming(transcriber.realtime_session, transcriber.model, transcriber,
+                                 transcriber.timeout_s)
     return BufferedStreaming(transcriber)
