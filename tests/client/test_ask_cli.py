@@ -19,6 +19,7 @@ from tests.fakes.openai_server import OpenAIServer, call, text
 from tests.fixtures.mcp_servers import make_catalog
 from tests.fixtures.openai_server import settings_for
 from voice_mcp.services.catalog import ServiceConfig
+from voice_mcp.services.stt.pcm import wav_to_pcm16
 from voice_mcp.web.app import create_app
 
 HEARD = "what time is it in Tokyo"
@@ -54,10 +55,14 @@ async def live_app(openai_server: OpenAIServer, redis_url: str) -> AsyncIterator
         await runner.cleanup()
 
 
-async def ask(tmp_path: Path, *args: str, stdin: bytes = b"") -> Outcome:
-    """Run `python -m voice_mcp ask ...` away from any .env, with a wide, colourless terminal."""
+async def ask(tmp_path: Path, *args: str, stdin: bytes = b"", path_first: str | None = None
+              ) -> Outcome:
+    """Run `python -m voice_mcp ask ...` away from any .env, with a wide, colourless terminal;
+    `path_first`: a folder searched first for programs (a stand-in recorder)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICE_MCP_")}
     env.update(COLUMNS="200", NO_COLOR="1", TERM="dumb")
+    if path_first:
+        env["PATH"] = os.pathsep.join([path_first, env.get("PATH", "")])
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "voice_mcp", "ask", *args, cwd=tmp_path, env=env,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -226,6 +231,60 @@ async def test_listen_streams_a_recording_over_the_socket(live_app, openai_serve
     assert "It is noon in Tokyo." in result.out and f"heard: {HEARD}" in result.out
     [received] = openai_server.transcriptions  # the utterance, sent whole as a WAV
     assert received.file[:4] == b"RIFF"
+
+
+FAKE_ARECORD = """#!{python}
+# ALSA's arecord as `voice-mcp ask --mic` runs it: raw PCM on stdout, in real time; here a
+# recording of speech, then silence until it is stopped.
+import signal, sys, time
+open({argv!r}, "w").write(" ".join(sys.argv[1:]))
+signal.signal(signal.SIGTERM, lambda *_: (open({stopped!r}, "w").close(), sys.exit(0)))
+pcm = open({pcm!r}, "rb").read()
+frame, out = 640, sys.stdout.buffer
+for offset in range(0, len(pcm), frame):
+    out.write(pcm[offset:offset + frame]); out.flush(); time.sleep(0.02)
+for _ in range(3000):  # a minute of silence at most
+    out.write(bytes(frame)); out.flush(); time.sleep(0.02)
+"""
+
+
+async def test_mic_records_until_the_server_hears_the_end_of_speech(
+        live_app, openai_server, token_for, tmp_path, speech_samples: SpeechSamples) -> None:
+    """`--mic`: the recorder's audio streams in `vad` mode; once the server has heard the user
+    stop, recording stops and the command runs."""
+    url = await live_app()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    pcm_path = tmp_path / "speech.pcm"
+    pcm_path.write_bytes(wav_to_pcm16(speech_samples.read("wav", HEARD)))
+    argv, stopped = tmp_path / "argv", tmp_path / "stopped"
+    recorder = bin_dir / "arecord"
+    recorder.write_text(FAKE_ARECORD.format(python=sys.executable, argv=str(argv),
+                                            stopped=str(stopped), pcm=str(pcm_path)))
+    recorder.chmod(0o755)
+    openai_server.script_transcription(HEARD).script(text("It is noon in Tokyo."))
+    result = await ask(tmp_path, "--mic", "--url", url, "--token", token_for(),
+                       path_first=str(bin_dir))
+    assert result.code == 0, result.err
+    assert "It is noon in Tokyo." in result.out and f"heard: {HEARD}" in result.out
+    assert argv.read_text() == "-q -t raw -f S16_LE -r 16000 -c 1"
+    assert stopped.exists()  # recording ended when the server heard the end of speech
+    [received] = openai_server.transcriptions
+    heard = wav_to_pcm16(received.file)
+    assert len(pcm_path.read_bytes()) <= len(heard) < len(pcm_path.read_bytes()) + 32_000 * 5
+
+
+async def test_mic_without_audio_is_one_clear_line(live_app, token_for, tmp_path) -> None:
+    url = await live_app()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "arecord").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "arecord").chmod(0o755)
+    result = await ask(tmp_path, "--mic", "--url", url, "--token", token_for(),
+                       path_first=str(bin_dir))
+    assert result.code == 2
+    assert result.err.strip() == ("voice-mcp: --mic: arecord gives no audio; is a microphone "
+                                  "connected?")
 
 
 async def test_a_service_question_is_answered_in_the_terminal(

@@ -227,7 +227,8 @@ def _command_id(data: dict[str, Any]) -> str | None:
 async def _run(args: argparse.Namespace, settings: ClientConfig, token: Callable[[], str]
                ) -> int:
     listen_to = getattr(args, "listen", None)
-    if not args.audio and not listen_to and not args.query.strip():
+    mic = getattr(args, "mic", False)
+    if not args.audio and not listen_to and not mic and not args.query.strip():
         raise ConfigError("say what to do: voice-mcp ask \"what time is it in Tokyo\"")
     audio = await asyncio.to_thread(Recording.load, Path(args.audio)) if args.audio else None
     http = HttpClient((args.url or settings.public_url).rstrip("/"),
@@ -237,20 +238,21 @@ async def _run(args: argparse.Namespace, settings: ClientConfig, token: Callable
     await wait_for_server(http, lambda line: client.console.print(visible(line), style="dim",
                                                                   markup=False), SERVER_WAIT_S)
     try:
-        if listen_to:
-            return await _listen(client, Path(listen_to), args.conversation)
+        if listen_to or mic:
+            return await _listen(client, Path(listen_to) if listen_to else None,
+                                 args.conversation)
         return await client.send(args.query, audio, args.conversation)
     except Unreachable:
         raise ConfigError(f"cannot reach {http.base_url}: is `voice-mcp serve` running?"
                           ) from None
 
 
-async def _listen(client: AskClient, path: Path, conversation: str | None) -> int:
-    """`--listen FILE`: the recording streamed over the listen socket (client/listen.py)."""
-    from voice_mcp.client.listen import listen, read_pcm
+async def _listen(client: AskClient, path: Path | None, conversation: str | None) -> int:
+    """`--listen FILE` or `--mic`: speech streamed over the listen socket (client/listen.py)."""
+    from voice_mcp.client.listen import Microphone, Recording, listen, read_pcm
 
-    pcm = await read_pcm(path)
-    done = await listen(client.http, pcm, conversation, client.console,
+    source = Recording(await read_pcm(path)) if path else await Microphone.open()
+    done = await listen(client.http, source, conversation, client.console,
                         client._ask)  # a service's question: answered in the terminal
     return await client._after(done)
 

@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--audio", default=None, help="send this recording instead of text")
     ask.add_argument("--listen", default=None, metavar="FILE",
                      help="stream this recording over the listen socket, as a microphone would")
+    ask.add_argument("--mic", action="store_true",
+                     help="speak into the microphone (arecord or ffmpeg); the server hears when"
+                          " you stop")
     ask.add_argument("--token", default=os.environ.get("VOICE_MCP_TOKEN"),
                      help="bearer token (default: $VOICE_MCP_TOKEN, or one signed locally)")
     ask.add_argument("--user", default="cli", help="user id for a locally signed token")
