@@ -106,6 +106,11 @@ async def test_an_enum_question_is_answered_by_voice_on_the_same_socket(
         assert (await _until(ws, _done))[-1]["data"]["response"] == "Noon."
     assert question_server.stats.tool_calls["order_pizza"] == 3
     assert openai_server.transcription_count == 5
+    # An answer's words go to the speech server as its prompt; a command's speech has none.
+    prompts = [t.fields.get("prompt") for t in openai_server.transcriptions]
+    assert prompts[0] is None and prompts[-1] is None
+    assert "the large one" in (prompts[2] or "") and "small" in (prompts[2] or "")
+    assert "two" in (prompts[3] or "")
 
 
 async def test_a_yes_no_question_is_answered_by_voice_recognised_offline(

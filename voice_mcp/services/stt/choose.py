@@ -13,9 +13,11 @@ from voice_mcp.settings import Settings
 
 
 class SpeechToText(Protocol):
-    """What the transcribe stage calls, whichever recogniser runs."""
+    """What the transcribe stage calls, whichever recogniser runs. `hint`: words the speech
+    is likely made of (an answer's options), for a recogniser that takes a prompt."""
 
-    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "") -> str: ...
+    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "",
+                         hint: str = "") -> str: ...
 
     async def close(self) -> None: ...
 
@@ -23,7 +25,8 @@ class SpeechToText(Protocol):
 class NoSpeech:
     """`VOICE_MCP_STT=off`: recordings are refused with a clear error."""
 
-    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "") -> str:
+    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "",
+                         hint: str = "") -> str:
         raise TranscriptionFailed("Speech input is turned off (VOICE_MCP_STT=off).",
                                   code="stt_not_configured", status=503)
 

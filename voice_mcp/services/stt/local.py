@@ -126,8 +126,10 @@ class LocalTranscriber:
                 self._pool.lease() as decoders:
             yield decoders
 
-    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "") -> str:
-        """The transcript of one recording (empty when nothing was recognised)."""
+    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "",
+                         hint: str = "") -> str:
+        """The transcript of one recording (empty when nothing was recognised); the hint is
+        for prompted server recognisers (offline, the listen socket's phrases do that)."""
         async with self._users.admit(user_id):
             async with self._decodes:
                 pcm = await to_pcm16(audio, fmt)

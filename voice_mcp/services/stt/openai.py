@@ -42,8 +42,10 @@ class Transcriber:
         self._client = make_client(settings, Purpose.TRANSCRIPTION)
         self._realtime = settings.stt_realtime
 
-    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "") -> str:
-        """Return the stripped transcript of `audio`, whose container `fmt` was sniffed."""
+    async def transcribe(self, audio: bytes, fmt: AudioFormat, user_id: str = "",
+                         hint: str = "") -> str:
+        """Return the stripped transcript of `audio`, whose container `fmt` was sniffed;
+        `hint` goes as the transcription `prompt` (the words an answer is made of)."""
         if not self.configured:
             raise TranscriptionFailed(
                 "Speech-to-text is not configured: set OPENAI_API_KEY or VOICE_MCP_STT_BASE_URL.",
@@ -54,8 +56,8 @@ class Transcriber:
             # One budget for the call and the SDK's retries: a hung server ends here.
             async with asyncio.timeout(self.timeout_s):
                 result = await self._client.audio.transcriptions.create(
-                    file=(f"audio.{fmt.extension}", audio, fmt.mime), model=self.model
-                )
+                    file=(f"audio.{fmt.extension}", audio, fmt.mime), model=self.model,
+                    prompt=hint or openai.omit)
         except TimeoutError as err:
             log.warning("transcription timed out after %g s", self.timeout_s)
             raise TranscriptionFailed(

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 REALTIME_RATE = 24_000
 OPEN_TIMEOUT_S = 5.0
 MAX_EVENT_BYTES = 1 << 20  # a transcription event is small; a bigger one ends the session
+MAX_HINT_CHARS = 1000
 MAX_PARTIAL_CHARS = 2000  # partial text shown at most (the server decides how much it sends)
 DELTA = "conversation.item.input_audio_transcription.delta"
 COMPLETED = "conversation.item.input_audio_transcription.completed"
@@ -83,11 +84,16 @@ class Upsampler:
         return bytes(np.clip(np.rint(out), -32768, 32767).astype("<i2").tobytes())
 
 
+def prompt_hint(phrases: list[str] | None) -> str:
+    """An answer's expected words as a transcription prompt (bounded: prompts are short)."""
+    return ", ".join(phrases or [])[:MAX_HINT_CHARS]
+
+
 def session_update(model: str, phrases: list[str] | None) -> dict[str, Any]:
     """The transcription session: 24 kHz PCM in, `model`, no turn detection (we commit)."""
     transcription: dict[str, Any] = {"model": model}
     if phrases:  # an answer to a service's question: its expected words, as a hint
-        transcription["prompt"] = ", ".join(phrases)[:1000]
+        transcription["prompt"] = prompt_hint(phrases)
     return {"type": "session.update", "session": {
         "type": "transcription",
         "audio": {"input": {"format": {"type": "audio/pcm", "rate": REALTIME_RATE},
@@ -157,7 +163,7 @@ class RealtimeStream:
                         type(err).__name__)
             self._failed = True
         return await self._owner.fallback.transcribe(wav_bytes(bytes(self._audio)), WAV,
-                                                     self._user_id)
+                                                     self._user_id, prompt_hint(self._phrases))
 
     async def _commit(self) -> str:
         if self._session is None:

@@ -41,7 +41,7 @@ from voice_mcp.services.stt.local import (
 from voice_mcp.services.stt.openai import Transcriber
 from voice_mcp.services.stt.pcm import RATE, wav_bytes
 from voice_mcp.services.stt.phrases import PHRASES, with_phrases
-from voice_mcp.services.stt.realtime import RealtimeStreaming
+from voice_mcp.services.stt.realtime import RealtimeStreaming, prompt_hint
 
 T = TypeVar("T")
 PRIME_MS = 500  # the cepstral mean is primed on this much speech (500 and 1000: 91/100)
@@ -223,18 +223,19 @@ class BufferedStreaming:
         self._transcriber = transcriber
 
     def open(self, user_id: str, phrases: list[str] | None = None) -> StreamingRecognizer:
-        return BufferedStream(self._transcriber, user_id)
+        return BufferedStream(self._transcriber, user_id, prompt_hint(phrases))
 
     async def warm(self) -> None:
         """Nothing to load: the server recognises."""
 
 
 class BufferedStream:
-    """Collect the PCM; no partial text."""
+    """Collect the PCM; no partial text. `hint`: an answer's words, as the server's prompt."""
 
-    def __init__(self, transcriber: SpeechToText, user_id: str) -> None:
+    def __init__(self, transcriber: SpeechToText, user_id: str, hint: str = "") -> None:
         self._transcriber = transcriber
         self._user_id = user_id
+        self._hint = hint
         self._audio = bytearray()
 
     async def feed(self, pcm: bytes, onset: int | None) -> str | None:
@@ -243,7 +244,7 @@ class BufferedStream:
 
     async def finish(self, onset: int | None) -> str:
         return await self._transcriber.transcribe(wav_bytes(bytes(self._audio)), WAV,
-                                                 self._user_id)
+                                                 self._user_id, self._hint)
 
     async def close(self) -> None:
         self._audio.clear()
