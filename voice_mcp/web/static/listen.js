@@ -1,6 +1,7 @@
 // The listen socket (GET /api/voice/listen, docs/api.md "Listen"): speech streamed while the
 // user holds Talk, the partial text back as it is recognised, then the command's events, read
-// by followCommand exactly as an SSE stream's.
+// by followCommand exactly as an SSE stream's. While that command runs, its socket also takes
+// the spoken answer to a service's question (`start` with `answer`).
 
 import { token } from "./auth.js";
 import { PCM_RATE } from "./recorder.js";
@@ -20,6 +21,7 @@ export class ListenSocket {
   constructor({ conversationId, onPartial, onTranscript }) {
     this.onPartial = onPartial;
     this.onTranscript = onTranscript;
+    this.answering = null; // the spoken answer waiting for its reply
     this.waiting = [];     // frames (and the stop) before the socket opened
     this.records = [];     // events not yet read
     this.wake = null;
@@ -54,6 +56,8 @@ export class ListenSocket {
       clearTimeout(giveUp);
       this.closed = true;
       this.refuse(new ListenRefused(event.code, event.reason));
+      if (this.answering) this.answering.reject(new ListenRefused(event.code, event.reason));
+      this.answering = null;
       this.notify();
     });
   }
@@ -75,7 +79,34 @@ export class ListenSocket {
   }
 
   close() {
-    if (this.ws && this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    if (this.ws && (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN)) this.ws.close(1000);
+  }
+
+  /** Answer the running command's question `inputId` by voice: frames go again until `stop`.
+   *  Resolves to the server's `answered` or `answer_error` message; rejects if the socket
+   *  closes first. `onPartial` and `onTranscript` show what is heard meanwhile. */
+  answer(inputId, { onPartial, onTranscript }) {
+    const reply = new Promise((resolve, reject) => {
+      this.answering = { inputId, onPartial, onTranscript, resolve, reject };
+    });
+    reply.catch(() => {});
+    if (this.closed) this.answering.reject(new ListenRefused(1006, "The listen socket is closed."));
+    this.stopped = false;
+    this.send(JSON.stringify({ type: "start", answer: inputId, sampleRate: PCM_RATE, mode: "push-to-talk" }));
+    return reply;
+  }
+
+  /** A message about the answer being heard; false if it is not one. */
+  heardAnswer(answering, message) {
+    if (message.type === "partial" && typeof message.text === "string") answering.onPartial(message.text);
+    else if (message.inputId !== answering.inputId) return false;
+    else if (message.type === "transcript" && typeof message.text === "string") answering.onTranscript(message.text);
+    else if (message.type === "answered" || message.type === "answer_error") {
+      this.answering = null;
+      this.stopped = true;
+      answering.resolve(message);
+    } else return false;
+    return true;
   }
 
   receive(raw) {
@@ -84,6 +115,7 @@ export class ListenSocket {
     try { message = JSON.parse(raw); } catch { return; }
     if (!message || typeof message !== "object") return;
     this.ack();
+    if (this.answering && this.heardAnswer(this.answering, message)) return;
     if (message.type === "partial" && typeof message.text === "string") this.onPartial(message.text);
     else if (message.type === "transcript" && typeof message.text === "string") this.onTranscript(message.text);
     else if (message.type === "event" && typeof message.event === "string") {
