@@ -1,5 +1,6 @@
 """The listen socket beyond one command, in a real headless Chromium (docs/console.md): a
-service's question answered by voice on the socket its command runs on.
+service's question answered by voice on the socket its command runs on, and the follow-up
+microphone ended by the server's end-of-speech detection (`vad` mode).
 
 Offline speech (pocketsphinx) hears the fake microphone, which says "yes" then pauses, in a
 loop: each press starts the file again, so the same word starts a command and answers its
@@ -166,3 +167,32 @@ def test_a_refused_spoken_answer_shows_on_the_card_which_stays_open(page: Consol
     # Only the typed answer went to the input route; the spoken one went on the socket.
     counts = loop.run(_requests(stack))
     assert _answers_posted(counts) == _answers_posted(before_counts) + 1, counts
+
+
+def test_the_follow_up_microphone_is_ended_by_the_server(page: ConsolePage, world) -> None:
+    """After an answer that asks something, the microphone reopens on a socket in `vad`
+    mode: the server's end of speech stops it after the first "yes". The level meter alone
+    would wait for 1.5 s of quiet, which the looping microphone never gives (15 s)."""
+    loop, stack = world
+    page.open(stack.token("follower"))
+    _script(loop, stack, "Which note should I read to you?", "Here is your shopping list.")
+    before_counts = loop.run(_requests(stack))
+    before = page.turn_count()
+    page.send_text("read a note")
+    assert page.wait_done(page.wait_turn(before)) in ("completed", "clarification_needed")
+    talk = page.button("Talk")
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "true",
+              message="the microphone did not reopen")
+    opened = time.monotonic()
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "false", 12,
+              "the server never ended the follow-up")
+    assert time.monotonic() - opened < 8
+    turn = page.wait_turn(before + 1)
+    assert page.wait_done(turn, 60) == "completed"
+    assert turn.get_attribute("data-via") == "listen"
+    assert page.said(turn) == "You saidyes"
+    assert page.answer(turn) == "Here is your shopping list."
+    counts = loop.run(_requests(stack))
+    assert counts.get(UPLOAD, 0) == before_counts.get(UPLOAD, 0), counts
+    assert page.browser_errors() == []
+    page.screenshot("listen-follow-up")

@@ -202,15 +202,17 @@ function uploadAudio(blob) {
 }
 
 /** Push-to-talk over the listen socket: the speech streams while it is said, the partial
- *  text shows in a turn opened by the first one. */
-function openLive() {
+ *  text shows in a turn opened by the first one. In `vad` mode (the follow-up microphone) the
+ *  server says when the speech ended, and the recording stops then. */
+function openLive(mode) {
   const live = { turn: null, socket: null };
   const turn = () => {
     $("empty")?.remove();
     return live.turn || (live.turn = new Turn(log, null, "You said"));
   };
   live.socket = new ListenSocket({
-    conversationId: state.conversationId,
+    conversationId: state.conversationId, mode,
+    onEnded: () => { if (state.live === live) stopRecording(); },
     onPartial: (text) => turn().hearing(text),
     onTranscript: (text) => turn().setSaid(text, "You said"),
   });
@@ -290,11 +292,11 @@ $("mute").addEventListener("click", () => {
 async function startRecording(auto = false) {
   if (recorder.recording || (state.busy && !state.question)) return;
   speaker.stop();
-  // A command streams on a socket of its own; a question's answer on its command's socket
-  // while that is open, else as an upload.
+  // A command streams on a socket of its own (a follow-up lets the server hear the end of
+  // speech); a question's answer on its command's socket while that is open, else as an upload.
   const question = state.question;
   const answerSocket = question && question.socket && !question.socket.closed ? question.socket : null;
-  const live = question ? null : openLive();
+  const live = question ? null : openLive(auto ? "vad" : "push-to-talk");
   const sink = live ? live.socket : answerSocket;
   state.live = live;
   try {
@@ -336,7 +338,9 @@ async function stopRecording(cancel = false) {
 function autoStopCheck(value) {
   const now = performance.now();
   if (value > 0.08) { state.heard = true; state.quietSince = now; }
-  const quiet = state.heard && now - state.quietSince > AUTO_STOP_SILENCE_MS;
+  // On the listen socket the server hears the end of speech; the level decides only without it.
+  const serverEnds = state.live && !state.live.socket.closed;
+  const quiet = !serverEnds && state.heard && now - state.quietSince > AUTO_STOP_SILENCE_MS;
   if (quiet || now - state.autoStop.started > AUTO_STOP_MAX_MS) stopRecording(!state.heard);
 }
 

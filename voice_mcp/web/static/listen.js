@@ -17,10 +17,14 @@ export class ListenRefused extends Error {
 }
 
 export class ListenSocket {
-  /** Opens at once and sends `start`; frames given before it is open are kept and sent then. */
-  constructor({ conversationId, onPartial, onTranscript }) {
+  /** Opens at once and sends `start`; frames given before it is open are kept and sent then.
+   *  In `vad` mode the server ends the utterance at the end of speech: `onEnded` is called then
+   *  (at its transcript, or its first event when nothing could be heard). */
+  constructor({ conversationId, mode = "push-to-talk", onPartial, onTranscript, onEnded = () => {} }) {
     this.onPartial = onPartial;
     this.onTranscript = onTranscript;
+    this.onEnded = onEnded;
+    this.hearing = true;   // the command's own utterance has not ended yet
     this.answering = null; // the spoken answer waiting for its reply
     this.waiting = [];     // frames (and the stop) before the socket opened
     this.records = [];     // events not yet read
@@ -41,7 +45,7 @@ export class ListenSocket {
     }
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    const start = { type: "start", sampleRate: PCM_RATE, mode: "push-to-talk" };
+    const start = { type: "start", sampleRate: PCM_RATE, mode };
     if (token()) start.token = token(); // a browser cannot set the Authorization header here
     if (conversationId) start.conversationId = conversationId;
     const giveUp = setTimeout(() => { if (ws.readyState === WebSocket.CONNECTING) this.close(); }, OPEN_WAIT_MS);
@@ -109,6 +113,15 @@ export class ListenSocket {
     return true;
   }
 
+  /** The server ended the command's utterance (in `vad` mode, before any `stop`). */
+  ended() {
+    if (!this.hearing) return;
+    this.hearing = false;
+    if (this.stopped) return;
+    this.stopped = true;
+    this.onEnded();
+  }
+
   receive(raw) {
     if (typeof raw !== "string") return;
     let message;
@@ -117,8 +130,9 @@ export class ListenSocket {
     this.ack();
     if (this.answering && this.heardAnswer(this.answering, message)) return;
     if (message.type === "partial" && typeof message.text === "string") this.onPartial(message.text);
-    else if (message.type === "transcript" && typeof message.text === "string") this.onTranscript(message.text);
+    else if (message.type === "transcript" && typeof message.text === "string") { this.ended(); this.onTranscript(message.text); }
     else if (message.type === "event" && typeof message.event === "string") {
+      this.ended();
       this.records.push({ id: String(message.id), event: message.event, data: message.data });
       this.notify();
     }
