@@ -169,6 +169,30 @@ def test_a_refused_spoken_answer_shows_on_the_card_which_stays_open(page: Consol
     assert _answers_posted(counts) == _answers_posted(before_counts) + 1, counts
 
 
+def test_an_answer_after_the_socket_dropped_is_uploaded(page: ConsolePage, world) -> None:
+    """The connection drops while the question is open: the command is followed over SSE
+    from there, and the spoken answer goes to the question's route as an upload."""
+    loop, stack = world
+    page.open(stack.token("dropped"))
+    _script(loop, stack, tool_turn(call("questions__deliver", {})), "It is at your door.")
+    before = page.turn_count()
+    _hold_talk(page)
+    turn = page.wait_turn(before)
+    card = _card(page, turn)
+    before_counts = loop.run(_requests(stack))
+    assert loop.call(stack.proxy.cut) >= 1
+    page.wait(lambda: any(t.startswith("Reconnected") for t in page.stage_texts(turn)),
+              message="the command was never resumed over SSE")
+    _hold_talk(page)
+    page.wait(lambda: card.find_element(By.TAG_NAME, "h3").text == "Answered", 60,
+              "the uploaded answer was never taken")
+    assert page.wait_done(turn, 60) == "completed"
+    results = loop.call(lambda: stack.openai.requests[-1].tool_results)
+    assert [r["content"] for r in results] == ['delivery: accept {"doorstep": true}'], results
+    counts = loop.run(_requests(stack))
+    assert _answers_posted(counts) == _answers_posted(before_counts) + 1, counts
+
+
 def test_the_follow_up_microphone_is_ended_by_the_server(page: ConsolePage, world) -> None:
     """After an answer that asks something, the microphone reopens on a socket in `vad`
     mode: the server's end of speech stops it after the first "yes". The level meter alone
