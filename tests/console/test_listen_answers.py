@@ -152,7 +152,7 @@ def test_a_refused_spoken_answer_shows_on_the_card_which_stays_open(page: Consol
     _hold_talk(page)
     problem = card.find_element(By.CSS_SELECTOR, ".notice.error")
     page.wait(problem.is_displayed, 60, "the refusal was never shown")
-    assert "people" in problem.text.lower() or "time" in problem.text.lower(), problem.text
+    assert "people: missing" in problem.text and "time: missing" in problem.text, problem.text
     assert card.find_element(By.TAG_NAME, "h3").text == "A service asks"
     page.screenshot("listen-answer-refused")
 

@@ -58,11 +58,14 @@ export function questionCard(question, send, closed = () => {}) {
   const decline = h("button", { class: "danger", text: "Decline", attrs: { type: "button" } });
   const problem = h("p", { class: "notice error", attrs: { role: "alert", hidden: "" } });
   const heard = h("p", { class: "said", attrs: { hidden: "" } });
-  card.append(heard, h("div", { class: "buttons" }, accept, decline), problem);
+  const buttons = h("div", { class: "buttons" }, accept, decline);
+  card.append(heard, buttons, problem);
+  const reveal = () => (problem.hidden ? buttons : problem).scrollIntoView({ block: "nearest" });
   const hear = (text, via, pending) => {
     heard.replaceChildren(h("span", { class: "via", text: via }), document.createTextNode(text));
     heard.classList.toggle("pending", pending);
     heard.hidden = false;
+    reveal();
   };
   const settle = (text) => {
     accept.disabled = decline.disabled = true;
@@ -78,6 +81,7 @@ export function questionCard(question, send, closed = () => {}) {
     } catch (err) {
       problem.textContent = err instanceof ApiError ? err.message : String(err);
       problem.hidden = false;
+      reveal();
     }
   };
   const answer = (body, text) => attempt(() => send({ inputId: question.inputId, ...body }), text);
