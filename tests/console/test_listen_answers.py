@@ -19,6 +19,7 @@ import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 
 from tests.console.harness import BackgroundLoop, Stack
@@ -190,6 +191,37 @@ def test_an_answer_after_the_socket_dropped_is_uploaded(page: ConsolePage, world
     results = loop.call(lambda: stack.openai.requests[-1].tool_results)
     assert [r["content"] for r in results] == ['delivery: accept {"doorstep": true}'], results
     counts = loop.run(_requests(stack))
+    assert _answers_posted(counts) == _answers_posted(before_counts) + 1, counts
+
+
+def test_escape_while_answering_takes_nothing_and_the_command_goes_on(page: ConsolePage,
+                                                                    world) -> None:
+    """Nothing takes an utterance back on the socket: Escape closes it, the command is
+    followed over SSE, and the question is still open for the form."""
+    loop, stack = world
+    page.open(stack.token("escaper"))
+    _script(loop, stack, tool_turn(call("questions__deliver", {})), "It is at your door.")
+    before = page.turn_count()
+    _hold_talk(page)
+    turn = page.wait_turn(before)
+    card = _card(page, turn)
+    before_counts = loop.run(_requests(stack))
+    talk = page.button("Talk")
+    talk.click()  # a short press: recording until the next press, or Escape
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "true")
+    time.sleep(HOLD_S)
+    ActionChains(page.driver).send_keys(Keys.ESCAPE).perform()
+    page.wait(lambda: talk.get_attribute("aria-pressed") == "false")
+    page.wait(lambda: any(t.startswith("Reconnected") for t in page.stage_texts(turn)),
+              message="the command was never followed over SSE")
+    assert card.find_element(By.TAG_NAME, "h3").text == "A service asks"
+    card.find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+    page.button("Accept", within=card).click()
+    page.wait(lambda: card.find_element(By.TAG_NAME, "h3").text == "Answered")
+    assert page.wait_done(turn, 60) == "completed"
+    results = loop.call(lambda: stack.openai.requests[-1].tool_results)
+    assert [r["content"] for r in results] == ['delivery: accept {"doorstep": true}'], results
+    counts = loop.run(_requests(stack))  # only the form's answer went to the input route
     assert _answers_posted(counts) == _answers_posted(before_counts) + 1, counts
 
 
