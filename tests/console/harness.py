@@ -169,7 +169,8 @@ async def start_stack(redis_url: str, **settings_overrides: Any) -> Stack:
         catalog = make_catalog(notes_stdio(examples=["List my notes"]), time_service(),
                                oauth.service("secure_notes", title="Secure notes"),
                                questions.service("questions", title="Pizza Place",
-                                                 risk={"order_pizza": "low", "pay": "low"}))
+                                                 risk={"order_pizza": "low", "pay": "low",
+                                                       "deliver": "low", "book_table": "low"}))
         await exit_stack.enter_async_context(
             serve_aiohttp(create_app(settings, catalog=catalog), app_sock))
         proxy = await exit_stack.enter_async_context(

@@ -1,7 +1,7 @@
 // The console's wiring: sign-in, commands typed or spoken, streamed answers read aloud,
 // approvals, services and examples. Only the public API is used (docs/console.md).
 
-import { apiFetch, ApiError, followCommand, getJson } from "./api.js";
+import { apiFetch, ApiError, explain, followCommand, getJson } from "./api.js";
 import { ListenSocket } from "./listen.js";
 import { listenForPostedToken, onTokenChange, setToken, subject, subjectOf, takeTokenFromLocation, token } from "./auth.js";
 import { $, h } from "./dom.js";
@@ -15,7 +15,7 @@ const HOLD_MS = 350;          // a press longer than this is push-to-talk; short
 const MIN_RECORDING_MS = 300;
 const AUTO_STOP_SILENCE_MS = 1500, AUTO_STOP_MAX_MS = 15000;
 
-const state = { offeredToken: null, conversationId: null, epoch: 0, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0, question: null, live: null };
+const state = { offeredToken: null, conversationId: null, epoch: 0, busy: false, pressStart: 0, autoStop: null, heard: false, quietSince: 0, question: null, live: null, answering: null };
 const log = $("log"), query = $("query"), send = $("send"), talk = $("talk");
 const levelBar = document.querySelector(".level-bar");
 const speaker = new Speaker(() => {
@@ -124,8 +124,9 @@ function showQuestion(turn, question) {
   const view = questionCard(question, (body) => apiFetch(path, {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   }), () => { if (state.question?.view === view) { state.question = null; setBusy(state.busy); } });
-  // Talk answers the open question (a recording + inputId) while the command waits for it.
-  state.question = { path, inputId: question.inputId, view };
+  // Talk answers the open question while the command waits for it: on the command's listen
+  // socket if it runs on one, else as a recording posted with the inputId.
+  state.question = { path, inputId: question.inputId, view, socket: turn.socket };
   setBusy(state.busy);
   turn.cards.set(question.inputId, view);
   turn.el.append(view.card);
@@ -187,7 +188,7 @@ function sendText(text) {
 }
 
 function sendAudio(blob) {
-  if (state.question) { answerByVoice(state.question, blob); return; }
+  if (state.question) { uploadAnswer(state.question, blob); return; }
   run(new Turn(log, null, "You said"), () => uploadAudio(blob));
 }
 
@@ -201,15 +202,17 @@ function uploadAudio(blob) {
 }
 
 /** Push-to-talk over the listen socket: the speech streams while it is said, the partial
- *  text shows in a turn opened by the first one. */
-function openLive() {
+ *  text shows in a turn opened by the first one. In `vad` mode (the follow-up microphone) the
+ *  server says when the speech ended, and the recording stops then. */
+function openLive(mode) {
   const live = { turn: null, socket: null };
   const turn = () => {
     $("empty")?.remove();
     return live.turn || (live.turn = new Turn(log, null, "You said"));
   };
   live.socket = new ListenSocket({
-    conversationId: state.conversationId,
+    conversationId: state.conversationId, mode,
+    onEnded: () => { if (state.live === live) stopRecording(); },
     onPartial: (text) => turn().hearing(text),
     onTranscript: (text) => turn().setSaid(text, "You said"),
   });
@@ -227,6 +230,7 @@ function sendLive(live, blob) {
     try {
       await live.socket.acknowledged;
       turn.el.dataset.via = "listen";
+      turn.socket = live.socket; // its questions are answered on it
       return live.socket;
     } catch {
       turn.el.dataset.via = "upload";
@@ -236,11 +240,34 @@ function sendLive(live, blob) {
 }
 
 /** Send a recording as the answer to the open question; the card says how it went. */
-function answerByVoice({ path, inputId, view }, blob) {
+function uploadAnswer(question, blob) {
+  question.view.answerWith(() => postAnswer(question, blob));
+}
+
+function postAnswer({ path, inputId }, blob) {
   const form = new FormData();
   form.append("inputId", inputId);
   form.append("audio", blob, fileNameFor(blob));
-  view.answerWith(() => apiFetch(path, { method: "POST", body: form }));
+  return apiFetch(path, { method: "POST", body: form });
+}
+
+/** The user let go of an answer said on the command's socket: `stop`, then the card shows
+ *  the server's reply (an `answer_error` keeps the card open). A socket that closed before
+ *  replying gives way to the upload of the same speech while the question is still open.
+ *  Escape closes the socket, as nothing takes an utterance back: the command goes on over SSE. */
+function finishAnswer({ question, socket, reply }, blob, cancel) {
+  if (cancel) { socket.close(); return; }
+  socket.stop();
+  question.view.answerWith(async () => {
+    let message;
+    try {
+      message = await reply;
+    } catch {
+      if (state.question !== question || !blob) throw new ApiError(409, "input_closed", "The command ended before the answer was taken.");
+      return postAnswer(question, blob);
+    }
+    if (message.type === "answer_error") throw new ApiError(message.status, message.code, explain(message.status, message.code, message.message));
+  });
 }
 
 $("ask").addEventListener("submit", (event) => { event.preventDefault(); sendText(query.value); });
@@ -265,12 +292,20 @@ $("mute").addEventListener("click", () => {
 async function startRecording(auto = false) {
   if (recorder.recording || (state.busy && !state.question)) return;
   speaker.stop();
-  // A question's answer goes to its own route as an upload; everything else streams.
-  const live = state.question ? null : openLive();
+  // A command streams on a socket of its own (a follow-up lets the server hear the end of
+  // speech); a question's answer on its command's socket while that is open, else as an upload.
+  const question = state.question;
+  const answerSocket = question && question.socket && !question.socket.closed ? question.socket : null;
+  const live = question ? null : openLive(auto ? "vad" : "push-to-talk");
+  const sink = live ? live.socket : answerSocket;
   state.live = live;
   try {
-    const streaming = await recorder.start(live ? (pcm) => live.socket.frame(pcm) : null);
+    const streaming = await recorder.start(sink ? (pcm) => sink.frame(pcm) : null);
     if (live && !streaming) { live.socket.close(); if (state.live === live) state.live = null; }
+    if (answerSocket && streaming && recorder.recording) {
+      const reply = answerSocket.answer(question.inputId, { onPartial: question.view.hearing, onTranscript: question.view.heard });
+      state.answering = { question, socket: answerSocket, reply };
+    }
   } catch (err) {
     if (live) live.socket.close();
     state.live = null;
@@ -289,9 +324,10 @@ async function stopRecording(cancel = false) {
   if (!recorder.recording) return;
   talk.setAttribute("aria-pressed", "false");
   state.autoStop = null;
-  const live = state.live;
-  state.live = null;
+  const live = state.live, answering = state.answering;
+  state.live = state.answering = null;
   const { blob, durationMs } = await recorder.stop(); // the last frames have gone to the socket
+  if (answering) { finishAnswer(answering, blob, cancel); return; } // the server judges its length
   const tooShort = !blob || durationMs < MIN_RECORDING_MS;
   if (live && (cancel || tooShort)) { live.socket.close(); if (live.turn) live.turn.el.remove(); }
   if (cancel) return;
@@ -302,7 +338,9 @@ async function stopRecording(cancel = false) {
 function autoStopCheck(value) {
   const now = performance.now();
   if (value > 0.08) { state.heard = true; state.quietSince = now; }
-  const quiet = state.heard && now - state.quietSince > AUTO_STOP_SILENCE_MS;
+  // On the listen socket the server hears the end of speech; the level decides only without it.
+  const serverEnds = state.live && !state.live.socket.closed;
+  const quiet = !serverEnds && state.heard && now - state.quietSince > AUTO_STOP_SILENCE_MS;
   if (quiet || now - state.autoStop.started > AUTO_STOP_MAX_MS) stopRecording(!state.heard);
 }
 

@@ -1,6 +1,7 @@
 // The listen socket (GET /api/voice/listen, docs/api.md "Listen"): speech streamed while the
 // user holds Talk, the partial text back as it is recognised, then the command's events, read
-// by followCommand exactly as an SSE stream's.
+// by followCommand exactly as an SSE stream's. While that command runs, its socket also takes
+// the spoken answer to a service's question (`start` with `answer`).
 
 import { token } from "./auth.js";
 import { PCM_RATE } from "./recorder.js";
@@ -16,10 +17,15 @@ export class ListenRefused extends Error {
 }
 
 export class ListenSocket {
-  /** Opens at once and sends `start`; frames given before it is open are kept and sent then. */
-  constructor({ conversationId, onPartial, onTranscript }) {
+  /** Opens at once and sends `start`; frames given before it is open are kept and sent then.
+   *  In `vad` mode the server ends the utterance at the end of speech: `onEnded` is called then
+   *  (at its transcript, or its first event when nothing could be heard). */
+  constructor({ conversationId, mode = "push-to-talk", onPartial, onTranscript, onEnded = () => {} }) {
     this.onPartial = onPartial;
     this.onTranscript = onTranscript;
+    this.onEnded = onEnded;
+    this.hearing = true;   // the command's own utterance has not ended yet
+    this.answering = null; // the spoken answer waiting for its reply
     this.waiting = [];     // frames (and the stop) before the socket opened
     this.records = [];     // events not yet read
     this.wake = null;
@@ -39,7 +45,7 @@ export class ListenSocket {
     }
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    const start = { type: "start", sampleRate: PCM_RATE, mode: "push-to-talk" };
+    const start = { type: "start", sampleRate: PCM_RATE, mode };
     if (token()) start.token = token(); // a browser cannot set the Authorization header here
     if (conversationId) start.conversationId = conversationId;
     const giveUp = setTimeout(() => { if (ws.readyState === WebSocket.CONNECTING) this.close(); }, OPEN_WAIT_MS);
@@ -54,6 +60,8 @@ export class ListenSocket {
       clearTimeout(giveUp);
       this.closed = true;
       this.refuse(new ListenRefused(event.code, event.reason));
+      if (this.answering) this.answering.reject(new ListenRefused(event.code, event.reason));
+      this.answering = null;
       this.notify();
     });
   }
@@ -75,7 +83,43 @@ export class ListenSocket {
   }
 
   close() {
-    if (this.ws && this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
+    if (this.ws && (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN)) this.ws.close(1000);
+  }
+
+  /** Answer the running command's question `inputId` by voice: frames go again until `stop`.
+   *  Resolves to the server's `answered` or `answer_error` message; rejects if the socket
+   *  closes first. `onPartial` and `onTranscript` show what is heard meanwhile. */
+  answer(inputId, { onPartial, onTranscript }) {
+    const reply = new Promise((resolve, reject) => {
+      this.answering = { inputId, onPartial, onTranscript, resolve, reject };
+    });
+    reply.catch(() => {});
+    if (this.closed) this.answering.reject(new ListenRefused(1006, "The listen socket is closed."));
+    this.stopped = false;
+    this.send(JSON.stringify({ type: "start", answer: inputId, sampleRate: PCM_RATE, mode: "push-to-talk" }));
+    return reply;
+  }
+
+  /** A message about the answer being heard; false if it is not one. */
+  heardAnswer(answering, message) {
+    if (message.type === "partial" && typeof message.text === "string") answering.onPartial(message.text);
+    else if (message.inputId !== answering.inputId) return false;
+    else if (message.type === "transcript" && typeof message.text === "string") answering.onTranscript(message.text);
+    else if (message.type === "answered" || message.type === "answer_error") {
+      this.answering = null;
+      this.stopped = true;
+      answering.resolve(message);
+    } else return false;
+    return true;
+  }
+
+  /** The server ended the command's utterance (in `vad` mode, before any `stop`). */
+  ended() {
+    if (!this.hearing) return;
+    this.hearing = false;
+    if (this.stopped) return;
+    this.stopped = true;
+    this.onEnded();
   }
 
   receive(raw) {
@@ -84,9 +128,11 @@ export class ListenSocket {
     try { message = JSON.parse(raw); } catch { return; }
     if (!message || typeof message !== "object") return;
     this.ack();
+    if (this.answering && this.heardAnswer(this.answering, message)) return;
     if (message.type === "partial" && typeof message.text === "string") this.onPartial(message.text);
-    else if (message.type === "transcript" && typeof message.text === "string") this.onTranscript(message.text);
+    else if (message.type === "transcript" && typeof message.text === "string") { this.ended(); this.onTranscript(message.text); }
     else if (message.type === "event" && typeof message.event === "string") {
+      this.ended();
       this.records.push({ id: String(message.id), event: message.event, data: message.data });
       this.notify();
     }

@@ -1,5 +1,6 @@
 // A service's question mid-command (docs/api.md, "Services that ask"): a card with its
-// fields, Accept/Decline, a typed answer in words, or for URL mode a link opened in a new tab.
+// fields, Accept/Decline, a typed answer in words, or for URL mode a link opened in a new tab;
+// a spoken answer shows what is heard while it is said.
 import { ApiError } from "./api.js";
 import { h } from "./dom.js";
 
@@ -56,7 +57,16 @@ export function questionCard(question, send, closed = () => {}) {
   const accept = h("button", { class: "primary", text: question.mode === "url" ? "Done" : "Accept", attrs: { type: "button" } });
   const decline = h("button", { class: "danger", text: "Decline", attrs: { type: "button" } });
   const problem = h("p", { class: "notice error", attrs: { role: "alert", hidden: "" } });
-  card.append(h("div", { class: "buttons" }, accept, decline), problem);
+  const heard = h("p", { class: "said", attrs: { hidden: "" } });
+  const buttons = h("div", { class: "buttons" }, accept, decline);
+  card.append(heard, buttons, problem);
+  const reveal = () => (problem.hidden ? buttons : problem).scrollIntoView({ block: "nearest" });
+  const hear = (text, via, pending) => {
+    heard.replaceChildren(h("span", { class: "via", text: via }), document.createTextNode(text));
+    heard.classList.toggle("pending", pending);
+    heard.hidden = false;
+    reveal();
+  };
   const settle = (text) => {
     accept.disabled = decline.disabled = true;
     card.classList.add("settled");
@@ -71,6 +81,7 @@ export function questionCard(question, send, closed = () => {}) {
     } catch (err) {
       problem.textContent = err instanceof ApiError ? err.message : String(err);
       problem.hidden = false;
+      reveal();
     }
   };
   const answer = (body, text) => attempt(() => send({ inputId: question.inputId, ...body }), text);
@@ -81,5 +92,13 @@ export function questionCard(question, send, closed = () => {}) {
     return answer(question.mode === "url" ? { action: "accept" } : { action: "accept", content }, "Answered");
   });
   decline.addEventListener("click", () => answer({ action: "decline" }, "Declined"));
-  return { card, accept, answerWith: (post) => attempt(post, "Answered") };
+  return {
+    card, accept,
+    answerWith: (post) => attempt(post, "Answered"),
+    hearing: (text) => {  // the listen socket's best guess while the answer is said
+      hear(text, "Hearing…", true);
+      card.dataset.partials = String(Number(card.dataset.partials || 0) + 1);
+    },
+    heard: (text) => hear(text || "(nothing heard)", "You said", false),
+  };
 }
