@@ -185,6 +185,7 @@ class CuttableProxy:
         self.port = 0
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
+        self.sent_down = bytearray()  # everything passed on to clients, to wait for
 
     async def start(self) -> CuttableProxy:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -194,8 +195,14 @@ class CuttableProxy:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
         self.writers |= {writer, up_writer}
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer),
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer, self.sent_down),
                              return_exceptions=True)
+
+    async def wait_sent(self, needle: bytes, timeout: float = 20) -> None:
+        """Until `needle` has been passed on to a client (then a cut cannot come before it)."""
+        async with asyncio.timeout(timeout):
+            while needle not in self.sent_down:
+                await asyncio.sleep(0.01)
 
     def cut(self) -> None:
         for writer in self.writers:
@@ -209,10 +216,13 @@ class CuttableProxy:
             await self.server.wait_closed()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                tee: bytearray | None = None) -> None:
     try:
         while chunk := await reader.read(65536):
             writer.write(chunk)
             await writer.drain()
+            if tee is not None:
+                tee += chunk
     finally:
         writer.transport.abort()

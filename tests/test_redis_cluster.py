@@ -152,15 +152,29 @@ async def test_a_primary_killed_mid_command(cluster, session) -> None:
     await asyncio.to_thread(nodes.wait_healthy)
     if not watched or watched[-1][1] != "done":  # the reader's stream ended: it resumes
         last = watched[-1][0] if watched else before[-1][0]
-        again = await session.get(f"{b.base}/api/voice/commands/{cid}/events",
-                                  headers={**auth(), "Last-Event-ID": str(last)})
-        watched += await read_until(events_of(again), lambda kind, _: kind == "done")
+        watched += await resume_after_takeover(session, b.base, cid, last)
     assert watched == rest, "the reader elsewhere got exactly the rest"
     for base in (a.base, b.base):
         await wait_ready(session, base)
         assert await command_completes(session, base)
     replay = await session.get(f"{b.base}/api/voice/commands/{cid}/events", headers=auth())
     assert await read_until(events_of(replay), lambda kind, _: kind == "done") == everything
+
+
+async def resume_after_takeover(session: aiohttp.ClientSession, base: str, cid: str,
+                                last: int) -> list[tuple[int, str, dict[str, Any]]]:
+    """The rest of a command after `last`, as a client resumes it: a pooled connection that
+    died with the node may refuse the first try, only with the retryable 503 (its
+    Retry-After is what a client waits; here a short pause)."""
+    for _attempt in range(3):
+        again = await session.get(f"{base}/api/voice/commands/{cid}/events",
+                                  headers={**auth(), "Last-Event-ID": str(last)})
+        if again.status != 503:
+            return await read_until(events_of(again), lambda kind, _: kind == "done")
+        body = await again.json()
+        assert body["error"]["code"] == "redis_unavailable" and again.headers["Retry-After"]
+        await asyncio.sleep(0.5)
+    raise AssertionError("the command could not be resumed after the takeover")
 
 
 async def test_a_tls_cluster_through_one_rediss_url(tmp_path: Path) -> None:

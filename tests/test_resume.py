@@ -232,6 +232,7 @@ async def test_ask_reconnects_by_itself_and_says_so(cluster, session) -> None:
         asking = asyncio.create_task(client.send("gate please", None, None))
         await notes.stats.wait_for(lambda s: s.tool_calls["wait_for_gate"] > calls,
                                    timeout=20)
+        await proxy.wait_sent(b'"executing"')  # the client has been sent its command's id
         proxy.cut()
         notes.knobs.gate.set()
         assert await asking == 0

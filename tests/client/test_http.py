@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -90,6 +91,30 @@ async def test_a_body_cut_short_is_a_lost_connection() -> None:
     async with server, HttpClient(url).request("GET", "/") as response:
         with pytest.raises(ConnectionLost):
             await response.read()
+
+
+async def test_what_arrived_before_a_reset_is_read_before_the_loss() -> None:
+    """A connection reset (RST) after an event: the event is still read, then the loss is
+    reported; the client resumes from that event's id (asyncio's StreamReader drops it)."""
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.write(b"8\r\nid: 7\n\n\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    server, url = await raw_server(reset)
+    async with server, HttpClient(url).request("GET", "/") as response:
+        await asyncio.sleep(0.5)  # the reset has arrived before anything is read
+        chunks = response.chunks()
+        assert await anext(chunks) == b"id: 7\n\n\n"
+        with pytest.raises(ConnectionLost):
+            await anext(chunks)
 
 
 async def test_a_silent_server_is_a_lost_connection_after_the_read_timeout() -> None:

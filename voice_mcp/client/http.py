@@ -39,13 +39,13 @@ class Response:
     status: int
     headers: dict[str, str]
     _connection: h11.Connection
-    _reader: asyncio.StreamReader
+    _inbox: Inbox
     _read_timeout_s: float | None
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body in the pieces the server sent (chunked framing removed)."""
         while True:
-            event = await _next_event(self._connection, self._reader, self._read_timeout_s)
+            event = await _next_event(self._connection, self._inbox, self._read_timeout_s)
             if isinstance(event, h11.Data):
                 yield bytes(event.data)
             elif isinstance(event, h11.EndOfMessage):
@@ -95,6 +95,61 @@ def _part(boundary: str, disposition: str, media_type: str | None, data: bytes) 
     return head.encode() + b"\r\n" + data + b"\r\n"
 
 
+class Inbox(asyncio.Protocol):
+    """The bytes a connection receives, in order, then b"" once it has ended however it ended.
+
+    Not asyncio's StreamReader: after a reset it raises at once and drops what it had already
+    received, which would lose the last events before a cut (and with them the id to resume
+    from). Reading pauses while more than `HIGH_WATER` bytes wait, so a server cannot fill
+    memory faster than the client reads."""
+
+    HIGH_WATER = 1 << 20
+
+    def __init__(self) -> None:
+        self._chunks: asyncio.Queue[bytes] = asyncio.Queue()
+        self._waiting = 0
+        self._transport: asyncio.Transport | None = None
+        self._paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._chunks.put_nowait(data)
+        self._waiting += len(data)
+        if self._waiting > self.HIGH_WATER and self._transport and not self._paused:
+            self._paused = True
+            self._transport.pause_reading()
+
+    def eof_received(self) -> bool | None:
+        self._chunks.put_nowait(b"")
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._chunks.put_nowait(b"")  # after every chunk already received
+
+    async def read(self) -> bytes:
+        """The next chunk; b"" when the connection has ended."""
+        data = await self._chunks.get()
+        if not data:
+            self._chunks.put_nowait(b"")  # the end stays the end for the next reader
+        self._waiting -= len(data)
+        if self._paused and self._waiting <= self.HIGH_WATER // 2 and self._transport:
+            self._paused = False
+            self._transport.resume_reading()
+        return data
+
+    def write(self, data: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            raise ConnectionLost("the connection dropped")
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
 @dataclass
 class HttpClient:
     """Requests to one server: its base URL (a path prefix kept), headers sent on each."""
@@ -109,7 +164,7 @@ class HttpClient:
                       read_timeout_s: float | None = None) -> AsyncIterator[Response]:
         """Send the request, yield the response once its headers are in; close after."""
         url = urlsplit(self.base_url)
-        reader, writer = await _connect(url.scheme, url.hostname or "", url.port)
+        inbox = await _connect(url.scheme, url.hostname or "", url.port)
         try:
             connection = h11.Connection(h11.CLIENT)
             sent = {"Host": url.netloc, "Connection": "close", "Content-Length": str(len(body)),
@@ -117,22 +172,19 @@ class HttpClient:
             if content_type:
                 sent["Content-Type"] = content_type
             target = url.path.rstrip("/") + path
-            writer.write(connection.send(h11.Request(method=method, target=target,
-                                                     headers=list(sent.items()))) or b"")
-            writer.write((connection.send(h11.Data(data=body)) or b"") if body else b"")
-            writer.write(connection.send(h11.EndOfMessage()) or b"")
+            inbox.write(connection.send(h11.Request(method=method, target=target,
+                                                    headers=list(sent.items()))) or b"")
+            if body:
+                inbox.write(connection.send(h11.Data(data=body)) or b"")
+            inbox.write(connection.send(h11.EndOfMessage()) or b"")
             timeout = self.read_timeout_s if read_timeout_s is None else read_timeout_s
-            try:
-                await writer.drain()
-                response = await _response_head(connection, reader, timeout)
-            except OSError:
-                raise ConnectionLost("the connection dropped") from None
+            response = await _response_head(connection, inbox, timeout)
             yield Response(response.status_code,
                            {k.decode("latin-1").lower(): v.decode("latin-1")
                             for k, v in response.headers},
-                           connection, reader, timeout)
+                           connection, inbox, timeout)
         finally:
-            writer.close()
+            inbox.close()
 
 
 def json_body(value: Any) -> dict[str, Any]:
@@ -140,8 +192,7 @@ def json_body(value: Any) -> dict[str, Any]:
     return {"body": json.dumps(value).encode(), "content_type": "application/json"}
 
 
-async def _connect(scheme: str, host: str, port: int | None
-                   ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _connect(scheme: str, host: str, port: int | None) -> Inbox:
     context = None
     if scheme == "https":
         import ssl  # only for an https server: building the context costs milliseconds
@@ -149,23 +200,25 @@ async def _connect(scheme: str, host: str, port: int | None
         context = ssl.create_default_context()
     elif scheme != "http":
         raise Unreachable(f"unsupported URL scheme {scheme!r}: use http or https")
+    loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            return await asyncio.open_connection(
-                host, port or (443 if context else 80), ssl=context)
+            _, inbox = await loop.create_connection(
+                Inbox, host, port or (443 if context else 80), ssl=context)
     except (OSError, TimeoutError):
         raise Unreachable(f"cannot connect to {host}") from None
+    return inbox
 
 
-async def _response_head(connection: h11.Connection, reader: asyncio.StreamReader,
+async def _response_head(connection: h11.Connection, inbox: Inbox,
                          silence_s: float | None) -> h11.Response:
     while True:
-        event = await _next_event(connection, reader, silence_s)
+        event = await _next_event(connection, inbox, silence_s)
         if isinstance(event, h11.Response):
             return event
 
 
-async def _next_event(connection: h11.Connection, reader: asyncio.StreamReader,
+async def _next_event(connection: h11.Connection, inbox: Inbox,
                       silence_s: float | None) -> Any:
     """The next protocol event, reading from the socket as h11 needs more bytes; a read that
     waits longer than `silence_s` counts as a lost connection (the server sends heartbeats)."""
@@ -174,11 +227,13 @@ async def _next_event(connection: h11.Connection, reader: asyncio.StreamReader,
             event = connection.next_event()
         except h11.RemoteProtocolError:
             raise ConnectionLost("the server's response was cut or malformed") from None
+        if isinstance(event, h11.ConnectionClosed):
+            raise ConnectionLost("the server closed the connection")
         if event is not h11.NEED_DATA:
             return event
         try:
             async with asyncio.timeout(silence_s):
-                data = await reader.read(READ_SIZE)
-        except (OSError, TimeoutError):
-            raise ConnectionLost("the connection dropped or went silent") from None
+                data = await inbox.read()
+        except TimeoutError:
+            raise ConnectionLost("the connection went silent") from None
         connection.receive_data(data)

@@ -87,9 +87,12 @@ class Microphone:
         command = microphone_command()
         if command is None:
             raise ConfigError("--mic: no recorder found; install alsa-utils (arecord) or ffmpeg")
-        process = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL)
+        except OSError as err:
+            raise ConfigError(f"--mic: cannot start {command[0]}: {err.strerror}") from None
         assert process.stdout is not None
         try:
             async with asyncio.timeout(MIC_WAIT_S):

@@ -160,8 +160,18 @@ async def replicated(client: Redis, script: AsyncScript, keys: list[str],
         pipe.eval(source if isinstance(source, str) else bytes(source).decode(), len(keys),
                   *keys, *args)
         pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS, target_nodes=node)
-        reply, acked = await pipe.execute()
-    if not int(acked):
+        reply, acked = await pipe.execute(raise_on_error=False)
+    if isinstance(reply, Exception):
+        raise reply
+    if isinstance(acked, Exception):
+        # The write went where MOVED led, but WAIT went to the node the slot map named: after
+        # a failover that node is a replica ("WAIT cannot be used with replica instances").
+        # The write stands; the map is refreshed for the next one.
+        log.warning("write not confirmed by a replica (%s); refreshing the slot map",
+                    type(acked).__name__)
+        with contextlib.suppress(rerr.RedisError):
+            await client.nodes_manager.initialize()
+    elif not int(acked):
         log.warning("write not confirmed by a replica within %d ms", REPLICA_WAIT_MS)
     return reply
 
