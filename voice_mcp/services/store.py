@@ -111,7 +111,8 @@ async def start_embedded_redis(binary: str = "redis-server", *,
     for _attempt in range(3):
         port = free_port()
         process = await asyncio.create_subprocess_exec(
-            path, str(config), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            *_dies_with_us(), path, str(config), "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "",
             "--appendonly", "no", "--dir", workdir.name, "--protected-mode", "yes",
             "--loglevel", "warning",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
@@ -127,6 +128,14 @@ async def start_embedded_redis(binary: str = "redis-server", *,
         await process.wait()
     workdir.cleanup()
     raise ConfigError("redis-server did not start; set VOICE_MCP_REDIS_URL to a running Redis")
+
+
+def _dies_with_us() -> list[str]:
+    """A prefix that makes the child get SIGTERM when this process dies, however it dies (a
+    SIGKILL, a crash): util-linux's `setpriv --pdeathsig`, which execs the command, so no
+    Python runs in the child. Without setpriv (not Linux), a stop in order still stops it."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
 
 
 async def _wait_ready(server: EmbeddedRedis) -> bool:
