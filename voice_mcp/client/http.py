@@ -1,4 +1,4 @@
-"""The CLI's HTTP/1.1 client: asyncio streams and h11, nothing else.
+"""The CLI's HTTP/1.1 client: an asyncio protocol and h11, nothing else.
 
 `voice-mcp ask` must send its first request within 150 ms of starting (docs/performance.md);
 importing aiohttp alone takes longer than that, because it builds TLS contexts at import.
