@@ -6,8 +6,6 @@ real audio. Screenshots go to tests/console/screenshots/ (git-ignored) for a per
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from tests.console.harness import (
     BackgroundLoop,
     Stack,
     browser_missing,
+    fake_mic_wav,
     must_run_here,
     start_stack,
 )
@@ -69,14 +68,7 @@ def servers(redis_server: EmbeddedRedis,
 @pytest.fixture(scope="module")
 def spoken_wav(tmp_path_factory: pytest.TempPathFactory, spoken: str) -> Path:
     """`spoken` said by espeak-ng, 48 kHz 16-bit mono with a little silence around it."""
-    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
-        pytest.skip("espeak-ng and sox are needed for the fake microphone")
-    folder = tmp_path_factory.mktemp("mic")
-    raw, wav = folder / "raw.wav", folder / "spoken.wav"
-    subprocess.run(["espeak-ng", "-w", str(raw), spoken], check=True, capture_output=True)
-    subprocess.run(["sox", str(raw), "-r", "48000", "-b", "16", "-c", "1", str(wav),
-                    "pad", "0.2", "0.6"], check=True, capture_output=True)
-    return wav
+    return fake_mic_wav(tmp_path_factory.mktemp("mic"), spoken, 0.2, 0.6)
 
 
 @pytest.fixture(scope="module")

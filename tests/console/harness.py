@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from cryptography.fernet import Fernet
 
 from tests.conftest import JWT_SECRET
@@ -205,3 +208,14 @@ class Gate:
     def open(self) -> None:
         self.loop.loop.call_soon_threadsafe(self.event.set)
 
+
+def fake_mic_wav(folder: Path, spoken: str, before_s: float, after_s: float) -> Path:
+    """`spoken` said by espeak-ng as Chromium's fake microphone plays it (48 kHz 16-bit
+    mono) with `before_s` / `after_s` of silence around it; skips without espeak-ng or sox."""
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.skip("espeak-ng and sox are needed for the fake microphone")
+    raw, wav = folder / "raw.wav", folder / "spoken.wav"
+    subprocess.run(["espeak-ng", "-w", str(raw), spoken], check=True, capture_output=True)
+    subprocess.run(["sox", str(raw), "-r", "48000", "-b", "16", "-c", "1", str(wav), "pad",
+                    str(before_s), str(after_s)], check=True, capture_output=True)
+    return wav

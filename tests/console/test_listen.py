@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +23,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from tests.console.harness import BackgroundLoop, Stack
+from tests.console.harness import BackgroundLoop, Stack, fake_mic_wav
 from tests.console.page import ConsolePage
 from voice_mcp.web.listen_limits import SOCKETS_PER_USER
 
@@ -45,14 +43,7 @@ def spoken() -> str:
 def spoken_wav(tmp_path_factory: pytest.TempPathFactory, spoken: str) -> Path:
     """The sentence with 2 s of silence after it: Chromium's fake microphone plays its file in
     a loop, and a hold must end before the sentence comes round again."""
-    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
-        pytest.skip("espeak-ng and sox are needed for the fake microphone")
-    folder = tmp_path_factory.mktemp("mic")
-    raw, wav = folder / "raw.wav", folder / "spoken.wav"
-    subprocess.run(["espeak-ng", "-w", str(raw), spoken], check=True, capture_output=True)
-    subprocess.run(["sox", str(raw), "-r", "48000", "-b", "16", "-c", "1", str(wav),
-                    "pad", "0.3", "2.0"], check=True, capture_output=True)
-    return wav
+    return fake_mic_wav(tmp_path_factory.mktemp("mic"), spoken, 0.3, 2.0)
 
 
 @pytest.fixture(scope="module")

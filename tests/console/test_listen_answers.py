@@ -9,8 +9,6 @@ question. The LLM is the scripted fake, so what it plans does not depend on the 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 
-from tests.console.harness import BackgroundLoop, Stack
+from tests.console.harness import BackgroundLoop, Stack, fake_mic_wav
 from tests.console.page import ConsolePage
 from tests.console.test_listen import LISTEN, UPLOAD, _requests
 from tests.fakes.openai_server import call, text, tool_turn
@@ -39,14 +37,8 @@ def spoken() -> str:
 
 @pytest.fixture(scope="module")
 def spoken_wav(tmp_path_factory: pytest.TempPathFactory, spoken: str) -> Path:
-    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
-        pytest.skip("espeak-ng and sox are needed for the fake microphone")
-    folder = tmp_path_factory.mktemp("mic")
-    raw, wav = folder / "raw.wav", folder / "spoken.wav"
-    subprocess.run(["espeak-ng", "-w", str(raw), spoken], check=True, capture_output=True)
-    subprocess.run(["sox", str(raw), "-r", "48000", "-b", "16", "-c", "1", str(wav), "pad",
-                    str(SILENCE_BEFORE_S), str(SILENCE_AFTER_S)], check=True, capture_output=True)
-    return wav
+    return fake_mic_wav(tmp_path_factory.mktemp("mic"), spoken, SILENCE_BEFORE_S,
+                        SILENCE_AFTER_S)
 
 
 @pytest.fixture(scope="module")
